@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +17,7 @@ from .chunk import Chunker
 from .config import Config
 from .dense import build_dense, index_spec, save_dense
 from .domain import Article, Chunk, Skipped, text_hash
-from .embed import MODEL_DIM, MODEL_ID, EmbeddingCache, Embedder, WordPieceCounter, load_embedder
+from .embed import MODEL_DIM, MODEL_ID, Embedder, EmbeddingCache, WordPieceCounter, load_embedder
 from .errors import BuildLockedError, CorpusError, IndexFormatError
 from .ingest import iter_corpus
 from .lexical import LexicalIndex
@@ -117,11 +117,30 @@ def build(
     `full=True` ignores the previous index and the cache. `embedder` may be an
     instance or a zero-argument factory (the model is loaded only if needed).
     """
-    started = time.perf_counter()
-    config = config or Config()
-    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus directory {corpus_dir} does not exist or is not a directory")
+    return build_from(iter_corpus(corpus_dir), index_dir, corpus_label=str(corpus_dir.resolve()), full=full,
+                      config=config, embedder=embedder, progress=progress, on_progress=on_progress,
+                      lock_timeout=lock_timeout)
+
+
+def build_from(
+    items: Iterable[Article | Skipped],
+    index_dir: str | Path,
+    *,
+    corpus_label: str = "",
+    full: bool = False,
+    config: Config | None = None,
+    embedder: Embedder | Callable[[], Embedder] | None = None,
+    progress: bool | None = None,
+    on_progress: ProgressFn | None = None,
+    lock_timeout: float = 0,
+) -> BuildReport:
+    """Like build(), from any stream of articles (e.g. a BEIR corpus or another engine's output)."""
+    started = time.perf_counter()
+    config = config or Config()
+    index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     show = sys.stderr.isatty() if progress is None else progress
     prog = _Progress(show, on_progress)
@@ -136,7 +155,7 @@ def build(
             f"another build is running on {index_dir}; wait for it to finish, then run this again"
         ) from None
     try:
-        report = _build_locked(corpus_dir, index_dir, full, config, embedder, prog)
+        report = _build_locked(items, corpus_label, index_dir, full, config, embedder, prog)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
@@ -156,7 +175,7 @@ def _previous(index_dir: Path, full: bool, config: Config) -> store.Manifest | N
     return old
 
 
-def _build_locked(corpus_dir, index_dir, full, config, embedder, prog) -> BuildReport:
+def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) -> BuildReport:
     old = _previous(index_dir, full, config)
     try:
         current: store.Manifest | None = store.read_manifest(index_dir)
@@ -170,9 +189,11 @@ def _build_locked(corpus_dir, index_dir, full, config, embedder, prog) -> BuildR
     # 1. Scan and diff the corpus.
     prog.report("reading corpus", 0, 1)
     articles: dict[str, Article] = {}
-    for item in iter_corpus(corpus_dir):
+    for item in items:
         if isinstance(item, Skipped):
             report.skipped.append(item)
+        elif item.id in articles:
+            report.skipped.append(Skipped(item.path or item.id, f"duplicate article id {item.id!r}"))
         else:
             articles[item.id] = item
     old_articles = old.articles if old else {}
@@ -283,7 +304,7 @@ def _build_locked(corpus_dir, index_dir, full, config, embedder, prog) -> BuildR
         "generation": gen,
         "previous_generation": current.generation if current else None,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "corpus": str(corpus_dir.resolve()),
+        "corpus": corpus_label,
         "model": {"id": MODEL_ID, "dim": MODEL_DIM, "max_tokens": config.max_model_tokens,
                   "package": _model_package()},
         "chunking": config.chunking_params(),

@@ -53,7 +53,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)  # libraries may set their own loggers to DEBUG
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         return COMMANDS[args.command](args)
     except QAError as exc:
@@ -119,8 +122,8 @@ def format_answer(answer) -> str:
 def corpus_status(corpus: Path, index: Path) -> dict:
     """Index facts plus whether the corpus differs from what was indexed."""
     from . import store
-    from .ingest import iter_corpus
     from .domain import Skipped
+    from .ingest import iter_corpus
 
     m = store.read_manifest(index).data
     seen = {}
@@ -163,7 +166,7 @@ def cmd_serve(args) -> int:
     try:
         import ui
     except ImportError:
-        raise QAError("the web app (ui.py) is not found beside the qa package; run it from the project folder") from None
+        raise QAError("the web app (ui.py) is not beside the qa package; run this from the project folder") from None
     return ui.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
 
 

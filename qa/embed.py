@@ -15,14 +15,13 @@ from typing import Protocol
 
 import numpy as np
 
-from .domain import text_hash
 from .errors import QAError
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
 
-_MODELS: dict[tuple[str, str], "Embedder"] = {}
+_MODELS: dict[tuple[str, str], Embedder] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -163,28 +162,3 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self._db.close()
-
-
-def embed_with_cache(
-    embedder: Embedder,
-    texts: list[str],
-    cache: EmbeddingCache | None,
-    progress: bool = False,
-) -> tuple[np.ndarray, int]:
-    """Vectors for texts, embedding only those the cache lacks. Returns (vectors, embedded)."""
-    hashes = [text_hash(t) for t in texts]
-    known = cache.get_many(hashes) if cache is not None else {}
-    missing: dict[str, str] = {}
-    for h, t in zip(hashes, texts):
-        if h not in known and h not in missing:
-            missing[h] = t
-    if missing:
-        fresh = embedder.embed(list(missing.values()), progress=progress)
-        new = dict(zip(missing.keys(), fresh))
-        if cache is not None:
-            cache.put_many(new.items())
-        known.update(new)
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for i, h in enumerate(hashes):
-        out[i] = known[h]
-    return out, len(missing)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+logging.getLogger("bm25s").setLevel(logging.ERROR)
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +46,7 @@ class LexicalIndex:
         self.model = model
 
     @classmethod
-    def build(cls, texts: list[str]) -> "LexicalIndex":
+    def build(cls, texts: list[str]) -> LexicalIndex:
         import bm25s
 
         model = bm25s.BM25()
@@ -71,7 +71,7 @@ class LexicalIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path) -> "LexicalIndex":
+    def load(cls, path: Path) -> LexicalIndex:
         import bm25s
 
         return cls(bm25s.BM25.load(str(path), mmap=True, show_progress=False))

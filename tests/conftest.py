@@ -1,0 +1,79 @@
+"""Shared fixtures: a fake embedder for logic tests, the real model once per session."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = ROOT / "corpus"
+SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def needs_shared(path: Path) -> None:
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared data sets live in ../shared beside the project)")
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words vectors: fast, and counts every text it embeds."""
+
+    model_id = "sentence-transformers/all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def count(self, texts: list[str]) -> list[int]:
+        return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        self.calls.extend(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+                out[i, h % self.dim] += 1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else np.eye(self.dim, dtype=np.float32)[0]
+        return out
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    from qa.embed import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    dest = tmp_path / "corpus"
+    shutil.copytree(CORPUS, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def shipped_index(tmp_path_factory, real_embedder) -> Path:
+    """The shipped corpus built with the real model, once per session (read-only for tests)."""
+    from qa import build
+
+    index_dir = tmp_path_factory.mktemp("shipped") / "index"
+    build(CORPUS, index_dir, embedder=real_embedder, progress=False)
+    return index_dir

@@ -1,0 +1,86 @@
+"""The Python API on the shipped corpus with the real model."""
+
+import json
+
+import pytest
+
+from qa import Answer, Retriever
+from qa.errors import QuestionError
+from tests.conftest import SEED_QUESTIONS, needs_shared
+
+
+@pytest.fixture(scope="module")
+def retriever(shipped_index, real_embedder):
+    return Retriever.load(shipped_index, real_embedder)
+
+
+def seed_questions():
+    needs_shared(SEED_QUESTIONS)
+    return [json.loads(line) for line in SEED_QUESTIONS.read_text().splitlines() if line.strip()]
+
+
+def test_passages_cite_exact_article_offsets(retriever):
+    answer = retriever.ask("Who replaced the fired US Secretary of Defense?", k=5)
+    assert isinstance(answer, Answer) and len(answer.passages) == 5
+    for p in answer.passages:
+        article = retriever.index.article(p.article_id)
+        assert article.text[p.start : p.end] == p.text
+        assert p.start <= p.highlight[0] < p.highlight[1] <= p.end
+        assert p.highlight_text == article.text[p.highlight[0] : p.highlight[1]]
+    assert [p.rank for p in answer.passages] == [1, 2, 3, 4, 5]
+    assert answer.passages[0].score >= answer.passages[-1].score
+
+
+def test_seed_questions_answer_in_top3(retriever):
+    answerable = [q for q in seed_questions() if q["answers"]]
+    hits = 0
+    for q in answerable:
+        passages = retriever.ask(q["question"], k=3).passages
+        hits += any(a in p.text for p in passages for a in q["answers"])
+    assert hits >= 9, f"{hits}/{len(answerable)} seed questions answered in the top 3"
+
+
+def test_to_dict_is_json(retriever):
+    d = retriever.ask("Where are the peace talks held?", k=2).to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert set(d["passages"][0]) >= {"rank", "score", "text", "article_id", "title", "source", "date",
+                                     "start", "end", "highlight"}
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01"])
+def test_empty_question_is_a_clear_error(retriever, question):
+    with pytest.raises(QuestionError, match="empty"):
+        retriever.ask(question)
+
+
+def test_long_question_is_truncated_with_a_warning(retriever):
+    answer = retriever.ask("NATO troops in Afghanistan " * 200, k=2)
+    assert answer.warnings and answer.passages
+
+
+def test_all_modes_answer(retriever):
+    for mode in ("dense", "lexical", "hybrid"):
+        assert retriever.ask("Taliban spokesman", k=3, mode=mode).passages
+    with pytest.raises(QuestionError):
+        retriever.ask("x", mode="magic")
+
+
+def test_source_and_date_filters_apply_before_top_k(retriever):
+    sources = retriever.index.sources
+    if not sources:
+        pytest.skip("no article in the shipped corpus has a source")
+    answer = retriever.ask("troops", k=5, sources=[sources[0]])
+    assert answer.passages and all(p.source == sources[0] for p in answer.passages)
+    dated = retriever.ask("troops", k=5, since="2020-01-01", until="2020-12-31")
+    assert all(p.date and "2020" <= p.date <= "2020-12-31" for p in dated.passages)
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        retriever.ask("troops", since="last week")
+
+
+def test_import_qa_is_light():
+    import subprocess
+    import sys
+
+    code = "import qa, sys; bad = [m for m in ('gradio', 'torch', 'sentence_transformers') if m in sys.modules]; print(bad)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
