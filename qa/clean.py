@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
+from itertools import islice
 from typing import Literal
 
 RuleKind = Literal["drop_line", "strip_prefix", "strip_suffix", "drop_tail_from", "dateline"]
@@ -58,7 +59,8 @@ RULES: tuple[Rule, ...] = (
     _rule("manage_newsletters", r"Manage (?:your )?newsletters?", "drop_line"),
     _rule(
         "copyright",
-        r"(?:Copyright\s*(?:©|\(c\)|&copy;)?|©)\s*\d{4}(?:\s*[-–]\s*\d{4})?\b.{0,200}",
+        # needs the © sign or "All rights reserved": "Copyright 2020 was..." may be a sentence
+        r"(?:Copyright\s*)?(?:©|\(c\)|&copy;)\s*\d{4}\b.{0,200}|Copyright\s+\d{4}\b.{0,200}All rights reserved\.?",
         "drop_line",
     ),
     _rule("comment_policy", r"Please read our comment policy before commenting\.?", "drop_line"),
@@ -74,11 +76,16 @@ RULES: tuple[Rule, ...] = (
     # right after sentence-final punctuation, case-sensitive.
     _rule("comments_closed_glued", r"(?<=[.!?\"'”’)])Comments are closed\.?", "strip_suffix", 0),
     _rule("read_more_link", r"(?:Read (?:more|also)|Also read|See also)\s*:\s*\S.{0,250}", "drop_line"),
-    _rule("related_posts", r"(?:Related (?:Posts|Articles|Stories|News)|You (?:may|might) also like)\s*:?", "drop_tail_from"),
+    _rule(
+        "related_posts",
+        r"(?:Related (?:Posts|Articles|Stories|News)|You (?:may|might) also like)\s*:?",
+        "drop_tail_from",
+    ),
     _rule("leave_a_reply", r"Leave a (?:Reply|Comment)", "drop_tail_from"),
     _rule(
         "dateline",
-        r"(?:[-–—]\s*)?(?P<source>[^-–—\s][^-–—]{0,79}?)\s+[-–—]\s+" + _WEEKDAY
+        r"(?:[-–—]\s*)?(?P<source>[^-–—\s][^-–—]{0,79}?)\s+[-–—]\s+"
+        + _WEEKDAY
         + r"(?P<date>[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+\d{4})",
         "dateline",
         0,
@@ -114,7 +121,9 @@ def _combine(kinds: set[str], rules: tuple[Rule, ...]) -> tuple[re.Pattern[str],
 
 _WHOLE_LINE, _WHOLE_LINE_RULES = _combine({"drop_line", "drop_tail_from"}, RULES)
 _PREFIX, _PREFIX_RULES = _combine({"strip_prefix"}, RULES)
-_SUFFIX_RULES = tuple(r for r in RULES if r.kind == "strip_suffix")
+_SUFFIX = tuple(
+    (r, re.compile(f"(?:{r.pattern.pattern})$", r.pattern.flags)) for r in RULES if r.kind == "strip_suffix"
+)
 _DATELINE_RULES = tuple(r for r in RULES if r.kind == "dateline")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
@@ -137,7 +146,8 @@ def normalize_date(value: str | None) -> str | None:
             return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
         except ValueError:
             return None
-    bare = s[_WEEKDAY_PREFIX.match(s).end():]  # type: ignore[union-attr]  # always matches
+    bare = s[_WEEKDAY_PREFIX.match(s).end() :]  # type: ignore[union-attr]  # always matches
+    bare = bare.replace("Sept.", "Sep.").replace("Sept ", "Sep ")  # AP style, unknown to strptime
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(bare, fmt).date().isoformat()
@@ -166,6 +176,8 @@ def clean_text(raw: str) -> Cleaned:
     kept: list[str] = []
     content_lines = 0  # non-empty lines kept so far (dateline window)
     kept_chars = 0
+    first = ""  # first content line: a verbatim repeat right after it is dropped
+    repeated = False
     lines = raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
     for i, line in enumerate(lines):
@@ -177,7 +189,7 @@ def clean_text(raw: str) -> Cleaned:
         m = _PREFIX.match(stripped)
         while m and m.end() > 0:  # repeated glued widgets: strip them all
             removed.append((_PREFIX_RULES[m.lastgroup].name, m.group().strip()))  # type: ignore[index]
-            stripped = stripped[m.end():]
+            stripped = stripped[m.end() :]
             line = stripped
             m = _PREFIX.match(stripped) if stripped else None
         if not stripped:
@@ -192,46 +204,63 @@ def clean_text(raw: str) -> Cleaned:
                     break
             removed.append((rule.name, stripped))
             continue
-        if content_lines < _DATELINE_WINDOW and source is None:
+        if content_lines == 1 and stripped == first and is_headline(first):
+            removed.append(("repeated_title", stripped))
+            kept.append("")  # keeps "title, blank line, body" shape for the next cleaning
+            repeated = True
+            continue
+        if content_lines < _DATELINE_WINDOW:
             dm = next((d for r in _DATELINE_RULES if (d := r.pattern.fullmatch(stripped))), None)
             parsed = normalize_date(dm["date"]) if dm else None
             if dm and parsed:
-                source, found_date = dm["source"].strip(), parsed
+                if source is None:  # the first dateline wins
+                    source, found_date = dm["source"].strip(), parsed
                 removed.append(("dateline", stripped))
                 continue
         kept.append(line)
         content_lines += 1
         kept_chars += len(stripped)
+        first = first or stripped
 
     _strip_glued_suffix(kept, removed)
-    title = _find_title(kept, removed)
-    text = _MANY_NEWLINES.sub("\n\n", "\n".join(kept)).strip()
+    title = _find_title(kept, repeated)
+    text = "\n".join(kept)
+    if "\n\n\n" in text:  # the regex scan is slow; most texts need no collapsing
+        text = _MANY_NEWLINES.sub("\n\n", text)
+    text = text.strip()
     return Cleaned(text, title, source, found_date, tuple(removed))
 
 
 def _strip_glued_suffix(kept: list[str], removed: list[tuple[str, str]]) -> None:
-    """Suffix rules apply to the last content line only (widgets end the page)."""
-    last = next((j for j in range(len(kept) - 1, -1, -1) if kept[j].strip()), None)
-    if last is None:
-        return
-    for rule in _SUFFIX_RULES:
-        m = rule.pattern.search(kept[last])
-        if m and m.end() == len(kept[last]) and m.start() > 0:
-            removed.append((rule.name, m.group()))
-            kept[last] = kept[last][: m.start()].rstrip()
+    """Suffix rules apply to the last content line only (widgets end the page).
+
+    What is left of that line is checked against the whole-line rules again,
+    so that a second cleaning finds nothing more to remove.
+    """
+    changed = False
+    while True:
+        last = next((j for j in range(len(kept) - 1, -1, -1) if kept[j].strip()), None)
+        if last is None:
+            return
+        line = kept[last]
+        hit = next(((r, m) for r, p in _SUFFIX if (m := p.search(line)) and m.start() > 0), None)
+        if hit:
+            removed.append((hit[0].name, hit[1].group()))
+            kept[last] = line[: hit[1].start()].rstrip()
+            changed = True
+            continue
+        whole = _WHOLE_LINE.fullmatch(line.strip()) if changed else None
+        if not whole:
+            return
+        removed.append((_WHOLE_LINE_RULES[whole.lastgroup].name, line.strip()))  # type: ignore[index]
+        kept[last] = ""
 
 
-def _find_title(kept: list[str], removed: list[tuple[str, str]]) -> str | None:
-    """A headline first line followed by a blank line, or repeated (repeats dropped)."""
-    idx = [j for j, s in enumerate(kept) if s.strip()]
+def _find_title(kept: list[str], repeated: bool) -> str | None:
+    """The first line, if it is headline-shaped and was repeated or is followed by a blank line."""
+    idx = list(islice((j for j, s in enumerate(kept) if s.strip()), 2))
     if len(idx) < 2 or not is_headline(kept[idx[0]]):
         return None
-    first = kept[idx[0]].strip()
-    n = 1
-    while n < len(idx) and kept[idx[n]].strip() == first:
-        removed.append(("repeated_title", first))
-        kept[idx[n]] = ""
-        n += 1
-    if n > 1 or idx[1] > idx[0] + 1:
-        return first
+    if repeated or idx[1] > idx[0] + 1:
+        return kept[idx[0]].strip()
     return None

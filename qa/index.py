@@ -67,7 +67,7 @@ class Index:
         self._rows: dict[str, int] | None = None
 
     @classmethod
-    def open(cls, index_dir: str | Path) -> "Index":
+    def open(cls, index_dir: str | Path) -> Index:
         """Open the live generation; retries if a build swaps it while we open."""
         index_dir = Path(index_dir)
         for attempt in range(3):

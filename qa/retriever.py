@@ -37,7 +37,7 @@ class Retriever:
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", embedder: Embedder | None = None,
-             config: Config | None = None) -> "Retriever":
+             config: Config | None = None) -> Retriever:
         return cls(Index.open(index_dir), embedder, config)
 
     @property
