@@ -1,0 +1,425 @@
+"""Read a corpus directory into Articles; one bad file never stops the rest.
+
+Every input that cannot be used becomes a `Skipped` with a reason a user can
+act on (and one WARNING on the "qa.ingest" logger), instead of an exception.
+The walk is sorted, so ids and order are identical across runs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .clean import clean_text, normalize_date
+from .domain import Article, Skipped
+from .errors import CorpusError
+
+log = logging.getLogger("qa.ingest")
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+_SNIFF = 8192  # bytes looked at for NUL (binary) and a declared HTML charset
+_MD = (".md", ".markdown")
+_HTML = (".html", ".htm")
+_FM_KEYS = ("title", "date", "url", "source")
+_FM_LINE = re.compile(r"([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*")
+_MD_HEADING = re.compile(r"#\s+(.+?)(?:\s+#+)?\s*")
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w:.-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w:.-]+)""", re.I)
+# What browsers actually use for these labels (WHATWG encoding standard).
+_CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252"}
+_BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre", "article")
+
+
+class _Skip(Exception):
+    """Internal: this input cannot be used; the message is shown to the user."""
+
+
+def iter_corpus(root: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Article | Skipped]:
+    """Articles and skipped inputs under `root`, recursively, in sorted path order.
+
+    `max_bytes` caps a whole .txt/.md/.html file, and each line of a .jsonl
+    file (a big .jsonl corpus is streamed, not read at once).
+    """
+    base = Path(root)
+    if not base.exists():
+        raise CorpusError(f"corpus directory {base} does not exist; pass the folder that holds your articles")
+    if not base.is_dir():
+        raise CorpusError(f"{base} is not a directory; pass the folder that holds your articles, not a file")
+    seen: set[str] = set()
+    for item in _walk(base, base.resolve(), ""):
+        if isinstance(item, Skipped):
+            yield _logged(item)
+            continue
+        rel, path = item
+        try:
+            for got in _read(rel, path, max_bytes, seen):
+                yield _logged(got) if isinstance(got, Skipped) else got
+        except _Skip as e:
+            yield _logged(Skipped(rel, str(e)))
+        except PermissionError:
+            yield _logged(Skipped(rel, "permission denied: cannot read the file"))
+        except FileNotFoundError:
+            yield _logged(Skipped(rel, "file vanished or is a broken symlink"))
+        except OSError as e:
+            yield _logged(Skipped(rel, f"cannot read the file: {e.strerror or e}"))
+        except Exception as e:  # a parser bug must not stop the whole corpus
+            skipped = Skipped(rel, f"unexpected error while reading ({type(e).__name__}: {e})")
+            log.warning("skipped %s", skipped, exc_info=True)
+            yield skipped
+
+
+def scan_corpus(root: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Article], list[Skipped]]:
+    """`iter_corpus` collected into (articles, skipped)."""
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    for item in iter_corpus(root, max_bytes=max_bytes):
+        (articles if isinstance(item, Article) else skipped).append(item)  # type: ignore[arg-type]
+    return articles, skipped
+
+
+def _logged(skipped: Skipped) -> Skipped:
+    log.warning("skipped %s", skipped)
+    return skipped
+
+
+def _walk(directory: Path, real_root: Path, prefix: str) -> Iterator[tuple[str, Path] | Skipped]:
+    """(relative id, path) of candidate files, sorted by name; hidden entries ignored."""
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as e:
+        yield Skipped(_printable(prefix.rstrip("/")) or ".", f"cannot list the directory: {e.strerror or e}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        rel = prefix + entry.name
+        path = Path(entry.path)
+        supported = path.suffix.lower() in SUPPORTED_SUFFIXES
+        try:
+            is_dir = entry.is_dir()
+            if entry.is_symlink():
+                if not path.resolve().is_relative_to(real_root):
+                    if is_dir or supported:
+                        yield Skipped(_printable(rel), "symlink points outside the corpus")
+                    continue
+                if is_dir:  # its target inside the corpus is walked anyway; following could loop
+                    continue
+        except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop (Python < 3.13)
+            if supported:
+                yield Skipped(_printable(rel), f"cannot follow the symlink: {e}")
+            continue
+        if is_dir:
+            yield from _walk(path, real_root, rel + "/")
+        elif supported:
+            if _printable(rel) != rel:
+                yield Skipped(_printable(rel), "file name is not valid UTF-8; rename the file")
+            else:
+                yield rel, path
+
+
+def _printable(name: str) -> str:
+    """File names with undecodable bytes (surrogate escapes) made safe to print and store."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _read(rel: str, path: Path, max_bytes: int, seen: set[str]) -> Iterator[Article | Skipped]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _read_jsonl(rel, path, max_bytes, seen)
+        return
+    data = _read_bytes(path, max_bytes)
+    if not data.strip():
+        raise _Skip("empty file")
+    if suffix in _HTML:
+        article = _html_article(rel, path, data)
+    else:
+        article = _text_article(rel, path, _decode_utf8(data), markdown=suffix in _MD)
+    yield _claim(article, seen, None)
+
+
+def _claim(article: Article, seen: set[str], line: int | None) -> Article | Skipped:
+    """Ids are unique across the corpus: the first one wins, later ones are skipped."""
+    if article.id in seen:
+        return Skipped(article.path or article.id, f"duplicate id {article.id!r}: already used earlier", line)
+    seen.add(article.id)
+    return article
+
+
+def _check_regular(path: Path, max_bytes: int | None) -> None:
+    st = path.stat()  # before open(): opening a FIFO would block forever
+    if not stat.S_ISREG(st.st_mode):
+        raise _Skip("not a regular file")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise _Skip(_too_big(max_bytes, st.st_size))
+
+
+def _too_big(limit: int, size: int | None = None) -> str:
+    actual = f" ({_human(size)})" if size is not None else ""
+    return f"larger than {_human(limit)}{actual}; split it or raise the size limit"
+
+
+def _human(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    _check_regular(path, max_bytes)
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)  # the file may have grown since stat()
+    if len(data) > max_bytes:
+        raise _Skip(_too_big(max_bytes))
+    if b"\0" in data[:_SNIFF]:
+        raise _Skip(_binary_reason(data))
+    return data
+
+
+def _binary_reason(data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16 text is not supported; re-save the file as UTF-8"
+    return "binary file (NUL bytes in the first 8 KB), not text"
+
+
+def _decode_utf8(data: bytes, what: str = "") -> str:
+    bom = 3 if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _Skip(f"not valid UTF-8 (byte {e.start + bom}){what}; re-save the file as UTF-8") from None
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """A leading `---` block of `key: value` lines (no YAML parser needed).
+
+    Only treated as front matter if every line in it looks like YAML, so a
+    text that merely starts with a `---` rule is left alone.
+    """
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        return {}, text
+    for end in range(1, min(len(lines), 200)):
+        if lines[end].rstrip() in ("---", "..."):
+            break
+    else:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in lines[1:end]:
+        m = _FM_LINE.fullmatch(line.rstrip())
+        if m:
+            key, value = m[1].lower(), _unquote(m[2])
+            if key in _FM_KEYS and value:
+                meta[key] = value
+        elif line.strip() and not line[:1].isspace() and not line.startswith(("- ", "#")):
+            return {}, text
+    return meta, "\n".join(lines[end + 1 :])
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1].strip()
+    return value
+
+
+def _title_from_name(path: Path) -> str:
+    return " ".join(re.split(r"[_\-\s]+", path.stem)).strip() or path.name
+
+
+def _drop_title_line(text: str, title: str | None) -> str:
+    """The headline is the title, not body text; keep it only if nothing else is left."""
+    if not title:
+        return text
+    first, _, rest = text.partition("\n")
+    if first.strip() == title.strip() and rest.strip():
+        return rest.strip()
+    return text
+
+
+def _text_article(rel: str, path: Path, text: str, *, markdown: bool) -> Article:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    meta, body = _front_matter(text)
+    heading = None
+    if markdown:
+        lines = body.lstrip("\n").split("\n", 1)
+        m = _MD_HEADING.fullmatch(lines[0].strip())
+        if m:
+            heading = m[1]
+            body = "\n".join([heading, *lines[1:]])
+    cleaned = clean_text(body)
+    if not cleaned.text:
+        raise _Skip("no article text left after removing boilerplate")
+    title = meta.get("title") or heading or cleaned.title
+    return Article(
+        id=rel,
+        title=title or _title_from_name(path),
+        text=_drop_title_line(cleaned.text, title),
+        source=meta.get("source") or cleaned.source,
+        date=normalize_date(meta.get("date")) or cleaned.date,
+        url=meta.get("url"),
+        path=rel,
+    )
+
+
+def _decode_html(data: bytes) -> str:
+    """Honour a declared charset; without one the page must be UTF-8 (no silent guessing)."""
+    m = _CHARSET.search(data[:_SNIFF])
+    if not m:
+        return _decode_utf8(data, " and the page declares no charset")
+    declared = (m[1] or m[2]).decode("ascii", "replace").lower()
+    try:
+        codec = codecs.lookup(_CHARSET_ALIASES.get(declared, declared)).name
+    except LookupError:
+        return _decode_utf8(data, f" and the declared charset {declared!r} is unknown")
+    if codec == "utf-8":
+        return _decode_utf8(data)
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as e:
+        raise _Skip(f"not valid {declared} (byte {e.start}) although the page declares it") from None
+
+
+def _html_article(rel: str, path: Path, data: bytes) -> Article:
+    html = _decode_html(data)
+    meta: dict[str, Any] = {}
+    import trafilatura  # heavy import: only when the corpus has HTML
+
+    try:
+        doc = trafilatura.bare_extraction(
+            html,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+            date_extraction_params={"extensive_search": False, "original_date": True},
+        )
+        if doc is not None:
+            meta = doc if isinstance(doc, dict) else doc.as_dict()
+    except Exception as e:  # e.g. RecursionError on odd trees: fall back to plain lxml
+        log.debug("trafilatura failed on %s: %s", rel, e)
+    body = meta.get("text") or ""
+    if not body.strip():
+        body = _html_fallback_text(html)
+    cleaned = clean_text(body)
+    if not cleaned.text:
+        raise _Skip("no article text found in the HTML")
+    title = _opt_str(meta.get("title")) or cleaned.title
+    return Article(
+        id=rel,
+        title=title or _title_from_name(path),
+        text=_drop_title_line(cleaned.text, title),
+        source=_opt_str(meta.get("sitename")) or cleaned.source,
+        date=normalize_date(_opt_str(meta.get("date"))) or cleaned.date,
+        url=_opt_str(meta.get("url")),
+        path=rel,
+    )
+
+
+def _html_fallback_text(html: str) -> str:
+    """Text of <body> without script/style, one line per block element."""
+    import lxml.html
+    from lxml import etree
+
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
+    try:
+        doc = lxml.html.document_fromstring(html.encode("utf-8"), parser=parser)
+    except (etree.ParserError, ValueError):
+        return ""
+    if any("Excessive depth" in e.message for e in parser.error_log):
+        raise _Skip("HTML is nested too deeply to parse (over 2048 levels of tags)")
+    for el in list(doc.iter("script", "style", "noscript", "template")):
+        el.drop_tree()
+    for el in doc.iter(*_BLOCK_TAGS):
+        el.tail = "\n" + (el.tail or "")
+    body = doc.find("body")
+    text = (body if body is not None else doc).text_content()
+    return "\n".join(" ".join(line.split()) for line in text.split("\n"))
+
+
+def _opt_str(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (str, int, float)):
+        return str(value).strip() or None
+    return None
+
+
+def _read_jsonl(rel: str, path: Path, max_bytes: int, seen: set[str]) -> Iterator[Article | Skipped]:
+    """One article per line; a bad line is skipped with its number, the rest still count."""
+    _check_regular(path, None)
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF)
+        if b"\0" in head:
+            raise _Skip(_binary_reason(head))
+        f.seek(0)
+        any_line = False
+        for n, raw in _lines(f, max_bytes):
+            if raw is None:
+                yield Skipped(rel, f"line {_too_big(max_bytes)}", n)
+                continue
+            if not raw.strip():
+                continue
+            any_line = True
+            try:
+                yield _claim(_jsonl_article(rel, n, raw), seen, n)
+            except _Skip as e:
+                yield Skipped(rel, str(e), n)
+    if not any_line:
+        raise _Skip("empty file")
+
+
+def _lines(f: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes), or None for a line over `limit`, without reading it whole."""
+    n = 0
+    while True:
+        raw = f.readline(limit + 1)
+        if not raw:
+            return
+        n += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # discard the rest of the long line
+                raw = f.readline(1 << 20)
+            yield n, None
+        else:
+            yield n, raw
+
+
+def _jsonl_article(rel: str, n: int, raw: bytes) -> Article:
+    try:
+        line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+    except UnicodeDecodeError as e:
+        raise _Skip(f"not valid UTF-8 (byte {e.start} of the line)") from None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise _Skip(f"invalid JSON: {e.msg} (column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise _Skip(f"not a JSON object (got {type(obj).__name__})")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _Skip('missing or empty "text" field')
+    raw_id = obj.get("id")
+    if raw_id is not None and _opt_str(raw_id) is None and raw_id != "":
+        raise _Skip('"id" must be a string or a number')
+    article_id = _opt_str(raw_id) or f"{rel}#{n}"
+    cleaned = clean_text(text)
+    if not cleaned.text:
+        raise _Skip("no article text left after removing boilerplate")
+    title = _opt_str(obj.get("title")) or cleaned.title
+    return Article(
+        id=article_id,
+        title=title or article_id,
+        text=_drop_title_line(cleaned.text, title),
+        source=_opt_str(obj.get("source")) or cleaned.source,
+        date=normalize_date(_opt_str(obj.get("date"))) or cleaned.date,
+        url=_opt_str(obj.get("url")),
+        path=rel,
+    )
