@@ -1,0 +1,269 @@
+"""End-to-end: `python ui.py` on a free loopback port, driven by Debian's Chromium through Playwright.
+
+One server per module: it starts on a temporary copy of the shipped corpus (plus an article carrying
+script payloads) with no index, so it also exercises the first-start build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, ROOT, SEED_QUESTIONS
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+STARTUP_SECONDS = 240  # model load + first build of 6 articles on a busy 2-core machine
+
+# Fallback when ../shared is absent: the same seed question, its answer and its source article.
+SEED = {"question": "Who replaced the fired US Secretary of Defense?", "answers": ["Christopher Miller"],
+        "sources": ["000_e4fff1e13a0bbc77.txt"]}
+PAYLOAD = """---
+title: <img src=x onerror="window.__qaXss=1;alert(1)">Harbour <b>festival</b>
+source: <script>window.__qaXss=2</script>Coast Gazette
+date: 2021-06-03
+---
+The harbour festival in Port Alva drew 9,400 visitors on Saturday. <script>window.__qaXss=3;alert('xss')</script>
+Organisers said the lantern parade <img src=x onerror="window.__qaXss=4;alert(4)"> was the highlight of the evening.
+
+The mayor, Ilse Varga, announced that the festival will return next June with a second stage.
+"""
+NEW_ARTICLE = ("Lunar greenhouse harvest\n\nThe lunar greenhouse at Shackleton crater, run by engineer Tove "
+               "Lindqvist, grew 43 kilograms of basil in its first season.\n")
+
+
+@dataclass
+class Server:
+    url: str
+    corpus: Path
+    index: Path
+    proc: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for browser tests")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    tmp = tmp_path_factory.mktemp("ui")
+    corpus, index, log = tmp / "corpus", tmp / "index", tmp / "server.log"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "payload.md").write_text(PAYLOAD, encoding="utf-8")
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(index),
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    srv = Server(f"http://127.0.0.1:{port}/", corpus, index, proc, log)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:  # up, and the first build reported (the log line comes when it has committed)
+            if proc.poll() is not None:
+                pytest.fail(f"ui.py exited with {proc.returncode}:\n{srv.output()}")
+            if "index: " in srv.output() and "documents" in srv.output() and _http_ok(srv.url):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"ui.py did not get ready in {STARTUP_SECONDS}s:\n{srv.output()}")
+            time.sleep(0.5)
+        yield srv
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    pg.dialogs = []  # every alert/confirm the page tried to open
+    pg.outside = []  # requests that left the machine
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("request", lambda r: pg.outside.append(r.url)
+          if not r.url.startswith((server.url.rstrip("/"), "data:", "blob:")) else None)
+    pg.goto(server.url)
+    pg.wait_for_selector("#qa-question textarea")
+    yield pg
+    ctx.close()
+
+
+def _ask(page, question: str) -> None:
+    box = page.locator("#qa-question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def _seed() -> dict:
+    if SEED_QUESTIONS.exists():
+        for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["question"] == SEED["question"]:
+                return row
+    return SEED
+
+
+def test_seed_question_shows_the_cited_passage_with_the_answer(page, server):
+    seed = _seed()
+    answer = seed["answers"][0]
+    _ask(page, seed["question"])
+    card = page.locator(".qa-card", has_text=answer).first
+    card.wait_for()
+    assert card.get_attribute("data-article") in seed["sources"]
+    assert answer in card.locator("mark.qa-hl").inner_text()  # the answering sentence is the highlighted one
+    line = page.locator(".qa-answer-text").inner_text()
+    assert line.endswith("[1]")
+    assert page.locator(".qa-card").count() == 5  # the default number of passages
+    assert page.outside == []  # nothing fetched from the internet (fonts, analytics)
+
+
+def test_open_article_shows_the_whole_text_with_the_passage_highlighted_in_view(page, server):
+    seed = _seed()
+    answer = seed["answers"][0]
+    _ask(page, seed["question"])
+    card = page.locator(".qa-card", has_text=answer).first
+    card.wait_for()
+    passage = card.locator(".qa-passage").inner_text()
+    card.locator("button.qa-open").click()
+    focus = page.locator("#qa-article-panel #qa-focus")
+    focus.wait_for()
+    mark = focus.locator("mark.qa-hl")
+    assert answer in mark.inner_text()
+    assert " ".join(focus.inner_text().split()) == " ".join(passage.split())
+    whole = page.locator("#qa-article-panel .qa-article-text").inner_text()
+    assert len(whole) > len(passage)
+    raw = (server.corpus / card.get_attribute("data-article")).read_text(encoding="utf-8")
+    assert " ".join(raw.split()[-8:]) in " ".join(whole.split())  # the article's end, not just the passage
+    page.wait_for_function(
+        """() => { const r = document.querySelector('#qa-focus mark').getBoundingClientRect();
+                   return r.bottom > 0 && r.top < window.innerHeight; }""", timeout=5000)
+    page.locator("button.qa-close").click()
+    page.locator("#qa-article-panel .qa-article").wait_for(state="detached")
+
+
+def test_script_payloads_show_as_text(page, server):
+    _ask(page, "How many visitors did the harbour festival in Port Alva draw?")
+    card = page.locator(".qa-card[data-article='payload.md']").first
+    card.wait_for()
+    assert "<script>window.__qaXss=3" in card.inner_text()
+    assert '<img src=x onerror="window.__qaXss=1' in card.locator(".qa-title").inner_text()
+    card.locator("button.qa-open").click()
+    page.locator("#qa-article-panel .qa-article").wait_for()
+    article = page.locator("#qa-article-panel").inner_text()
+    assert "<img src=x onerror=\"window.__qaXss=4;alert(4)\">" in article
+    assert "<script>window.__qaXss=2</script>Coast Gazette" in article
+    page.wait_for_timeout(500)  # give any injected handler the chance to run
+    assert page.dialogs == []
+    assert page.evaluate("() => window.__qaXss") is None
+    injected = page.evaluate(
+        "() => document.querySelectorAll('#qa-result script, #qa-result img, #qa-result b, "
+        "#qa-article-panel script, #qa-article-panel img, #qa-article-panel b').length")
+    assert injected == 0
+
+
+def test_api_ask_returns_the_answer_json(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    result = client.predict(question=SEED["question"], k=3, sources=None, since=None, until=None, api_name="/ask")
+    assert set(result) == {"question", "no_answer", "reason", "warnings", "passages"}
+    assert result["question"] == SEED["question"] and len(result["passages"]) == 3
+    first = result["passages"][0]
+    assert {"rank", "score", "text", "article_id", "title", "start", "end", "highlight", "highlight_text",
+            "also_in"} <= set(first)
+    text = next(iter(_articles(server.index, first["article_id"])))
+    assert text[first["start"]:first["end"]] == first["text"]
+    cli = subprocess.run([sys.executable, "-m", "qa", "ask", "--json", "-k", "3", "--index", str(server.index),
+                          SEED["question"]], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert cli.returncode == 0, cli.stderr
+    expected = json.loads(cli.stdout)
+    for got, want in zip(result["passages"], expected["passages"]):  # scores may differ in the last bits
+        assert got.pop("score") == pytest.approx(want.pop("score"), abs=1e-4)
+    assert result == expected  # the same JSON as `qa ask --json`
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="empty"):
+        client.predict(question="  ", k=3, sources=None, since=None, until=None, api_name="/ask")
+
+
+def _articles(index: Path, article_id: str):
+    """The cleaned text of article_id in the live generation (read from the index files)."""
+    manifest = json.loads((index / "manifest.json").read_text())
+    with open(index / manifest["files"]["articles"], encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if row["id"] == article_id:
+                yield row["text"]
+
+
+def test_upload_rebuild_then_answer_from_the_new_article(page, server, tmp_path):
+    src = tmp_path / "lunar-greenhouse.txt"
+    src.write_text(NEW_ARTICLE, encoding="utf-8")
+    page.get_by_role("tab", name="Corpus & index").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(src))
+    page.locator("#qa-upload", has_text="lunar-greenhouse.txt").wait_for()
+    page.locator("#qa-add").click()
+    page.locator("#qa-upload-result", has_text="Added 1 file").wait_for()
+    assert (server.corpus / "lunar-greenhouse.txt").read_text(encoding="utf-8") == NEW_ARTICLE
+    page.locator("#qa-status", has_text="1 added").wait_for()
+    page.locator("#qa-rebuild").click()
+    report = page.locator("#qa-report .qa-report")
+    report.wait_for(timeout=180_000)
+    assert "Added (1)" in report.inner_text() and "lunar-greenhouse.txt" in report.inner_text()
+    page.locator("#qa-status", has_text="unchanged since the build").wait_for()
+    page.get_by_role("tab", name="Ask").click()
+    _ask(page, "How many kilograms of basil did the lunar greenhouse grow?")
+    card = page.locator(".qa-card").first
+    card.wait_for()
+    assert card.get_attribute("data-article") == "lunar-greenhouse.txt"
+    assert "43 kilograms" in page.locator(".qa-answer-text").inner_text()
+    assert server.proc.poll() is None  # same process: no restart was needed
