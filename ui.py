@@ -873,6 +873,9 @@ def main(argv: list[str] | None = None) -> int:
             server_name=args.host, server_port=args.port, share=False, inbrowser=False,
             max_file_size=MAX_UPLOAD_BYTES, **style(),
             footer_links=["api", "settings"], show_error=True,
+            # Gradio keeps ~0.3 MB of state per session and every REST API call is a new session:
+            # the default 10,000 sessions would let API clients grow the server by ~3 GB (bench/loadtest.py).
+            state_session_capacity=256,
         )
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port} ({exc}); pass another --port", file=sys.stderr)

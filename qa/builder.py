@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -141,10 +142,21 @@ def build_from(
     started = time.perf_counter()
     config = config or Config()
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     show = sys.stderr.isatty() if progress is None else progress
     prog = _Progress(show, on_progress)
+    with locked_index(index_dir, lock_timeout):
+        report = _build_locked(items, corpus_label, index_dir, full, config, embedder, prog)
+    report.seconds = time.perf_counter() - started
+    return report
 
+
+@contextmanager
+def locked_index(index_dir: Path, lock_timeout: float = 0) -> Iterator[None]:
+    """Create index_dir if needed and hold its build lock: one build at a time, whatever the engine."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise IndexFormatError(f"{index_dir} exists and is not a directory; pass a directory for the index") from None
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(index_dir / store.LOCK))
@@ -155,11 +167,9 @@ def build_from(
             f"another build is running on {index_dir}; wait for it to finish, then run this again"
         ) from None
     try:
-        report = _build_locked(items, corpus_label, index_dir, full, config, embedder, prog)
+        yield
     finally:
         lock.release()
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _previous(index_dir: Path, full: bool, config: Config) -> store.Manifest | None:
@@ -167,6 +177,7 @@ def _previous(index_dir: Path, full: bool, config: Config) -> store.Manifest | N
         return None
     old = store.read_manifest(index_dir)
     store.check_model(old, MODEL_ID, MODEL_DIM, index_dir)
+    store.verify_sizes(index_dir, old)  # a damaged index is not silently kept as "unchanged"
     if old.data.get("chunking") != config.chunking_params():
         raise IndexFormatError(
             f"index in {index_dir} was chunked with {old.data.get('chunking')}, "
@@ -175,8 +186,8 @@ def _previous(index_dir: Path, full: bool, config: Config) -> store.Manifest | N
     return old
 
 
-def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) -> BuildReport:
-    old = _previous(index_dir, full, config)
+def _live_generation(index_dir: Path) -> store.Manifest | None:
+    """The committed manifest (None if unreadable), after removing files no reader can be using."""
     try:
         current: store.Manifest | None = store.read_manifest(index_dir)
     except IndexFormatError:
@@ -184,6 +195,32 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
     # Readers may be using the live generation (and the one before): keep both.
     keep = {current.generation, current.data.get("previous_generation")} if current else set()
     store.collect_garbage(index_dir, {g for g in keep if g is not None})
+    return current
+
+
+def _load_old_rows(
+    index_dir: Path, old: store.Manifest | None, keep: Callable[[str], bool]
+) -> tuple[dict[str, list[dict]], np.ndarray | None]:
+    """Chunk rows of the previous generation for the articles `keep` accepts (each with its "_old" vector row)."""
+    old_rows: dict[str, list[dict]] = {}
+    old_vectors = None
+    if old is not None:
+        chunks_table = store.JsonlTable(index_dir / old.file("chunks"), index_dir / old.file("chunk_offsets"))
+        old_vectors = np.load(index_dir / old.file("vectors"), mmap_mode="r", allow_pickle=False)
+        try:
+            for i, row in enumerate(chunks_table):
+                aid = row["article_id"]
+                if keep(aid):
+                    row["_old"] = i
+                    old_rows.setdefault(aid, []).append(row)
+        finally:
+            chunks_table.close()
+    return old_rows, old_vectors
+
+
+def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) -> BuildReport:
+    old = _previous(index_dir, full, config)
+    current = _live_generation(index_dir)
     report = BuildReport()
 
     # 1. Scan and diff the corpus.
@@ -214,19 +251,8 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
         return report
 
     # 2. Chunks: reuse the old rows (and vectors) of unchanged articles.
-    old_rows: dict[str, list[dict]] = {}
-    old_vectors = None
-    if old is not None:
-        chunks_table = store.JsonlTable(index_dir / old.file("chunks"), index_dir / old.file("chunk_offsets"))
-        old_vectors = np.load(index_dir / old.file("vectors"), mmap_mode="r", allow_pickle=False)
-        try:
-            for i, row in enumerate(chunks_table):
-                aid = row["article_id"]
-                if aid in articles and aid not in report.changed:
-                    row["_old"] = i
-                    old_rows.setdefault(aid, []).append(row)
-        finally:
-            chunks_table.close()
+    changed = set(report.changed)
+    old_rows, old_vectors = _load_old_rows(index_dir, old, lambda aid: aid in articles and aid not in changed)
 
     counter = WordPieceCounter()
     chunker = Chunker(counter, config)
@@ -234,6 +260,7 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
     manifest_articles: dict[str, dict] = {}
     to_chunk = [aid for aid in sorted(articles) if aid not in old_rows]
     bar = prog.bar("chunking", len(to_chunk))
+    prog.report("chunking", 0, len(to_chunk))
     done = 0
     for aid in sorted(articles):
         article = articles[aid]
@@ -275,6 +302,31 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
         cache.close()
 
     # 4. Write the new generation, then commit it with the manifest.
+    article_dicts = (dict(articles[aid].to_dict(), hash=manifest_articles[aid]["hash"]) for aid in sorted(articles))
+    _write_generation(index_dir, current, rows, vectors, manifest_articles, article_dicts, report, corpus_label,
+                      config, prog)
+    return report
+
+
+def _write_generation(
+    index_dir: Path,
+    current: store.Manifest | None,
+    rows: list[dict],
+    vectors: np.ndarray,
+    manifest_articles: dict[str, dict],
+    article_dicts: Iterable[dict],
+    report: BuildReport,
+    corpus_label: str,
+    config: Config,
+    prog: _Progress,
+) -> None:
+    """Write and commit the next generation; sets report's counts.
+
+    Any engine produces the same inputs: `rows` grouped by article in sorted id
+    order, `vectors` row-aligned with them, `manifest_articles` (sorted ids,
+    with each article's [first, end) chunk range) and the full article records
+    in the same order (an iterable, so they can be streamed from disk).
+    """
     gen = current.generation + 1 if current else 1
     files = store.generation_files(gen)
     prog.report("writing index", 0, 1)
@@ -282,13 +334,10 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
         row.pop("_old", None)
     chunk_offsets = store.atomic_write_jsonl(index_dir / files["chunks"], rows)
     store.atomic_save_npy(index_dir / files["chunk_offsets"], chunk_offsets)
-    article_offsets = store.atomic_write_jsonl(
-        index_dir / files["articles"],
-        (dict(articles[aid].to_dict(), hash=manifest_articles[aid]["hash"]) for aid in sorted(articles)),
-    )
+    article_offsets = store.atomic_write_jsonl(index_dir / files["articles"], article_dicts)
     store.atomic_save_npy(index_dir / files["article_offsets"], article_offsets)
     chunk_article = np.zeros(len(rows), dtype=np.int32)
-    for a_row, aid in enumerate(sorted(articles)):
+    for a_row, aid in enumerate(sorted(manifest_articles)):
         lo, hi = manifest_articles[aid]["chunks"]
         chunk_article[lo:hi] = a_row
     store.atomic_save_npy(index_dir / files["chunk_article"], chunk_article)
@@ -310,16 +359,16 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
         "chunking": config.chunking_params(),
         "dense": spec,
         "lexical": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "stemmer": "english"},
-        "counts": {"documents": len(articles), "chunks": len(rows), "skipped": len(report.skipped)},
+        "counts": {"documents": len(manifest_articles), "chunks": len(rows), "skipped": len(report.skipped)},
         "files": files,
+        "sizes": store.file_sizes(index_dir, files),
         "skipped": [s.to_dict() for s in report.skipped],
         "articles": manifest_articles,
     }
     store.commit_manifest(index_dir, manifest)
     store.collect_garbage(index_dir, {gen, current.generation} if current else {gen})
-    report.documents, report.chunks, report.generation = len(articles), len(rows), gen
+    report.documents, report.chunks, report.generation = len(manifest_articles), len(rows), gen
     prog.report("done", 1, 1)
-    return report
 
 
 def _model_package() -> str:
@@ -348,6 +397,7 @@ def _embed_rows(rows, need, vectors, cache, embedder, config, prog) -> int:
         # Longest first: batches of similar length waste little padding.
         order = sorted(missing, key=lambda h: -len(missing[h]))
         bar = prog.bar("embedding", len(order))
+        prog.report("embedding", 0, len(order))
         for start in range(0, len(order), EMBED_BATCH):
             part = order[start : start + EMBED_BATCH]
             fresh = model.embed([missing[h] for h in part])

@@ -16,6 +16,9 @@ from .segment import sentence_spans
 
 TITLE_TOKEN_CAP = 32  # the title is context, not content: cap what it may take
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+# WordPiece reads any word over 100 characters (a base64 blob, a long URL) as one [UNK]:
+# count such text as at least one token per 12 characters, so no chunk grows unbounded.
+MAX_CHARS_PER_TOKEN = 12
 
 
 class TokenCounter(Protocol):
@@ -48,7 +51,7 @@ class Chunker:
             spans.extend(self._split_long(article.text, a, b, budget))
         if not spans:
             return []
-        counts = self.counter.count([article.text[a:b] for a, b in spans])
+        counts = self._cost([article.text[a:b] for a, b in spans])
         title = self.embed_title(article.title)
         chunks: list[Chunk] = []
         i = 0
@@ -73,9 +76,13 @@ class Chunker:
             i = back
         return chunks
 
+    def _cost(self, texts: list[str]) -> list[int]:
+        """Tokens as the budget sees them: the model's count, but never under len/MAX_CHARS_PER_TOKEN."""
+        return [max(n, len(t) // MAX_CHARS_PER_TOKEN) for t, n in zip(texts, self.counter.count(texts))]
+
     def _split_long(self, text: str, a: int, b: int, budget: int) -> list[tuple[int, int]]:
         """Split a sentence longer than the budget at word boundaries."""
-        if self.counter.count([text[a:b]])[0] <= budget:
+        if self._cost([text[a:b]])[0] <= budget:
             return [(a, b)]
         pieces: list[tuple[int, int]] = []
         words = [(m_start, m_end) for m_start, m_end in _word_spans(text, a, b)]
@@ -86,14 +93,14 @@ class Chunker:
             step = max(1, budget // 2)
             while hi < len(words):
                 nxt = min(len(words), hi + step)
-                if self.counter.count([text[words[lo][0] : words[nxt - 1][1]]])[0] <= budget:
+                if self._cost([text[words[lo][0] : words[nxt - 1][1]]])[0] <= budget:
                     hi = nxt
                 elif step > 1:
                     step //= 2
                 else:
                     break
             s, e = words[lo][0], words[hi - 1][1]
-            if hi == lo + 1 and self.counter.count([text[s:e]])[0] > budget:
+            if hi == lo + 1 and self._cost([text[s:e]])[0] > budget:
                 pieces.extend(self._split_word(text, s, e, budget))
             else:
                 pieces.append((s, e))
@@ -101,11 +108,19 @@ class Chunker:
         return pieces
 
     def _split_word(self, text: str, a: int, b: int, budget: int) -> list[tuple[int, int]]:
-        """A single 'word' over budget (e.g. a long URL or base64 blob): cut by characters."""
+        """A single 'word' over budget (e.g. a long URL or base64 blob): cut by characters.
+
+        Pieces are as long as the budget allows (a blob the model reads as [UNK]
+        gives a few long pieces, not one per `budget` characters).
+        """
         pieces = []
-        size = max(1, budget)  # a word piece covers at least one character
-        for s in range(a, b, size):
-            pieces.append((s, min(b, s + size)))
+        s = a
+        while s < b:
+            size = min(b - s, budget * MAX_CHARS_PER_TOKEN)
+            while size > 1 and self._cost([text[s : s + size]])[0] > budget:
+                size //= 2
+            pieces.append((s, s + size))
+            s += size
         return pieces
 
 

@@ -12,10 +12,16 @@ from .config import Config
 from .errors import IndexFormatError
 
 
-def _faiss():
+def _faiss(threads: int | None = None):
+    """faiss with its OpenMP pool sized for the job.
+
+    One query is searched on one thread: on a busy 2-core machine a second
+    OpenMP thread mostly waits for a core, and measured p50 was 2x worse
+    (docs/BENCHMARKS.md). Builds use every core.
+    """
     import faiss
 
-    faiss.omp_set_num_threads(max(1, min(os.cpu_count() or 1, 4)))
+    faiss.omp_set_num_threads(threads or max(1, min(os.cpu_count() or 1, 4)))
     return faiss
 
 
@@ -78,7 +84,7 @@ def load_dense(path: Path, expected: int, dim: int, fix: str):
 
 def search_dense(index, spec: dict, query: np.ndarray, k: int, allowed: np.ndarray | None = None):
     """Top-k (rows, scores) for one query vector; allowed = row ids passing the filters."""
-    faiss = _faiss()
+    faiss = _faiss(threads=1)
     if index.ntotal == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     k = min(k, index.ntotal)

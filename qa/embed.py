@@ -6,6 +6,7 @@ so `load_embedder()` keeps one instance per (path, backend) for the process.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -105,13 +106,53 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def load_embedder(batch_size: int = 32) -> Embedder:
-    """The process-wide model instance (loaded once, on first use)."""
-    key = (str(model_path()), "sentence-transformers")
+BACKENDS = ("auto", "onnx", "sentence-transformers")
+
+
+def embed_backend(backend: str | None = None) -> str:
+    """The backend asked for: the argument, else $QA_EMBED_BACKEND, else "auto"."""
+    backend = (backend or os.environ.get("QA_EMBED_BACKEND") or "auto").strip().lower()
+    if backend in ("torch", "st"):
+        backend = "sentence-transformers"
+    if backend not in BACKENDS:
+        raise QAError(f"QA_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+def load_embedder(batch_size: int = 32, backend: str | None = None) -> Embedder:
+    """The process-wide model instance (loaded once, on first use).
+
+    "auto" uses ONNX Runtime when it is installed (faster, and no torch import
+    at query time) and falls back to sentence-transformers if it is not, or if
+    the one-time ONNX export fails; "onnx" or "sentence-transformers" force one.
+    Test hook: $QA_FAKE_EMBEDDER=1 gives qa.testing.FakeEmbedder instead (fast, not semantic).
+    """
+    from .testing import fake_requested
+
+    if fake_requested():
+        from .testing import FakeEmbedder
+
+        return FakeEmbedder()
+    backend = embed_backend(backend)
+    key = (str(model_path()), backend)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = SentenceTransformerEmbedder(batch_size=batch_size)
+            _MODELS[key] = _load(backend, batch_size)
         return _MODELS[key]
+
+
+def _load(backend: str, batch_size: int) -> Embedder:
+    if backend == "sentence-transformers":
+        return SentenceTransformerEmbedder(batch_size=batch_size)
+    from .onnx_backend import EmbedBackendError, OnnxEmbedder
+
+    try:
+        return OnnxEmbedder(batch_size=batch_size)
+    except EmbedBackendError as exc:
+        if backend == "onnx":
+            raise
+        logging.getLogger("qa.embed").info("ONNX backend unavailable (%s); using sentence-transformers", exc)
+        return SentenceTransformerEmbedder(batch_size=batch_size)
 
 
 class EmbeddingCache:
@@ -125,13 +166,27 @@ class EmbeddingCache:
         self.path = path
         self.model_id = model_id
         self.dim = dim
-        self._db = sqlite3.connect(str(path), timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
-            " PRIMARY KEY (model, hash))"
-        )
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:  # not a database any more: a cache is safe to drop
+            logging.getLogger("qa.embed").warning("embedding cache %s is damaged (%s); starting a new one", path, exc)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
+                " PRIMARY KEY (model, hash))"
+            )
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def get_many(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

@@ -35,6 +35,7 @@ class Index:
         m = manifest.data
         fix = store.FIX
         store.check_model(manifest, MODEL_ID, MODEL_DIM, index_dir)
+        store.verify_sizes(index_dir, manifest)
         n_chunks = int(m["counts"]["chunks"])
         self.article_ids: list[str] = list(m["articles"])
         self.chunks = store.JsonlTable(index_dir / manifest.file("chunks"), index_dir / manifest.file("chunk_offsets"))
@@ -46,7 +47,7 @@ class Index:
         try:
             self.chunk_article = np.load(index_dir / manifest.file("chunk_article"), mmap_mode="r", allow_pickle=False)
             self.vectors = np.load(index_dir / manifest.file("vectors"), mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - numpy raises many kinds on a damaged header
             raise IndexFormatError(f"index arrays in {index_dir} are missing or unreadable ({exc}); {fix}") from exc
         if self.vectors.shape != (n_chunks, MODEL_DIM) or self.chunk_article.shape != (n_chunks,):
             raise IndexFormatError(f"index arrays in {index_dir} do not match the manifest; {fix}")

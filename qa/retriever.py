@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,31 @@ from .dense import search_dense
 from .domain import Answer, Passage
 from .embed import Embedder, load_embedder
 from .errors import QuestionError
-from .highlight import best_sentence, coverage
+from .highlight import Highlighter
 from .index import Index
 
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUESTION_CHARS = 2000  # the model sees ~250 word pieces; more is noise for BM25 too
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass
+class Candidates:
+    """The dense and lexical top-n of one question, before fusion (rows are chunk rows)."""
+
+    dense_rows: np.ndarray | None = None
+    dense_scores: np.ndarray | None = None  # cosine
+    lex_rows: np.ndarray | None = None
+    lex_scores: np.ndarray | None = None  # BM25
+    lex_dense: np.ndarray | None = None  # cosine of each lexical candidate (hybrid only)
+    question_vector: np.ndarray | None = None
+
+    @property
+    def top_cosine(self) -> float | None:
+        """The best cosine among all candidates, or None if nothing was embedded."""
+        found = [float(a.max()) for a in (self.dense_scores, self.lex_dense) if a is not None and len(a)]
+        return max(found) if found else None
 
 
 class Retriever:
@@ -68,37 +87,73 @@ class Retriever:
             raise QuestionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not isinstance(k, int) or k < 1:
             raise QuestionError(f"k must be a positive whole number, got {k!r}")
+        if isinstance(sources, str):
+            sources = [sources]
+        if sources is not None and not (
+            isinstance(sources, (list, tuple, set, frozenset)) and all(isinstance(s, str) for s in sources)
+        ):
+            raise QuestionError("sources must be a list of source names")
+        if diversity is not None and not (isinstance(diversity, (int, float)) and 0 <= diversity <= 1):
+            raise QuestionError(f"diversity must be a number from 0 to 1, got {diversity!r}")
         if auto_refresh:
             self.refresh()
         index = self.index  # one generation for the whole question
         question, warnings = self._clean_question(question)
         allowed = index.allowed_rows(sources, since, until)
-        n = self.config.candidates
-        pool = max(n, k * 4)
+        cands = self._candidates(index, question, mode, max(self.config.candidates, k * 4), allowed)
+        ranked = fuse(cands, self.config, mode)
+        if diversity:
+            ranked = mmr(ranked, index.vectors, diversity, k * 3)
+        highlighter = self._highlighter(index, question, cands)
+        passages = self._passages(index, highlighter, ranked, k)
+        no_answer, reason = self._judge(highlighter, passages, cands)
+        return Answer(question, passages, no_answer, reason, warnings)
 
-        dense_rows = dense_scores = None
-        if mode in ("dense", "hybrid") and len(index):
-            qvec = self.embedder.embed([question])[0]
-            dense_rows, dense_scores = search_dense(index.dense, index.dense_spec, qvec, pool, allowed)
-        lex_rows = lex_scores = None
-        if mode in ("lexical", "hybrid") and len(index):
+    def rank(self, question: str, n: int | None = None, *, mode: str = "hybrid") -> list[tuple[int, float]]:
+        """The raw fused ranking of chunk rows, best first (for evaluation: no passages, no highlighting).
+
+        n chunks are fetched from each ranking (default: config.candidates), so
+        a larger n only adds candidates: the scores of the head do not change.
+        """
+        if mode not in MODES:
+            raise QuestionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        question, _ = self._clean_question(question, quiet=True)
+        cands = self._candidates(self.index, question, mode, n or self.config.candidates, None)
+        return fuse(cands, self.config, mode)
+
+    def candidates(self, question: str, n: int, *, mode: str = "hybrid") -> Candidates:
+        """Both rankings before fusion (for tuning the fusion on development data)."""
+        question, _ = self._clean_question(question, quiet=True)
+        return self._candidates(self.index, question, mode, n, None)
+
+    def _candidates(self, index: Index, question: str, mode: str, pool: int, allowed) -> Candidates:
+        cands = Candidates()
+        if not len(index):
+            return cands
+        if mode in ("dense", "hybrid"):
+            qvec = cands.question_vector = self.embedder.embed([question])[0]
+            cands.dense_rows, cands.dense_scores = search_dense(index.dense, index.dense_spec, qvec, pool, allowed)
+        if mode in ("lexical", "hybrid"):
             mask = None
             if allowed is not None:
                 mask = np.zeros(len(index), dtype=np.float32)
                 mask[allowed] = 1.0
-            lex_rows, lex_scores = index.lexical.search(question, pool, mask)
+            cands.lex_rows, cands.lex_scores = index.lexical.search(question, pool, mask)
+        if mode == "hybrid":
+            # Exact cosine for lexical candidates the dense search did not return:
+            # fusion then never has to guess a missing dense score.
+            by_row = np.argsort(cands.lex_rows)  # sorted rows read the memory map in order
+            cos = np.asarray(index.vectors[cands.lex_rows[by_row]] @ qvec, dtype=np.float32)
+            cands.lex_dense = np.empty_like(cos)
+            cands.lex_dense[by_row] = cos
+        return cands
 
-        ranked = fuse(dense_rows, dense_scores, lex_rows, lex_scores, self.config, mode)
-        if diversity:
-            ranked = mmr(ranked, index.vectors, diversity, k * 3)
-        passages = self._passages(index, question, ranked, k)
-        no_answer, reason = self._judge(index, question, passages, dense_rows, dense_scores)
-        return Answer(question, passages, no_answer, reason, warnings)
-
-    def _clean_question(self, question: str) -> tuple[str, list[str]]:
+    def _clean_question(self, question: str, quiet: bool = False) -> tuple[str, list[str]]:
         if not isinstance(question, str):
             raise QuestionError("the question must be text")
         warnings: list[str] = []
+        # Lone surrogates (possible from JSON clients) break the tokenizers: make them U+FFFD.
+        question = question.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         question = _CONTROL.sub(" ", question).strip()
         if not question:
             raise QuestionError("the question is empty: type a question")
@@ -112,7 +167,7 @@ class Retriever:
                 warnings.append(
                     f"the question has {tokens} word pieces; the model reads only the first {limit}"
                 )
-        for w in warnings:
+        for w in warnings if not quiet else ():
             log.warning(w)
         return question, warnings
 
@@ -123,8 +178,16 @@ class Retriever:
             return self._embedder.count([text])[0]
         return WordPieceCounter().count([text])[0]
 
-    def _passages(self, index: Index, question: str, ranked: list[tuple[int, float]], k: int) -> list[Passage]:
-        idf = index.idf()
+    def _highlighter(self, index: Index, question: str, cands: Candidates) -> Highlighter:
+        method = self.config.highlight
+        if method == "lexical":
+            return Highlighter(question, index.idf())
+        if cands.question_vector is None:
+            cands.question_vector = self.embedder.embed([question])[0]
+        return Highlighter(question, index.idf(), method, self.embedder.embed, cands.question_vector)
+
+    def _passages(self, index: Index, highlighter: Highlighter, ranked: list[tuple[int, float]], k: int
+                  ) -> list[Passage]:
         passages: list[Passage] = []
         kept_rows: list[int] = []
         for row, score in ranked:
@@ -136,7 +199,7 @@ class Retriever:
             if dup is not None:
                 dup.also_in.append(_citation(chunk, entry))
                 continue
-            hl = best_sentence(question, chunk["text"], chunk["start"], idf)
+            hl = highlighter.best(chunk["text"], chunk["start"])
             passages.append(Passage(
                 rank=len(passages) + 1, score=float(score), text=chunk["text"],
                 article_id=chunk["article_id"], title=entry.get("title") or chunk["article_id"],
@@ -146,17 +209,20 @@ class Retriever:
             kept_rows.append(row)
         return passages
 
-    def _judge(self, index, question, passages, dense_rows, dense_scores) -> tuple[bool, str | None]:
+    def _judge(self, highlighter: Highlighter, passages: list[Passage], cands: Candidates
+               ) -> tuple[bool, str | None]:
         """Too-weak evidence: flag it (passages are still returned)."""
         if not passages:
             return True, "no passage matches the question"
-        cov = coverage(question, passages[0].text, index.idf())
-        top_dense = float(dense_scores[0]) if dense_scores is not None and len(dense_scores) else None
+        # Two cheap signals, calibrated in docs/EVALUATION.md: meaning (an absent topic
+        # has no close passage) and words (a near topic misses the question's key terms).
+        top_dense = cands.top_cosine
         c = self.config
         if top_dense is not None and top_dense < c.min_dense_score:
             return True, f"the closest passage is only {top_dense:.2f} similar to the question"
+        cov = max(highlighter.coverage(p.text) for p in passages[:3])
         if cov < c.min_lexical_overlap:
-            return True, f"the best passage covers only {cov:.0%} of the question's key terms"
+            return True, f"the best passages hold only {cov:.0%} of the question's key terms"
         return False, None
 
 
@@ -165,21 +231,36 @@ def _citation(chunk: dict, entry: dict) -> dict:
             "date": entry.get("date"), "start": chunk["start"], "end": chunk["end"]}
 
 
-def _normalise_text(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
+NEAR_DUPLICATE_COSINE = 0.97
+NEAR_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter passage's word trigrams found in the other
+
+
+def _shingles(text: str) -> frozenset[int]:
+    words = re.findall(r"\w+", text.casefold())
+    if len(words) < 3:
+        return frozenset({hash(" ".join(words))})
+    return frozenset(hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2))
 
 
 def _near_duplicate(index: Index, row: int, text: str, kept_rows: list[int], passages: list[Passage]):
-    """The kept passage this one nearly repeats (same wire story elsewhere), if any."""
+    """The kept passage this one nearly repeats (same wire story elsewhere), if any.
+
+    Near-identical meaning (cosine) or mostly the same word trigrams: a story that
+    another paper re-cut or topped with its own sentence still counts as the same.
+    """
     if not kept_rows:
         return None
     sims = np.asarray(index.vectors[kept_rows]) @ np.asarray(index.vectors[row])
-    norm = _normalise_text(text)
+    article_id = index.chunks[row]["article_id"]
+    mine = None
     for i, sim in enumerate(sims):
-        same_article = passages[i].article_id == index.chunks[row]["article_id"]
-        if same_article:
+        if passages[i].article_id == article_id:
             continue
-        if sim >= 0.97 or norm == _normalise_text(passages[i].text):
+        if sim >= NEAR_DUPLICATE_COSINE:
+            return passages[i]
+        mine = mine if mine is not None else _shingles(text)
+        theirs = _shingles(passages[i].text)
+        if len(mine & theirs) >= NEAR_DUPLICATE_CONTAINMENT * min(len(mine), len(theirs)):
             return passages[i]
     return None
 
@@ -193,25 +274,47 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
     return (scores - lo) / (hi - lo)
 
 
-def fuse(dense_rows, dense_scores, lex_rows, lex_scores, config: Config, mode: str) -> list[tuple[int, float]]:
-    """One ranking from the dense and lexical ones."""
-    if mode == "dense" or lex_rows is None:
-        return list(zip(dense_rows.tolist(), dense_scores.tolist())) if dense_rows is not None else []
-    if mode == "lexical" or dense_rows is None:
-        return list(zip(lex_rows.tolist(), lex_scores.tolist()))
+def _normalise(scores: np.ndarray, how: str) -> np.ndarray:
+    """Scale one ranking's scores for a convex combination."""
+    if how == "minmax":
+        return _minmax(scores)
+    if how == "max":
+        top = float(scores.max()) if len(scores) else 0.0
+        return scores / top if top > 0 else scores
+    return scores  # "raw": cosine as is
+
+
+def fuse(cands: Candidates, config: Config, mode: str) -> list[tuple[int, float]]:
+    """One ranking of chunk rows from the dense and lexical ones, best first."""
+    if mode == "dense" or cands.lex_rows is None:
+        return _pairs(cands.dense_rows, cands.dense_scores)
+    if mode == "lexical" or cands.dense_rows is None:
+        return _pairs(cands.lex_rows, cands.lex_scores)
     fused: dict[int, float] = {}
     if config.fusion == "rrf":
-        for rows in (dense_rows, lex_rows):
+        for rows in (cands.dense_rows, cands.lex_rows):
             for rank, row in enumerate(rows.tolist()):
                 fused[row] = fused.get(row, 0.0) + 1.0 / (config.rrf_k + rank + 1)
-    else:  # convex combination of normalised scores
+    elif config.fusion == "convex":
+        # Dense: every candidate has its exact cosine (lexical ones were scored too).
+        dense = dict(zip(cands.lex_rows.tolist(), cands.lex_dense.tolist()))
+        dense.update(zip(cands.dense_rows.tolist(), cands.dense_scores.tolist()))
+        d_rows = np.fromiter(dense.keys(), dtype=np.int64, count=len(dense))
+        d_norm = _normalise(np.fromiter(dense.values(), dtype=np.float32, count=len(dense)), config.dense_norm)
         w = config.dense_weight
-        for row, s in zip(dense_rows.tolist(), _minmax(dense_scores).tolist()):
-            fused[row] = fused.get(row, 0.0) + w * s
-        lex_norm = lex_scores / lex_scores.max() if len(lex_scores) else lex_scores
-        for row, s in zip(lex_rows.tolist(), lex_norm.tolist()):
-            fused[row] = fused.get(row, 0.0) + (1 - w) * s
+        fused = dict(zip(d_rows.tolist(), (w * d_norm).tolist()))
+        # Lexical: BM25 over the best BM25 score; a row outside the lexical top-n scores 0.
+        top = float(cands.lex_scores.max()) if len(cands.lex_scores) else 0.0
+        if top > 0:
+            for row, sc in zip(cands.lex_rows.tolist(), (cands.lex_scores / top).tolist()):
+                fused[row] = fused.get(row, 0.0) + (1 - w) * sc
+    else:
+        raise ValueError(f"unknown fusion {config.fusion!r}: use 'convex' or 'rrf'")
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _pairs(rows, scores) -> list[tuple[int, float]]:
+    return list(zip(rows.tolist(), scores.tolist())) if rows is not None else []
 
 
 def mmr(ranked: list[tuple[int, float]], vectors, diversity: float, limit: int) -> list[tuple[int, float]]:

@@ -117,7 +117,7 @@ class JsonlTable:
         try:
             self.offsets = np.load(offsets_path, mmap_mode="r", allow_pickle=False)
             size = path.stat().st_size
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - numpy raises many kinds on a damaged header
             raise IndexFormatError(f"index table {path.name} is missing or unreadable ({exc}); {FIX}") from exc
         if len(self.offsets) == 0 or int(self.offsets[-1]) != size:
             raise IndexFormatError(f"index table {path.name} is truncated or altered; {FIX}")
@@ -179,6 +179,8 @@ def read_manifest(index_dir: Path) -> Manifest:
     """Read and check manifest.json; every problem is an IndexFormatError with the fix."""
     path = Path(index_dir) / MANIFEST
     if not Path(index_dir).is_dir() or not path.exists():
+        if Path(index_dir).is_dir() and any(_GEN_FILE.match(p.name) for p in Path(index_dir).iterdir()):
+            raise IndexFormatError(f"manifest.json is missing from the index files in {index_dir}; {FIX}")
         raise IndexFormatError(f"no index in {index_dir} (manifest.json not found); run `qa build` first")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -194,7 +196,90 @@ def read_manifest(index_dir: Path) -> Manifest:
     for key in ("generation", "model", "files", "articles", "counts"):
         if key not in data:
             raise IndexFormatError(f"manifest.json in {index_dir} lacks '{key}'; {FIX}")
+    problem = _manifest_problem(data)
+    if problem:
+        raise IndexFormatError(f"manifest.json in {index_dir} is damaged ({problem}); {FIX}")
     return Manifest(data)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _manifest_problem(data: dict) -> str | None:
+    """What is structurally wrong with a manifest (hand edits, bit rot), or None."""
+    if not _is_count(data["generation"]) or data["generation"] == 0:
+        return "'generation' is not a positive whole number"
+    prev = data.get("previous_generation")
+    if prev is not None and not _is_count(prev):
+        return "'previous_generation' is not a whole number"
+    if not isinstance(data["model"], dict):
+        return "'model' is not an object"
+    files = data["files"]
+    if not isinstance(files, dict):
+        return "'files' is not an object"
+    for key in generation_files(0):
+        name = files.get(key)
+        # Plain names only: a manifest must never point a reader outside the index directory.
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+            return f"'files.{key}' is missing or not a plain file name"
+    counts = data["counts"]
+    if not isinstance(counts, dict) or not all(_is_count(counts.get(k)) for k in ("documents", "chunks")):
+        return "'counts' lacks whole-number 'documents' and 'chunks'"
+    articles = data["articles"]
+    if not isinstance(articles, dict) or not all(isinstance(e, dict) for e in articles.values()):
+        return "'articles' is not an object of article entries"
+    if len(articles) != counts["documents"]:
+        return f"{len(articles)} articles listed but 'counts.documents' is {counts['documents']}"
+    for aid, entry in articles.items():
+        span = entry.get("chunks")
+        if not isinstance(entry.get("hash"), str) or not (
+            isinstance(span, list) and len(span) == 2 and all(_is_count(x) for x in span)
+            and span[0] <= span[1] <= counts["chunks"]
+        ):
+            return f"the entry of article {aid!r} is incomplete"
+        if not all(entry.get(k) is None or isinstance(entry[k], str) for k in ("title", "source", "date", "path")):
+            return f"the entry of article {aid!r} has a title, source, date or path that is not text"
+    ends = [e["chunks"][1] for e in articles.values()]
+    if max(ends, default=0) != counts["chunks"]:
+        return f"the article entries cover {max(ends, default=0)} chunks but 'counts.chunks' is {counts['chunks']}"
+    dense = data.get("dense")
+    if not isinstance(dense, dict) or dense.get("type") not in ("flat", "hnsw") or (
+        dense["type"] == "hnsw" and not _is_count(dense.get("efSearch"))
+    ):
+        return "'dense' does not describe a flat or HNSW index"
+    sizes = data.get("sizes")
+    if sizes is not None and not (isinstance(sizes, dict) and all(_is_count(v) for v in sizes.values())):
+        return "'sizes' is not an object of byte counts"
+    return None
+
+
+def file_sizes(index_dir: Path, files: dict[str, str]) -> dict[str, int]:
+    """Byte size of every data file of a generation (directories: of each file inside), for the manifest."""
+    sizes: dict[str, int] = {}
+    for name in files.values():
+        path = Path(index_dir) / name
+        if path.is_dir():
+            for inner in sorted(path.iterdir()):
+                sizes[f"{name}/{inner.name}"] = inner.stat().st_size
+        else:
+            sizes[name] = path.stat().st_size
+    return sizes
+
+
+def verify_sizes(index_dir: Path, manifest: Manifest) -> None:
+    """Cheap check that no data file is missing, truncated or replaced (manifests that record sizes)."""
+    for name, size in (manifest.data.get("sizes") or {}).items():
+        path = Path(index_dir) / name
+        try:
+            actual = path.stat().st_size
+        except OSError:
+            raise IndexFormatError(f"index file {name} is missing from {index_dir}; {FIX}") from None
+        if actual != size:
+            raise IndexFormatError(
+                f"index file {name} in {index_dir} has {actual} bytes, the manifest says {size} "
+                f"(truncated or altered); {FIX}"
+            )
 
 
 def check_model(manifest: Manifest, model_id: str, dim: int, index_dir: Path) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from qa.testing import FakeEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -23,30 +22,6 @@ DATA = Path(__file__).resolve().parent / "data"
 def needs_shared(path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is absent (the shared data sets live in ../shared beside the project)")
-
-
-class FakeEmbedder:
-    """Deterministic bag-of-words vectors: fast, and counts every text it embeds."""
-
-    model_id = "sentence-transformers/all-MiniLM-L6-v2"
-    dim = 384
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def count(self, texts: list[str]) -> list[int]:
-        return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]
-
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        self.calls.extend(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
-                out[i, h % self.dim] += 1.0
-            norm = np.linalg.norm(out[i])
-            out[i] = out[i] / norm if norm else np.eye(self.dim, dtype=np.float32)[0]
-        return out
 
 
 @pytest.fixture

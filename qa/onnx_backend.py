@@ -1,0 +1,295 @@
+"""ONNX Runtime embedder: the bundled model without torch at run time.
+
+Why: importing sentence-transformers (and torch) costs seconds of cold start,
+and ONNX Runtime runs the fused BERT graph at least as fast on a 2-core CPU.
+The graph (BERT + mean pooling over the attention mask + L2 normalisation) is
+exported once from the bundled model with torch, checked against torch, and
+cached in the user cache directory under a key made of the model files' hash
+and the library versions, so a new model or runtime gets a fresh export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .errors import QAError
+
+log = logging.getLogger("qa.embed")
+
+EXPORT_VERSION = 1  # bump when the exported graph changes
+OPSET = 17
+MAX_TOKENS = 256  # the model's window (sentence_bert_config.json max_seq_length)
+SMALL_INPUT = 2  # up to this many texts (a question) run on one thread
+_MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json",
+                "sentence_bert_config.json", "1_Pooling/config.json")
+_PROBES = ("Who replaced the fired US Secretary of Defense?", "a",
+           "Shares of the company rose 4% after it reported quarterly earnings above forecasts. " * 6)
+
+
+class EmbedBackendError(QAError):
+    """The ONNX backend cannot be used; sentence-transformers still can (QA_EMBED_BACKEND=sentence-transformers)."""
+
+
+def cache_dir() -> Path:
+    """Where exported graphs live: $QA_CACHE_DIR, else $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
+    if os.environ.get("QA_CACHE_DIR"):
+        return Path(os.environ["QA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qa"
+
+
+def cpu_threads() -> int:
+    """Cores this process may use (affinity-aware), capped at 4: more only adds contention here."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+def model_key(model_dir: Path, quantize: bool = False) -> str:
+    """Content hash of the model files plus the versions that shape the exported graph."""
+    import onnxruntime
+
+    h = hashlib.sha256()
+    for name in _MODEL_FILES:
+        path = model_dir / name
+        if not path.exists():
+            continue
+        h.update(name.encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    h.update(json.dumps([EXPORT_VERSION, OPSET, onnxruntime.__version__, quantize]).encode())
+    return h.hexdigest()[:20]
+
+
+def onnx_path(model_dir: Path, quantize: bool = False) -> Path:
+    suffix = "-int8" if quantize else ""
+    return cache_dir() / f"all-MiniLM-L6-v2-{model_key(model_dir, quantize)}{suffix}.onnx"
+
+
+def export_onnx(model_dir: Path, dest: Path, quantize: bool = False) -> Path:
+    """Export BERT + pooling + normalisation to dest (atomically), once; returns dest.
+
+    Needs torch, transformers and the onnx package (export time only).
+    Concurrent processes wait on a file lock instead of exporting twice.
+    """
+    from filelock import FileLock
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest) + ".lock", timeout=600):
+        if dest.exists():
+            return dest
+        try:
+            import onnx  # noqa: F401 - torch.onnx.export needs it
+            import torch
+            from transformers import AutoModel
+        except ImportError as exc:
+            raise EmbedBackendError(
+                f"cannot export the model to ONNX ({exc.name} is missing): pip install onnx, "
+                "or set QA_EMBED_BACKEND=sentence-transformers"
+            ) from exc
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".tmp.onnx", dir=dest.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            wrapper = _pooled_encoder(AutoModel.from_pretrained(str(model_dir), attn_implementation="eager"))
+            wrapper.eval()
+            sample = torch.ones((2, 8), dtype=torch.long)
+            axes = {0: "batch", 1: "tokens"}
+            with torch.no_grad():
+                torch.onnx.export(
+                    wrapper, (sample, sample, torch.zeros_like(sample)), str(tmp),
+                    input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embeddings"],
+                    dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                                  "embeddings": {0: "batch"}},
+                    opset_version=OPSET, dynamo=False,
+                )
+            _fuse(tmp)
+            if quantize:
+                _quantize(tmp)
+            _check_against_torch(tmp, wrapper, model_dir, tolerance=0.05 if quantize else 1e-4)
+            os.replace(tmp, dest)
+        except QAError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - torch/onnx raise many kinds; the caller may fall back
+            raise EmbedBackendError(f"exporting the model to ONNX failed ({type(exc).__name__}: {exc})") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _pooled_encoder(bert):
+    """The torch module that is exported (built here so that importing this file needs no torch)."""
+    import torch
+
+    class PooledEncoder(torch.nn.Module):
+        """BERT, mean pooling over real tokens, L2 normalisation: what sentence-transformers does."""
+
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids)[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+    return PooledEncoder(bert)
+
+
+def _fuse(path: Path) -> None:
+    """Offline BERT fusions (attention, layer norm, GELU) from onnxruntime's own optimizer."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+    except ImportError:  # pragma: no cover - older runtimes: the plain graph still works
+        return
+    import onnx
+
+    optimized = optimize_model(str(path), model_type="bert", num_heads=12, hidden_size=384, opt_level=1)
+    onnx.save(optimized.model, str(path))
+
+
+def _quantize(path: Path) -> None:
+    """Dynamic int8 weights (MatMul): smaller and faster, at some cost in accuracy (see docs/BENCHMARKS.md)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = path.with_name(path.stem + ".q8.onnx")
+    try:
+        quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        os.replace(out, path)
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def _check_against_torch(path: Path, wrapper, model_dir: Path, tolerance: float) -> None:
+    """Refuse to cache a graph whose vectors differ from the torch model's."""
+    import torch
+
+    session = _session(path, 1)
+    tok = _tokenizer(model_dir)
+    ids, mask = _pad([e.ids for e in tok.encode_batch(list(_PROBES))])
+    got = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    with torch.no_grad():
+        t = torch.from_numpy
+        want = wrapper(t(ids), t(mask), t(np.zeros_like(ids))).numpy()
+    worst = float(1 - (got * want).sum(axis=1).min())
+    if worst > tolerance:
+        raise EmbedBackendError(f"the exported ONNX graph differs from the torch model (1 - cosine = {worst:.2e})")
+
+
+def _tokenizer(model_dir: Path):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.enable_truncation(MAX_TOKENS)
+    tok.no_padding()
+    return tok
+
+
+def _pad(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad to the longest sequence of the batch ([PAD] id is 0)."""
+    width = max(len(s) for s in seqs)
+    ids = np.zeros((len(seqs), width), dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 through ONNX Runtime; same vectors as sentence-transformers (cosine ≥ 0.9999)."""
+
+    def __init__(self, path: Path | None = None, batch_size: int = 32, threads: int | None = None,
+                 quantize: bool = False):
+        from .embed import MODEL_DIM, MODEL_ID, WordPieceCounter, model_path
+
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError as exc:
+            raise EmbedBackendError("onnxruntime is not installed: pip install onnxruntime") from exc
+        self.path = path or model_path()
+        self.quantize = quantize
+        self.file = onnx_path(self.path, quantize)
+        if not self.file.exists():
+            log.info("exporting the embedding model to %s (once)", self.file)
+            export_onnx(self.path, self.file, quantize)
+        self.threads = threads or cpu_threads()
+        self._sessions: dict[int, object] = {}
+        self._session_for(1)  # fail now, with a clear message, if the file is unusable
+        self.model_id = MODEL_ID + ("#int8" if quantize else "")
+        self.dim = MODEL_DIM
+        self.batch_size = batch_size
+        self._tok = _tokenizer(self.path)
+        self._counter = WordPieceCounter(self.path)
+        self._lock = threading.Lock()  # guards the tokenizer's settings and session creation
+
+    def _session_for(self, n_texts: int):
+        """One thread for a question or two, all cores for batches (each session made on first use).
+
+        Measured on the shared 2-core machine (docs/BENCHMARKS.md): a question
+        took 24 ms p50 on two spinning threads and 12-13 ms on one, while
+        batches of chunks gain from every core.
+        """
+        threads = 1 if n_texts <= SMALL_INPUT else self.threads
+        session = self._sessions.get(threads)
+        if session is None:
+            try:
+                session = self._sessions[threads] = _session(self.file, threads)
+            except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+                raise EmbedBackendError(f"cannot load {self.file} ({exc}); delete it to export it again") from exc
+        return session
+
+    def count(self, texts: list[str]) -> list[int]:
+        return self._counter.count(texts)
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Unit vectors; texts are batched by token length so that batches carry little padding."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        with self._lock:
+            seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
+            session = self._session_for(len(texts))
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="embedding", unit="text", leave=False)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            ids, mask = _pad([seqs[i] for i in rows])
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            out[rows] = session.run(None, feed)[0]
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return out

@@ -1,0 +1,109 @@
+"""The ONNX Runtime backend gives the sentence-transformers vectors, and loads without torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import CORPUS, ROOT
+
+from qa import embed
+from qa.errors import QAError
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder():
+    from qa.onnx_backend import EmbedBackendError, OnnxEmbedder
+
+    try:
+        model = embed.load_embedder(backend="onnx")
+    except EmbedBackendError as exc:  # e.g. the onnx package (export only) is not installed
+        pytest.skip(f"the ONNX backend cannot be set up here: {exc}")
+    if not isinstance(model, OnnxEmbedder):
+        pytest.skip("QA_FAKE_EMBEDDER is set: these tests need the real model")
+    return model
+
+
+def _shipped_chunk_texts(counter) -> list[str]:
+    from qa.chunk import Chunker
+    from qa.config import Config
+    from qa.ingest import iter_corpus
+
+    chunker = Chunker(counter, Config())
+    return [c.embed_text for a in iter_corpus(CORPUS) if hasattr(a, "text") for c in chunker.chunk(a)]
+
+
+def test_onnx_matches_sentence_transformers_on_the_shipped_corpus(onnx_embedder):
+    texts = _shipped_chunk_texts(onnx_embedder)
+    assert len(texts) >= 10
+    reference = embed.load_embedder(backend="sentence-transformers")
+    ours, theirs = onnx_embedder.embed(texts), reference.embed(texts)
+    assert ours.shape == theirs.shape == (len(texts), 384)
+    cosines = (ours * theirs).sum(axis=1)
+    assert cosines.min() >= 0.9999, f"worst cosine {cosines.min():.6f}"
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_length_sorted_batches_keep_input_order_and_ignore_padding(onnx_embedder):
+    texts = ["short", "a much longer text about oil prices, OPEC quotas and the dollar " * 8, "mid length text here"]
+    together = onnx_embedder.embed(texts)
+    alone = np.vstack([onnx_embedder.embed([t]) for t in texts])
+    assert (together * alone).sum(axis=1).min() >= 0.9999
+    assert together[0] @ together[1] < 0.99  # rows were not swapped or merged
+    assert onnx_embedder.embed([]).shape == (0, 384)
+
+
+def test_the_export_is_cached_and_reused(onnx_embedder):
+    from qa.onnx_backend import OnnxEmbedder
+
+    before = onnx_embedder.file.stat().st_mtime_ns
+    again = OnnxEmbedder()
+    assert again.file == onnx_embedder.file and again.file.stat().st_mtime_ns == before
+    assert not list(again.file.parent.glob(".*.tmp.onnx")), "an export left a temporary file behind"
+
+
+def test_loading_the_cached_onnx_model_does_not_import_torch(onnx_embedder):
+    code = ("import sys; from qa.embed import load_embedder; e = load_embedder(backend='onnx'); "
+            "e.embed(['hello']); assert 'torch' not in sys.modules, 'torch was imported'; "
+            "assert 'sentence_transformers' not in sys.modules; print(type(e).__name__)")
+    env = {k: v for k, v in os.environ.items() if k not in ("QA_FAKE_EMBEDDER", "QA_EMBED_BACKEND")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "OnnxEmbedder"
+
+
+def test_import_qa_stays_light():
+    code = "import qa, sys; assert 'gradio' not in sys.modules and 'torch' not in sys.modules"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+def test_backend_choice_from_argument_and_environment(monkeypatch):
+    monkeypatch.delenv("QA_EMBED_BACKEND", raising=False)
+    assert embed.embed_backend() == "auto"
+    monkeypatch.setenv("QA_EMBED_BACKEND", "torch")
+    assert embed.embed_backend() == "sentence-transformers"
+    assert embed.embed_backend("onnx") == "onnx"
+    monkeypatch.setenv("QA_EMBED_BACKEND", "tensorflow")
+    with pytest.raises(QAError, match="QA_EMBED_BACKEND"):
+        embed.embed_backend()
+
+
+def test_auto_falls_back_to_sentence_transformers_without_onnxruntime(monkeypatch):
+    from qa.onnx_backend import EmbedBackendError
+
+    class Stub:
+        def __init__(self, batch_size: int = 32):
+            self.batch_size = batch_size
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    monkeypatch.setattr(embed, "SentenceTransformerEmbedder", Stub)
+    assert isinstance(embed._load("auto", 16), Stub)
+    with pytest.raises(EmbedBackendError, match="onnxruntime"):
+        embed._load("onnx", 16)

@@ -1,0 +1,213 @@
+"""Retrieval behaviour: fusion, near-duplicate collapsing, filters before top-k, and the measured goals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import Article, Retriever
+from qa.builder import build_from
+from qa.cli import format_answer
+from qa.config import Config
+from qa.evaluate import contains_answer, load_questions
+from qa.retriever import Candidates, fuse
+from tests.conftest import DATA, SEED_QUESTIONS, needs_shared
+
+WIRE = ("Flood waters in the river delta forced ten thousand families from their homes on Tuesday. "
+        "Rescue teams used boats to reach villages cut off by the water. "
+        "The regional governor said the dams upstream were holding.")
+
+
+def _cands(dense, lex, lex_dense=None) -> Candidates:
+    d_rows, d_scores = (np.array([r for r, _ in dense], dtype=np.int64), np.array([s for _, s in dense], np.float32))
+    l_rows, l_scores = (np.array([r for r, _ in lex], dtype=np.int64), np.array([s for _, s in lex], np.float32))
+    return Candidates(d_rows, d_scores, l_rows, l_scores,
+                      np.array(lex_dense if lex_dense is not None else [0.0] * len(lex), np.float32))
+
+
+# --- fusion ---------------------------------------------------------------------------------------
+
+def test_convex_fusion_rewards_agreement_and_uses_exact_cosines():
+    # Row 3 is second in both rankings; rows 1 and 7 each top one ranking only.
+    cands = _cands(dense=[(1, 0.80), (3, 0.70), (5, 0.20)], lex=[(7, 10.0), (3, 9.0)], lex_dense=[0.10, 0.70])
+    for norm in ("minmax", "max", "raw"):
+        ranked = fuse(cands, Config(fusion="convex", dense_norm=norm, dense_weight=0.5), "hybrid")
+        rows = [r for r, _ in ranked]
+        assert rows[0] == 3, norm
+        assert sorted(rows) == [1, 3, 5, 7]
+        assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+    # Weight 1 is dense alone, weight 0 lexical alone (row 7's cosine 0.10 still counts).
+    only_dense = [r for r, _ in fuse(cands, Config(fusion="convex", dense_norm="raw", dense_weight=1.0), "hybrid")]
+    assert only_dense == [1, 3, 5, 7]
+    only_lex = [r for r, _ in fuse(cands, Config(fusion="convex", dense_norm="raw", dense_weight=0.0), "hybrid")]
+    assert only_lex[:2] == [7, 3]
+
+
+def test_rrf_fusion_and_single_modes():
+    cands = _cands(dense=[(1, 0.9), (2, 0.8)], lex=[(2, 5.0), (9, 4.0)])
+    ranked = fuse(cands, Config(fusion="rrf", rrf_k=60), "hybrid")
+    assert ranked[0][0] == 2 and ranked[0][1] == pytest.approx(1 / 62 + 1 / 61)
+    assert [r for r, _ in fuse(cands, Config(), "dense")] == [1, 2]
+    assert [r for r, _ in fuse(cands, Config(), "lexical")] == [2, 9]
+    with pytest.raises(ValueError, match="fusion"):
+        fuse(cands, Config(fusion="magic"), "hybrid")
+
+
+def test_lexical_candidates_get_their_exact_cosine(tmp_path, fake_embedder):
+    arts = [Article(f"a{i}", f"Title {i}", f"Word{i} alpha beta gamma. Another sentence {i}.") for i in range(30)]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder)
+    cands = r.candidates("word7 alpha", 5)
+    qvec = fake_embedder.embed(["word7 alpha"])[0]
+    expected = np.asarray(r.index.vectors[cands.lex_rows]) @ qvec
+    assert np.allclose(cands.lex_dense, expected, atol=1e-5)
+
+
+def test_a_bigger_pool_only_adds_candidates(tmp_path, fake_embedder):
+    """Evaluation asks for more candidates than ask() does: the head must not change."""
+    arts = [Article(f"a{i:02d}", f"Report {i}", f"The harbour {'crane ' * (i % 4)}moved {i} containers. "
+                    f"Ships waited {i % 7} days.") for i in range(60)]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder)
+    small = r.rank("crane containers ships", 20)
+    big = r.rank("crane containers ships", 200)
+    assert [row for row, _ in big[:5]] == [row for row, _ in small[:5]]
+
+
+# --- near-duplicates, diversity, filters ----------------------------------------------------------
+
+@pytest.fixture
+def wire_index(tmp_path, fake_embedder) -> Path:
+    arts = [
+        Article("paper-a", "Delta floods", WIRE, source="Daily A", date="2021-03-02"),
+        Article("paper-b", "Thousands flee delta flooding", WIRE + "\n", source="Daily B", date="2021-03-03"),
+        Article("paper-c", "Dam inspection", "Engineers inspected the dams upstream of the delta after the "
+                "flood waters rose. The governor asked for a report.", source="Daily A", date="2021-03-05"),
+        Article("paper-d", "Football", "The home team won the cup final on penalties.", source="Daily C",
+                date="2021-02-01"),
+    ]
+    build_from(arts, tmp_path / "index", embedder=fake_embedder, progress=False)
+    return tmp_path / "index"
+
+
+def test_same_wire_story_is_one_result_listing_every_source(wire_index, fake_embedder):
+    answer = Retriever.load(wire_index, fake_embedder).ask("How many families did the delta flood waters force "
+                                                           "from their homes?", k=3)
+    texts = [p.text for p in answer.passages]
+    assert len(texts) == len(set(texts)), "the same story fills two results"
+    top = answer.passages[0]
+    assert {top.article_id} | {o["article_id"] for o in top.also_in} == {"paper-a", "paper-b"}
+    shown = format_answer(answer)
+    assert "Delta floods" in shown and "Thousands flee delta flooding" in shown
+    assert all(set(o) >= {"article_id", "title", "source", "date", "start", "end"} for o in top.also_in)
+
+
+def test_diversity_option_returns_distinct_passages(wire_index, fake_embedder):
+    r = Retriever.load(wire_index, fake_embedder)
+    plain = r.ask("flood waters dams governor", k=3)
+    diverse = r.ask("flood waters dams governor", k=3, diversity=0.9)
+    assert len(diverse.passages) == len(plain.passages) == 3
+    assert len({p.article_id for p in diverse.passages}) == 3
+
+
+def test_filters_apply_before_top_k(tmp_path, fake_embedder):
+    strong = [Article(f"big-{i}", f"Zebra {i}", "Zebra migration across the plains. Zebra herds move north. "
+                      f"Zebra count {i}.", source="Big", date=f"2020-01-{i + 1:02d}") for i in range(20)]
+    weak = [Article("small-1", "Savanna", "A lone zebra was seen near the river.", source="Small",
+                    date="2019-06-01")]
+    build_from(strong + weak, tmp_path / "i", embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder, Config(candidates=5))
+    for mode in ("hybrid", "dense", "lexical"):
+        only = r.ask("zebra migration", k=1, mode=mode, sources=["small"])
+        assert [p.article_id for p in only.passages] == ["small-1"], mode
+        old = r.ask("zebra migration", k=2, mode=mode, until="2019-12-31")
+        assert [p.article_id for p in old.passages] == ["small-1"], mode
+        window = r.ask("zebra migration", k=30, mode=mode, since="2020-01-05", until="2020-01-07")
+        # The three near-identical stories collapse into one result that cites all of them.
+        cited = [p.article_id for p in window.passages] + [o["article_id"] for p in window.passages
+                                                           for o in p.also_in]
+        assert sorted(cited) == ["big-4", "big-5", "big-6"], mode
+
+
+# --- measured goals on the shipped corpus (real model) ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped(shipped_index, real_embedder) -> Retriever:
+    return Retriever.load(shipped_index, real_embedder)
+
+
+def _answers(retriever, path: Path):
+    return [(q, retriever.ask(q["question"], k=5)) for q in load_questions(path)]
+
+
+def test_seed_question_goals(shipped):
+    needs_shared(SEED_QUESTIONS)
+    results = _answers(shipped, SEED_QUESTIONS)
+    answerable = [(q, a) for q, a in results if q["answers"]]
+    hit1 = sum(contains_answer(a.passages[0].text, q["answers"]) for q, a in answerable)
+    hit3 = sum(any(contains_answer(p.text, q["answers"]) for p in a.passages[:3]) for q, a in answerable)
+    highlight = sum(contains_answer(a.passages[0].highlight_text, q["answers"]) for q, a in answerable)
+    n = len(answerable)
+    assert hit1 >= 0.9 * n, f"hit@1 {hit1}/{n}"
+    assert hit3 == n, f"hit@3 {hit3}/{n}"
+    assert highlight >= 0.8 * n, f"highlighted sentence holds the answer for {highlight}/{n}"
+    assert all(a.no_answer and a.reason and a.passages for q, a in results if not q["answers"])
+    assert sum(a.no_answer for _, a in answerable) <= 1
+
+
+def test_no_answer_flag_on_calibration_sets(shipped):
+    offtopic = _answers(shipped, DATA / "offtopic_questions.jsonl")
+    far = [a for q, a in offtopic if q["id"].startswith("offtopic-far")]
+    assert far and all(a.no_answer for a in far), "a question about an absent topic was not flagged"
+    answerable = _answers(shipped, DATA / "answerable_questions.jsonl")
+    assert sum(a.no_answer for _, a in answerable) <= 1
+    assert sum(any(contains_answer(p.text, q["answers"]) for p in a.passages) for q, a in answerable) >= 18
+
+
+def test_question_file_format():
+    for name in ("offtopic_questions.jsonl", "answerable_questions.jsonl", "news_questions.jsonl"):
+        rows = load_questions(DATA / name)
+        assert rows and all(isinstance(r["answers"], list) for r in rows)
+        assert json.dumps(rows)
+
+
+# --- highlighting ---------------------------------------------------------------------------------
+
+def test_highlight_terms_match_the_lexical_index():
+    from qa.highlight import terms
+    from qa.lexical import query_terms_many
+
+    texts = [WIRE, "Who replaced the fired U.S. Secretary of Defense, Mark Esper?", "Élan, naïve café: 12,000 troops",
+             "", "a an the of"]
+    assert [terms(t) for t in texts] == query_terms_many(texts)
+
+
+@pytest.mark.parametrize("method", ["lexical", "dense", "both"])
+def test_highlight_is_a_sentence_of_the_passage(wire_index, fake_embedder, method):
+    r = Retriever.load(wire_index, fake_embedder, Config(highlight=method))
+    for p in r.ask("Did rescue teams use boats to reach the villages?", k=3).passages:
+        article = r.index.article(p.article_id)
+        assert p.start <= p.highlight[0] < p.highlight[1] <= p.end
+        assert article.text[p.highlight[0]:p.highlight[1]] == p.highlight_text
+        if p.article_id in ("paper-a", "paper-b"):
+            assert p.highlight_text.startswith("Rescue teams used boats")
+
+
+def test_unknown_highlight_method_is_refused(wire_index, fake_embedder):
+    with pytest.raises(ValueError, match="highlight"):
+        Retriever.load(wire_index, fake_embedder, Config(highlight="magic")).ask("boats")
+
+
+def test_a_recut_wire_story_still_collapses(tmp_path, fake_embedder):
+    """Another paper adds its own opening sentence: the chunks differ but the story is the same."""
+    arts = [Article("a", "Floods", WIRE, source="A"),
+            Article("b", "Floods hit delta", "Our correspondent reports from the coast. " + WIRE, source="B"),
+            Article("c", "Other", "Flood defences were tested in a drill last spring by volunteers.", source="C")]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    answer = Retriever.load(tmp_path / "i", fake_embedder).ask("families forced from homes by delta flood", k=3)
+    top = answer.passages[0]
+    assert {top.article_id} | {o["article_id"] for o in top.also_in} == {"a", "b"}
+    assert [p.article_id for p in answer.passages[1:]] == ["c"]
