@@ -61,10 +61,15 @@ def table(r: dict) -> str:
 def markdown(r: dict, plot_name: str) -> str:
     """The measured part of docs/BENCHMARKS.md (the prose around it is written by hand below the marker)."""
     m = r.get("machine", {})
+    commands: dict[str, list[str]] = {}
+    for name, section in r.items():
+        if isinstance(section, dict) and section.get("command"):
+            commands.setdefault(section["command"], []).append(name)
+    made_by = "; ".join(f"`{c}` ({', '.join(names)})" for c, names in commands.items()) or "`python -m bench.run`"
     out = [
         "# Benchmarks",
         "",
-        f"Produced by `{r.get('command', 'python -m bench.run')}` on {m.get('date', '?')}: "
+        f"Produced by {made_by}, last on {m.get('date', '?')}: "
         f"{m.get('cpus')} cores, Python {m.get('python')}, faiss {m.get('faiss')}, onnxruntime "
         f"{m.get('onnxruntime')}. Load average at the start: {_f(m.get('load_avg_start'))} (the machine is shared "
         "with other jobs: absolute times are noisy, the ratios measured in the same run are the figures to trust).",
@@ -307,7 +312,7 @@ def plot(r: dict, path: Path) -> None:
     ax1.set_xlabel("chunks in the index")
     ax1.set_ylabel("ms per question")
     ax1.set_title("Query cost")
-    ax1.legend(fontsize=7)
+    ax1.legend(fontsize=6, loc="lower right")
     if pts:
         ax2.plot(xs, [p[1]["index_bytes_per_chunk"] for p in pts], "o-", label="index on disk / chunk")
         ax2.plot(xs, [max(p[1]["rss_bytes_per_chunk"], 1) for p in pts], "s-", label="resident memory / chunk")

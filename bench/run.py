@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     results_path = args.work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    results["command"] = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     results["machine"] = _machine()
     bench = Bench(args, results)
     for name in SECTIONS:
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {name} (load average {measure.load_avg():.1f})", flush=True)
             started = time.perf_counter()
             results[name] = getattr(bench, name)()
+            results[name]["command"] = command
             results[name]["section_seconds"] = time.perf_counter() - started
             results[name]["load_avg"] = measure.load_avg()
             results_path.write_text(json.dumps(results, indent=1))
