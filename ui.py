@@ -367,7 +367,7 @@ class _SmallBatches:
 class BuildRunner:
     """Runs qa.build in a background thread; start() refuses a second one while one runs."""
 
-    def __init__(self, corpus: Path, index_dir: Path, embedder: Callable[[], Any],
+    def __init__(self, corpus: Path, index_dir: Path, embedder: Callable[[str | None], Any],
                  on_done: Callable[[BuildState], None] | None = None):
         self.corpus, self.index_dir = corpus, index_dir
         self._embedder = embedder
@@ -411,7 +411,7 @@ class BuildRunner:
         report, error = None, None
         try:
             report = build(self.corpus, self.index_dir, full=full,
-                           embedder=lambda: _SmallBatches(self._embedder(), self._slice_done),
+                           embedder=lambda model_id: _SmallBatches(self._embedder(model_id), self._slice_done),
                            progress=False, on_progress=self._progress)
         except QAError as exc:
             error = str(exc)
@@ -436,11 +436,17 @@ class QAApp:
         self._lock = threading.Lock()
         self.builder = BuildRunner(self.corpus, self.index_dir, self.embedder, self._built)
 
-    def embedder(self) -> Any:
+    def embedder(self, model_id: str | None = None) -> Any:
+        """The model for model_id (an index's; None: the index's if there is one, else the default)."""
         if self._embedder is None:
             from qa.embed import load_embedder
 
-            return load_embedder()
+            if model_id is None and self.has_index():
+                try:
+                    model_id = self.retriever(refresh=False).index.model_id
+                except QAError:
+                    pass  # a broken index is reported when asked; warm the default model meanwhile
+            return load_embedder(model_id=model_id)
         return self._embedder
 
     def _built(self, state: BuildState) -> None:

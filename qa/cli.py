@@ -53,7 +53,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("dataset", help="a BEIR folder (corpus, queries, qrels) or a questions .jsonl file")
     e.add_argument("--index", default=None,
                    help="index directory; for a BEIR folder it is built (and reused) there "
-                        "(default: $QA_BENCH_CACHE or ~/.cache/qa/bench, then <name>-c<chunk tokens>)")
+                        "(default: $QA_BENCH_CACHE or ~/.cache/qa/bench, then <name>-c<chunk tokens>, "
+                        "plus -int8 for the int8 model)")
     e.add_argument("--corpus", default=None,
                    help="questions file only: build or update --index first from this corpus folder "
                         "or articles .jsonl[.gz] file")
@@ -168,12 +169,12 @@ def corpus_status(corpus: Path, index: Path) -> dict:
     """Index facts plus whether the corpus differs from what was indexed."""
     from . import store
     from .domain import Skipped
-    from .embed import MODEL_DIM, MODEL_ID
+    from .embed import MODEL_DIM, MODEL_IDS
     from .ingest import iter_corpus
 
     manifest = store.read_manifest(index)
     store.verify_sizes(index, manifest)
-    store.check_model(manifest, MODEL_ID, MODEL_DIM, index)
+    store.check_model(manifest, MODEL_IDS, MODEL_DIM, index)
     m = manifest.data
     seen = {}
     if corpus.is_dir():

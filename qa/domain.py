@@ -51,6 +51,9 @@ class Chunk:
     end: int
     text: str
     title: str = ""
+    # Sentence spans relative to `start`, as the chunker cut them: kept in the chunk
+    # table so highlighting at query time does not split sentences again.
+    sentences: tuple[tuple[int, int], ...] = ()
 
     @property
     def embed_text(self) -> str:

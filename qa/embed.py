@@ -6,6 +6,7 @@ so `load_embedder()` keeps one instance per (path, backend) for the process.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sqlite3
@@ -16,13 +17,18 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import QAError
+from .errors import IndexFormatError, QAError
+from .store import FIX
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# The same model with int8 weights (ONNX Runtime dynamic quantization): about twice
+# as fast, but its vectors differ (cosine ~0.99), so it is another model to an index.
+INT8_MODEL_ID = MODEL_ID + "#int8"
+MODEL_IDS = (MODEL_ID, INT8_MODEL_ID)
 MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
 
-_MODELS: dict[tuple[str, str], Embedder] = {}
+_MODELS: dict[tuple[str, str, str | None], Embedder] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -106,7 +112,7 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-BACKENDS = ("auto", "onnx", "sentence-transformers")
+BACKENDS = ("auto", "onnx-int8", "onnx", "sentence-transformers")
 
 
 def embed_backend(backend: str | None = None) -> str:
@@ -114,17 +120,47 @@ def embed_backend(backend: str | None = None) -> str:
     backend = (backend or os.environ.get("QA_EMBED_BACKEND") or "auto").strip().lower()
     if backend in ("torch", "st"):
         backend = "sentence-transformers"
+    if backend == "int8":
+        backend = "onnx-int8"
     if backend not in BACKENDS:
         raise QAError(f"QA_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
     return backend
 
 
-def load_embedder(batch_size: int = 32, backend: str | None = None) -> Embedder:
+def default_model_id(backend: str | None = None) -> str:
+    """The model a new index gets: fp32, unless int8 is asked for ("onnx-int8").
+
+    Measured (docs/BENCHMARKS.md, docs/EVALUATION.md): int8 embeds about twice as
+    fast and keeps SciFact nDCG@10, but on the seed questions hit@1 falls from
+    0.9 to 0.8 (below our goal), so it is a choice, not the default.
+    """
+    from .testing import FakeEmbedder, fake_requested
+
+    if fake_requested():
+        return FakeEmbedder.model_id
+    backend = embed_backend(backend)
+    if backend == "onnx-int8" and _installed("onnxruntime"):
+        return INT8_MODEL_ID
+    return MODEL_ID
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # e.g. blocked in sys.modules
+        return False
+
+
+def load_embedder(batch_size: int = 32, backend: str | None = None, model_id: str | None = None) -> Embedder:
     """The process-wide model instance (loaded once, on first use).
 
-    "auto" uses ONNX Runtime when it is installed (faster, and no torch import
-    at query time) and falls back to sentence-transformers if it is not, or if
-    the one-time ONNX export fails; "onnx" or "sentence-transformers" force one.
+    model_id: the model an index was built with (its manifest says); its vectors
+    are the only ones that may be searched in it, so it decides: the int8 model
+    needs ONNX Runtime, the fp32 one runs on ONNX Runtime or sentence-transformers
+    (the same vectors, cosine >= 0.9999). Without model_id, the default for a new
+    index (default_model_id): "auto" is fp32 on ONNX Runtime, falling back to
+    sentence-transformers if ONNX Runtime is missing or its one-time export fails;
+    "onnx", "onnx-int8" and "sentence-transformers" force one.
     Test hook: $QA_FAKE_EMBEDDER=1 gives qa.testing.FakeEmbedder instead (fast, not semantic).
     """
     from .testing import fake_requested
@@ -133,19 +169,39 @@ def load_embedder(batch_size: int = 32, backend: str | None = None) -> Embedder:
         from .testing import FakeEmbedder
 
         return FakeEmbedder()
+    if model_id is not None and model_id not in MODEL_IDS:
+        raise IndexFormatError(f"unknown embedding model {model_id!r} (this qa knows {', '.join(MODEL_IDS)}); {FIX}")
     backend = embed_backend(backend)
-    key = (str(model_path()), backend)
+    path = str(model_path())
     with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = _load(backend, batch_size)
-        return _MODELS[key]
+        model = _MODELS.get((path, backend, model_id))
+        if model is None and model_id is not None:  # the default instance may already be this model
+            default = _MODELS.get((path, backend, None))
+            model = default if default is not None and default.model_id == model_id else None
+        if model is None:
+            model = _load(backend, batch_size, model_id)
+            _MODELS[(path, backend, model_id)] = model
+            _MODELS.setdefault((path, backend, model.model_id), model)
+        return model
 
 
-def _load(backend: str, batch_size: int) -> Embedder:
-    if backend == "sentence-transformers":
-        return SentenceTransformerEmbedder(batch_size=batch_size)
+def _load(backend: str, batch_size: int, model_id: str | None) -> Embedder:
     from .onnx_backend import EmbedBackendError, OnnxEmbedder
 
+    int8 = model_id == INT8_MODEL_ID if model_id else default_model_id(backend) == INT8_MODEL_ID
+    if int8:
+        try:
+            return OnnxEmbedder(batch_size=batch_size, quantize=True)
+        except EmbedBackendError as exc:
+            if model_id or backend == "onnx-int8":
+                raise EmbedBackendError(
+                    f"{exc}. The int8 model needs ONNX Runtime (pip install onnxruntime onnx); "
+                    "or rebuild the index with the fp32 model: QA_EMBED_BACKEND=sentence-transformers qa build --full"
+                ) from exc
+            logging.getLogger("qa.embed").info("ONNX backend unavailable (%s); using sentence-transformers", exc)
+            return SentenceTransformerEmbedder(batch_size=batch_size)
+    if backend == "sentence-transformers":
+        return SentenceTransformerEmbedder(batch_size=batch_size)
     try:
         return OnnxEmbedder(batch_size=batch_size)
     except EmbedBackendError as exc:

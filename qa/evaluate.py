@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,7 +53,16 @@ def bench_cache() -> Path:
 
 
 def default_index(folder: Path, config: Config) -> Path:
-    return bench_cache() / f"{folder.resolve().name}-c{config.chunk_tokens}"
+    """<cache>/<data set>-c<chunk tokens>[-int8]: one cached index per chunk budget and model.
+
+    The model is in the name because a cached index keeps the model it was built
+    with: the fp32 default has no suffix, the int8 model (QA_EMBED_BACKEND=onnx-int8)
+    gets "-int8".
+    """
+    from .embed import INT8_MODEL_ID, default_model_id
+
+    suffix = "-int8" if default_model_id() == INT8_MODEL_ID else ""
+    return bench_cache() / f"{folder.resolve().name}-c{config.chunk_tokens}{suffix}"
 
 
 def sample(ids: list[str], max_queries: int | None) -> list[str]:
@@ -183,14 +192,8 @@ def _open_beir(folder, index_dir, qrels_path, max_queries, config, embedder, pro
         raise DatasetError(f"no judged query of {folder} has a text in its queries file")
     index_dir = Path(index_dir) if index_dir else default_index(folder, config)
     build_from(beir.iter_corpus(folder), index_dir, corpus_label=str(folder.resolve()), config=config,
-               embedder=embedder or _lazy_model(config), progress=progress)
+               embedder=embedder, progress=progress)
     return Retriever.load(index_dir, embedder, config), ids, queries, qrels
-
-
-def _lazy_model(config: Config) -> Callable:
-    from .embed import load_embedder
-
-    return lambda: load_embedder(config.batch_size)
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -287,7 +290,7 @@ def grid_questions(path: Path, index_dir: Path, *, k: int = 5, config: Config | 
     started = time.perf_counter()
     questions = load_questions(path)
     index = Index.open(index_dir)
-    model = embedder or load_embedder(config.batch_size)
+    model = embedder or load_embedder(config.batch_size, model_id=index.model_id)
     grid = [("dense", config), ("lexical", config), ("hybrid", config)] + fusion_grid(config)
     metrics = {}
     with _bar(len(grid) * len(questions), progress, f"grid {Path(path).name}") as bar:

@@ -68,9 +68,13 @@ class Highlighter:
             scores[i] = sum(w for t, w in self.weights.items() if t in present) / total
         return scores
 
-    def best(self, text: str, offset: int) -> tuple[int, int]:
-        """(start, end) of the best sentence of text, in its article's coordinates (offset = text's start)."""
-        spans = sentence_spans(text)
+    def best(self, text: str, offset: int, spans: list | None = None) -> tuple[int, int]:
+        """(start, end) of the best sentence of text, in its article's coordinates (offset = text's start).
+
+        spans: the text's sentences as the chunker cut them (the chunk table keeps
+        them); without them (indexes from before they were kept) text is split here.
+        """
+        spans = sentence_spans(text) if not spans else [(int(a), int(b)) for a, b in spans]
         if not spans:
             return offset, offset + len(text)
         if len(spans) == 1:

@@ -11,7 +11,7 @@ import numpy as np
 from . import store
 from .dense import load_dense
 from .domain import Article
-from .embed import MODEL_DIM, MODEL_ID
+from .embed import MODEL_DIM, MODEL_IDS
 from .errors import IndexFormatError
 from .lexical import LexicalIndex
 
@@ -34,7 +34,7 @@ class Index:
         self.manifest = manifest
         m = manifest.data
         fix = store.FIX
-        store.check_model(manifest, MODEL_ID, MODEL_DIM, index_dir)
+        self.model_id = store.check_model(manifest, MODEL_IDS, MODEL_DIM, index_dir)  # the retriever embeds with it
         store.verify_sizes(index_dir, manifest)
         n_chunks = int(m["counts"]["chunks"])
         self.article_ids: list[str] = list(m["articles"])
@@ -64,6 +64,7 @@ class Index:
         code = {s: i for i, s in enumerate(self.sources)}
         self.article_source = np.array([code.get(e.get("source") or "", -1) for e in entries], dtype=np.int32)
         self.article_date = np.array([_day(e.get("date")) for e in entries], dtype=np.int64)
+        self.stamp: tuple[int, int, int] | None = None  # manifest.json as it was when opened (Index.open)
         self._idf: dict[str, float] | None = None
         self._rows: dict[str, int] | None = None
 
@@ -72,9 +73,12 @@ class Index:
         """Open the live generation; retries if a build swaps it while we open."""
         index_dir = Path(index_dir)
         for attempt in range(3):
+            stamp = store.manifest_stamp(index_dir)  # before reading: a commit in between only costs a re-read
             manifest = store.read_manifest(index_dir)
             try:
-                return cls(index_dir, manifest)
+                index = cls(index_dir, manifest)
+                index.stamp = stamp
+                return index
             except IndexFormatError:
                 # A build may have committed and removed these files meanwhile.
                 if attempt == 2 or store.read_manifest(index_dir).generation == manifest.generation:

@@ -27,7 +27,6 @@ log = logging.getLogger("qa.embed")
 EXPORT_VERSION = 1  # bump when the exported graph changes
 OPSET = 17
 MAX_TOKENS = 256  # the model's window (sentence_bert_config.json max_seq_length)
-SMALL_INPUT = 2  # up to this many texts (a question) run on one thread
 _MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json",
                 "sentence_bert_config.json", "1_Pooling/config.json")
 _PROBES = ("Who replaced the fired US Secretary of Defense?", "a",
@@ -228,7 +227,7 @@ class OnnxEmbedder:
 
     def __init__(self, path: Path | None = None, batch_size: int = 32, threads: int | None = None,
                  quantize: bool = False):
-        from .embed import MODEL_DIM, MODEL_ID, WordPieceCounter, model_path
+        from .embed import INT8_MODEL_ID, MODEL_DIM, MODEL_ID, WordPieceCounter, model_path
 
         try:
             import onnxruntime  # noqa: F401
@@ -241,55 +240,60 @@ class OnnxEmbedder:
             log.info("exporting the embedding model to %s (once)", self.file)
             export_onnx(self.path, self.file, quantize)
         self.threads = threads or cpu_threads()
-        self._sessions: dict[int, object] = {}
-        self._session_for(1)  # fail now, with a clear message, if the file is unusable
-        self.model_id = MODEL_ID + ("#int8" if quantize else "")
+        try:  # one single-thread session, run by one worker thread per core (see embed)
+            self._session = _session(self.file, 1)
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+            raise EmbedBackendError(f"cannot load {self.file} ({exc}); delete it to export it again") from exc
+        self.model_id = INT8_MODEL_ID if quantize else MODEL_ID
         self.dim = MODEL_DIM
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # kept for the Embedder interface; texts run one by one
         self._tok = _tokenizer(self.path)
         self._counter = WordPieceCounter(self.path)
-        self._lock = threading.Lock()  # guards the tokenizer's settings and session creation
-
-    def _session_for(self, n_texts: int):
-        """One thread for a question or two, all cores for batches (each session made on first use).
-
-        Measured on the shared 2-core machine (docs/BENCHMARKS.md): a question
-        took 24 ms p50 on two spinning threads and 12-13 ms on one, while
-        batches of chunks gain from every core.
-        """
-        threads = 1 if n_texts <= SMALL_INPUT else self.threads
-        session = self._sessions.get(threads)
-        if session is None:
-            try:
-                session = self._sessions[threads] = _session(self.file, threads)
-            except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
-                raise EmbedBackendError(f"cannot load {self.file} ({exc}); delete it to export it again") from exc
-        return session
+        self._lock = threading.Lock()  # guards the tokenizer's settings
 
     def count(self, texts: list[str]) -> list[int]:
         return self._counter.count(texts)
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Unit vectors; texts are batched by token length so that batches carry little padding."""
+        """Unit vectors, each text run alone, by one worker thread per core on a single-thread session.
+
+        Measured (docs/BENCHMARKS.md): no padding, and no threads spinning while
+        they wait for each other, made this faster than length-sorted batches on
+        two threads (1.5-1.9x on the shared machine). And it is the only exact way
+        for int8: its graph quantizes activations with one scale per tensor, so in
+        a batch a text's vector depends on its batch-mates (differences up to
+        3e-2); alone, a text has one vector whichever build or engine embeds it.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         with self._lock:
             seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
-            session = self._session_for(len(texts))
-        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        session = self._session
+
+        def one(i: int) -> None:
+            ids = np.asarray([seqs[i]], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+            out[i] = session.run(None, feed)[0][0]  # ONNX Runtime releases the GIL while it runs
+
         bar = None
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), desc="embedding", unit="text", leave=False)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            ids, mask = _pad([seqs[i] for i in rows])
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[rows] = session.run(None, feed)[0]
-            if bar is not None:
-                bar.update(len(rows))
+            bar = tqdm(total=len(seqs), desc="embedding", unit="text", leave=False)
+        workers = min(self.threads, len(seqs))
+        if workers <= 1:
+            for i in range(len(seqs)):
+                one(i)
+                if bar is not None:
+                    bar.update(1)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="qa-embed") as pool:
+                for _ in pool.map(one, range(len(seqs))):
+                    if bar is not None:
+                        bar.update(1)
         if bar is not None:
             bar.close()
         return out

@@ -47,7 +47,7 @@ import numpy as np
 from . import builder, ingest, store
 from .config import Config
 from .domain import Article, Skipped
-from .embed import MODEL_DIM, MODEL_ID, Embedder, EmbeddingCache, embed_backend, load_embedder
+from .embed import MODEL_DIM, Embedder, EmbeddingCache, default_model_id, embed_backend, load_embedder
 from .errors import CorpusError, QAError
 
 log = logging.getLogger("qa.build")
@@ -335,8 +335,8 @@ class _ChunkStage:
 class _CacheReader:
     """Read access to the index's embedding cache (SQLite on the driver's disk) for the embedding actors."""
 
-    def __init__(self, path: str):
-        self.cache = EmbeddingCache(Path(path), MODEL_ID, MODEL_DIM)
+    def __init__(self, path: str, model_id: str):
+        self.cache = EmbeddingCache(Path(path), model_id, MODEL_DIM)
 
     def get_many(self, hashes: list[str]) -> dict[str, bytes]:
         return {h: v.tobytes() for h, v in self.cache.get_many(hashes).items()}
@@ -345,8 +345,12 @@ class _CacheReader:
 class _EmbedStage:
     """Vectors for the chunk rows of each batch: from the cache if known, else from the model (loaded once)."""
 
-    def __init__(self, embedder_factory: Callable[[], Embedder], cache_reader):
+    def __init__(self, embedder_factory: Callable[[], Embedder], cache_reader, model_id: str):
         self.model = embedder_factory()
+        if self.model.model_id != model_id:  # vectors of another model must never enter this index
+            raise RayEngineError(
+                f"the embedding actor loaded model {self.model.model_id!r}, the index needs {model_id!r}"
+            )
         self.cache = cache_reader
 
     def __call__(self, batch):
@@ -392,8 +396,8 @@ class _Entry:
     spill: tuple[int, int] | None = None  # (offset, length) of the article record in the spill file
 
 
-def default_embedder_factory(config: Config) -> Callable[[], Embedder]:
-    """What each embedding actor loads: the same backend as a local build in this environment.
+def default_embedder_factory(config: Config, model_id: str | None = None) -> Callable[[], Embedder]:
+    """What each embedding actor loads: the same backend and model as a local build in this environment.
 
     Resolved here, on the driver, so workers started earlier or on other nodes
     do not depend on their own environment variables.
@@ -402,7 +406,7 @@ def default_embedder_factory(config: Config) -> Callable[[], Embedder]:
 
     if fake_requested():
         return FakeEmbedder
-    return functools.partial(load_embedder, config.batch_size, embed_backend())
+    return functools.partial(load_embedder, config.batch_size, embed_backend(), model_id or default_model_id())
 
 
 def build_ray(
@@ -429,13 +433,17 @@ def build_ray(
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus directory {corpus_dir} does not exist or is not a directory")
-    factory = embedder_factory or default_embedder_factory(config)
     prog = builder._Progress(sys.stderr.isatty() if progress is None else progress, on_progress)
     if importlib.util.find_spec("ray") is None:  # fail before taking the lock; ray is imported by ray_runtime
         raise RayEngineError("the Ray engine needs Ray Data (ray is not installed): pip install -e \".[ray]\"")
     with builder.locked_index(index_dir, lock_timeout):
         old = builder._previous(index_dir, full, config)
         current = builder._live_generation(index_dir)
+        # The model is settled on the driver: the index's own when it grows, else the one the factory
+        # makes (a class or callable may say, like FakeEmbedder), else the default of this environment.
+        model_id = (old.data["model"]["id"] if old is not None
+                    else getattr(embedder_factory, "model_id", None) or default_model_id())
+        factory = embedder_factory or default_embedder_factory(config, model_id)
         if full:  # from scratch: nothing cached is trusted
             for suffix in ("", "-wal", "-shm"):
                 (index_dir / (store.CACHE + suffix)).unlink(missing_ok=True)
@@ -443,7 +451,7 @@ def build_ray(
         try:
             with ray_runtime(options.address, options.num_cpus):
                 report = _build_locked(corpus_dir, index_dir, old, current, full, config, options, factory,
-                                       prog, max_bytes, spill_dir)
+                                       model_id, prog, max_bytes, spill_dir)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
     report.seconds = time.perf_counter() - started
@@ -457,7 +465,7 @@ def _actor_counts(ray, options: RayOptions) -> tuple[int, int]:
     return embed, chunk
 
 
-def _build_locked(corpus_dir, index_dir, old, current, full, config, options, factory, prog, max_bytes,
+def _build_locked(corpus_dir, index_dir, old, current, full, config, options, factory, model_id, prog, max_bytes,
                   spill_dir) -> builder.BuildReport:
     import ray
     import ray.data
@@ -468,7 +476,9 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
     specs: list[dict] = []
     planned = 0
     prog.report("planning", 0, 1)
-    for got in plan_shards(corpus_dir, files_per_shard=options.files_per_shard,
+    # Absolute paths: the chunking actors open the files, and on another node a relative path would
+    # name a file under that worker's own working directory. Ids stay relative to the corpus.
+    for got in plan_shards(corpus_dir.absolute(), files_per_shard=options.files_per_shard,
                            lines_per_shard=options.lines_per_shard, max_bytes=max_bytes):
         if isinstance(got, dict):
             specs.append({"spec": json.dumps(got, ensure_ascii=False)})
@@ -479,7 +489,7 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
     old_hashes = {aid: e["hash"] for aid, e in (old.articles.items() if old else ())}
     entries: dict[str, _Entry] = {}
     embedded: set[str] = set()
-    cache = EmbeddingCache(index_dir / store.CACHE, MODEL_ID, MODEL_DIM)
+    cache = EmbeddingCache(index_dir / store.CACHE, model_id, MODEL_DIM)
     reader = None
     try:
         with open(spill_dir / "articles.jsonl", "w+b") as spill:
@@ -488,7 +498,7 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
                 here = ray.get_runtime_context().get_node_id()
                 reader = ray.remote(_CacheReader).options(
                     num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)
-                ).remote(str(index_dir.resolve() / store.CACHE))
+                ).remote(str(index_dir.resolve() / store.CACHE), model_id)
                 logging.getLogger("ray.data").setLevel(logging.ERROR)
                 ctx = ray.data.DataContext.get_current()
                 ctx.enable_progress_bars = False
@@ -499,7 +509,7 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
                                  fn_constructor_args=(old_hashes, config, full, max_bytes), num_cpus=0.5,
                                  compute=ray.data.ActorPoolStrategy(min_size=1, max_size=chunk_actors))
                     .map_batches(_EmbedStage, batch_size=ARTICLES_PER_EMBED_BATCH, batch_format="pyarrow",
-                                 fn_constructor_args=(factory, reader), num_cpus=1,
+                                 fn_constructor_args=(factory, reader, model_id), num_cpus=1,
                                  compute=ray.data.ActorPoolStrategy(size=embed_actors))
                 )
                 bar = prog.bar("ray pipeline", planned)
@@ -514,7 +524,7 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
                 finally:
                     bar.close()
             return _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, report,
-                           str(corpus_dir.resolve()), config, prog, spill)
+                           str(corpus_dir.resolve()), config, prog, spill, cache)
     finally:
         cache.close()
         if reader is not None:
@@ -561,7 +571,7 @@ def _take(table, entries: dict[str, _Entry], skipped: list, embedded: set[str], 
 
 
 def _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, report, corpus_label, config, prog,
-            spill) -> builder.BuildReport:
+            spill, cache) -> builder.BuildReport:
     """Diff, reuse the old rows of unchanged articles, and write with the local builder's writer."""
     skipped.sort(key=lambda ks: ks[0])
     ingest_log = logging.getLogger("qa.ingest")
@@ -610,7 +620,7 @@ def _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, rep
             vectors[lo:hi] = old_vectors[[r["_old"] for r in rows[lo:hi]]]
     builder._write_generation(index_dir, current, rows, vectors, manifest_articles,
                               _article_records(index_dir, old, ids, entries, spill), report, corpus_label,
-                              config, prog)
+                              config, prog, cache.model_id)
     return report
 
 

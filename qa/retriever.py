@@ -19,7 +19,7 @@ from .config import Config
 from .dense import search_dense
 from .domain import Answer, Passage
 from .embed import Embedder, load_embedder
-from .errors import QuestionError
+from .errors import IndexFormatError, QuestionError
 from .highlight import Highlighter
 from .index import Index
 
@@ -51,6 +51,7 @@ class Retriever:
     def __init__(self, index: Index, embedder: Embedder | None = None, config: Config | None = None):
         self.index = index
         self._embedder = embedder
+        self._given = embedder is not None  # a caller's embedder is checked against the index, never swapped
         self.config = config or Config()
         self._lock = threading.Lock()
 
@@ -61,17 +62,28 @@ class Retriever:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = load_embedder(self.config.batch_size)
+        """The model the index was built with: a question's vector must be comparable with the index's."""
+        wanted = self.index.model_id
+        if self._embedder is None or (not self._given and self._embedder.model_id != wanted):
+            self._embedder = load_embedder(self.config.batch_size, model_id=wanted)
+        if self._embedder.model_id != wanted:
+            raise IndexFormatError(
+                f"the index in {self.index.dir} was built with model {wanted!r}, but the embedder given is "
+                f"{self._embedder.model_id!r}; pass an embedder of the same model, or {store.FIX}"
+            )
         return self._embedder
 
     def refresh(self) -> bool:
-        """Switch to a newer generation if a build committed one. Cheap: one small file read."""
+        """Switch to a newer generation if a build committed one. Cheap: one stat() unless manifest.json changed."""
+        stamp = store.manifest_stamp(self.index.dir)
+        if stamp is not None and stamp == self.index.stamp:
+            return False
         try:
             current = store.read_manifest(self.index.dir).generation
         except Exception:  # noqa: BLE001 - mid-swap or broken: keep serving the loaded index
             return False
         if current == self.index.generation:
+            self.index.stamp = stamp  # same generation rewritten (or stamped late): no need to read it again
             return False
         with self._lock:
             if current != self.index.generation:
@@ -199,7 +211,7 @@ class Retriever:
             if dup is not None:
                 dup.also_in.append(_citation(chunk, entry))
                 continue
-            hl = highlighter.best(chunk["text"], chunk["start"])
+            hl = highlighter.best(chunk["text"], chunk["start"], chunk.get("sentences"))
             passages.append(Passage(
                 rank=len(passages) + 1, score=float(score), text=chunk["text"],
                 article_id=chunk["article_id"], title=entry.get("title") or chunk["article_id"],

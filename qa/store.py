@@ -169,6 +169,19 @@ def generation_files(gen: int) -> dict[str, str]:
     }
 
 
+def manifest_stamp(index_dir: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of manifest.json: a build's commit (os.replace) always changes it.
+
+    Lets a reader check for a new generation with one stat() instead of parsing
+    a manifest that lists every article (tens of ms at a few thousand articles).
+    """
+    try:
+        st = os.stat(Path(index_dir) / MANIFEST)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def read_manifest(index_dir: Path) -> Manifest:
     """Read and check manifest.json; every problem is an IndexFormatError with the fix."""
     path = Path(index_dir) / MANIFEST
@@ -276,13 +289,15 @@ def verify_sizes(index_dir: Path, manifest: Manifest) -> None:
             )
 
 
-def check_model(manifest: Manifest, model_id: str, dim: int, index_dir: Path) -> None:
+def check_model(manifest: Manifest, model_ids: tuple[str, ...], dim: int, index_dir: Path) -> str:
+    """The index's model id, if it is one this qa can embed questions with (else the error and its fix)."""
     model = manifest.data.get("model") or {}
-    if model.get("id") != model_id or model.get("dim") != dim:
+    if model.get("id") not in model_ids or model.get("dim") != dim:
         raise IndexFormatError(
             f"index in {index_dir} was built with model {model.get('id')!r} (dim {model.get('dim')}), "
-            f"but this qa uses {model_id!r} (dim {dim}); {FIX}"
+            f"but this qa uses {' or '.join(map(repr, model_ids))} (dim {dim}); {FIX}"
         )
+    return model["id"]
 
 
 def commit_manifest(index_dir: Path, data: dict) -> None:

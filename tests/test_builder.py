@@ -168,3 +168,50 @@ def test_index_dir_is_only_plain_files(tmp_path, fake_embedder):
     for p in (tmp_path / "i").rglob("*"):
         assert p.suffix not in {".pkl", ".pickle"}
     shutil.rmtree(tmp_path / "i")
+
+
+def test_refresh_reads_the_manifest_only_after_a_commit(tmp_path, fake_embedder, monkeypatch):
+    """Asking does not re-parse manifest.json (which lists every article) unless a build committed."""
+    from qa import store
+
+    write_articles(tmp_path / "c", 3)
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    retriever = Retriever.load(tmp_path / "i", fake_embedder)
+    reads = []
+    real_read = store.read_manifest
+    monkeypatch.setattr(store, "read_manifest", lambda d: reads.append(d) or real_read(d))
+    for _ in range(5):
+        retriever.ask("harbour", k=1)
+    assert reads == []
+    write_articles(tmp_path / "c", 4)
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    retriever.ask("harbour", k=1)
+    assert len(retriever.index.article_ids) == 4 and reads
+    reads.clear()
+    retriever.ask("harbour", k=1)
+    assert reads == []
+
+
+def test_an_index_keeps_its_model_and_refuses_vectors_of_another(tmp_path, fake_embedder):
+    from qa import embed, store
+    from qa.testing import FakeEmbedder
+
+    class Int8Fake(FakeEmbedder):
+        model_id = embed.INT8_MODEL_ID
+
+    write_articles(tmp_path / "c", 3)
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    assert store.read_manifest(tmp_path / "i").data["model"]["id"] == embed.MODEL_ID
+    with pytest.raises(IndexFormatError, match="built with model .*all-MiniLM-L6-v2'.*#int8"):
+        Retriever.load(tmp_path / "i", Int8Fake()).ask("harbour", k=1)
+    write_articles(tmp_path / "c", 4)
+    with pytest.raises(IndexFormatError, match="use the same model"):
+        build(tmp_path / "c", tmp_path / "i", embedder=Int8Fake(), progress=False)
+    asked = []  # a factory is told which model the index needs
+    build(tmp_path / "c", tmp_path / "i", embedder=lambda model_id: asked.append(model_id) or FakeEmbedder(),
+          progress=False)
+    assert asked == [embed.MODEL_ID]
+    report = build(tmp_path / "c", tmp_path / "i", full=True, embedder=Int8Fake(), progress=False)
+    assert report.embedded == report.chunks  # a full build may change the model: everything is embedded again
+    assert store.read_manifest(tmp_path / "i").data["model"]["id"] == embed.INT8_MODEL_ID
+    assert Retriever.load(tmp_path / "i", Int8Fake()).ask("harbour", k=1).passages

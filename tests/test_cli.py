@@ -63,3 +63,32 @@ def test_errors_are_one_clear_line(tmp_path, built, args, message):
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], out.stderr
+
+
+def test_an_int8_index_keeps_and_uses_its_model(tmp_path, corpus_copy):
+    """Built with QA_EMBED_BACKEND=onnx-int8, the index decides the model for questions and later builds."""
+    import os
+
+    pytest.importorskip("onnxruntime")
+    from qa import store
+    from qa.embed import INT8_MODEL_ID
+
+    env = {k: v for k, v in os.environ.items() if k != "QA_FAKE_EMBEDDER"}
+    index = tmp_path / "i"
+
+    def run(*args, backend):
+        return subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=600,
+                              env=dict(env, QA_EMBED_BACKEND=backend))
+
+    out = run("build", "--corpus", str(corpus_copy), "--index", str(index), "--json", "--quiet", backend="onnx-int8")
+    assert out.returncode == 0, out.stderr
+    assert store.read_manifest(index).data["model"]["id"] == INT8_MODEL_ID
+    # Another backend asked for: the index's model still embeds the question.
+    out = run("ask", "Who is the spokesman for the Taliban?", "--index", str(index), "--json", backend="onnx")
+    assert out.returncode == 0, out.stderr
+    assert any("Zabihullah Mujahid" in p["text"] for p in json.loads(out.stdout)["passages"])
+    (corpus_copy / "new.txt").write_text("Harbour news\n\nThe harbour of Deltaport reopened on Monday.\n")
+    out = run("build", "--corpus", str(corpus_copy), "--index", str(index), "--json", "--quiet", backend="auto")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["added"] == 1 and json.loads(out.stdout)["embedded"] >= 1
+    assert store.read_manifest(index).data["model"]["id"] == INT8_MODEL_ID  # an incremental build keeps it

@@ -49,13 +49,42 @@ def test_onnx_matches_sentence_transformers_on_the_shipped_corpus(onnx_embedder)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
-def test_length_sorted_batches_keep_input_order_and_ignore_padding(onnx_embedder):
-    texts = ["short", "a much longer text about oil prices, OPEC quotas and the dollar " * 8, "mid length text here"]
-    together = onnx_embedder.embed(texts)
-    alone = np.vstack([onnx_embedder.embed([t]) for t in texts])
-    assert (together * alone).sum(axis=1).min() >= 0.9999
+TEXTS = ["short", "a much longer text about oil prices, OPEC quotas and the dollar " * 8, "mid length text here"] * 3
+
+
+def test_texts_keep_input_order_and_do_not_depend_on_each_other(onnx_embedder):
+    together = onnx_embedder.embed(TEXTS)
+    alone = np.vstack([onnx_embedder.embed([t]) for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
     assert together[0] @ together[1] < 0.99  # rows were not swapped or merged
     assert onnx_embedder.embed([]).shape == (0, 384)
+
+
+@pytest.fixture(scope="module")
+def int8_embedder(onnx_embedder):
+    model = embed.load_embedder(model_id=embed.INT8_MODEL_ID)
+    assert model.model_id == embed.INT8_MODEL_ID and model is not onnx_embedder
+    return model
+
+
+def test_int8_vectors_are_exact_per_text_and_close_to_fp32(int8_embedder, onnx_embedder):
+    """Dynamic int8 scales activations per tensor: batched, a text's vector would depend on its batch-mates."""
+    together = int8_embedder.embed(TEXTS)
+    alone = np.vstack([int8_embedder.embed([t]) for t in TEXTS])
+    assert np.array_equal(together, alone)
+    texts = _shipped_chunk_texts(int8_embedder)
+    cosines = (int8_embedder.embed(texts) * onnx_embedder.embed(texts)).sum(axis=1)
+    assert cosines.min() >= 0.95 and cosines.mean() >= 0.98, (cosines.min(), cosines.mean())
+
+
+def test_default_model_for_a_new_index(monkeypatch):
+    monkeypatch.delenv("QA_FAKE_EMBEDDER", raising=False)
+    assert embed.default_model_id("auto") == embed.MODEL_ID
+    assert embed.default_model_id("int8") == embed.INT8_MODEL_ID
+    assert embed.default_model_id("onnx") == embed.MODEL_ID
+    assert embed.default_model_id("sentence-transformers") == embed.MODEL_ID
+    with pytest.raises(QAError, match="unknown embedding model"):
+        embed.load_embedder(model_id="someone/else")
 
 
 def test_the_export_is_cached_and_reused(onnx_embedder):
@@ -104,6 +133,11 @@ def test_auto_falls_back_to_sentence_transformers_without_onnxruntime(monkeypatc
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     monkeypatch.setattr(embed, "SentenceTransformerEmbedder", Stub)
-    assert isinstance(embed._load("auto", 16), Stub)
+    assert embed.default_model_id("auto") == embed.MODEL_ID
+    assert isinstance(embed._load("auto", 16, None), Stub)
+    assert isinstance(embed._load("auto", 16, embed.MODEL_ID), Stub)
     with pytest.raises(EmbedBackendError, match="onnxruntime"):
-        embed._load("onnx", 16)
+        embed._load("onnx", 16, None)
+    # An index built with the int8 model can only be searched with it: no silent fallback.
+    with pytest.raises(EmbedBackendError, match="int8 model needs ONNX Runtime"):
+        embed._load("auto", 16, embed.INT8_MODEL_ID)

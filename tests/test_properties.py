@@ -66,6 +66,11 @@ def _check_chunks(article: Article, config: Config, counter) -> None:
         # Offsets exact, in order.
         assert c.ordinal == i and 0 <= c.start < c.end <= len(text)
         assert c.text == text[c.start : c.end]
+        # Kept sentence spans (used for highlighting): ordered, inside the chunk, tiling its words.
+        assert c.sentences and c.sentences[0][0] == 0 and c.sentences[-1][1] == len(c.text)
+        assert all(0 <= a < b <= len(c.text) for a, b in c.sentences)
+        assert all(b1 <= a2 for (_, b1), (a2, _) in zip(c.sentences, c.sentences[1:]))
+        assert "".join("".join(c.text[a:b].split()) for a, b in c.sentences) == "".join(c.text.split())
         covered[c.start : c.end] = b"\x01" * (c.end - c.start)
         # The model sees everything: title + chunk + [CLS]/[SEP] fit the window.
         assert counter.count([c.embed_text])[0] + SPECIAL_TOKENS <= config.max_model_tokens
