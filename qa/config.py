@@ -24,7 +24,10 @@ class Config:
     hnsw_threshold: int = 20_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 64
-    hnsw_ef_search: int = 384
+    hnsw_ef_search: int = 384  # up to 100k vectors (recall@10 0.987 on 49k real embeddings)
+    # HNSW's recall falls as the graph grows at a fixed beam, so efSearch grows with the size
+    # past 100k, log-linearly, to this at 1M (recall@10 0.977 on the synthetic million).
+    hnsw_ef_search_1m: int = 2048
 
     # Retrieval
     candidates: int = 100  # per ranking, before fusion

@@ -82,6 +82,18 @@ def test_index_spec_switches_to_hnsw_at_the_threshold():
     assert spec["type"] == "hnsw" and spec["M"] == config.hnsw_m and spec["efSearch"] == config.hnsw_ef_search
 
 
+def test_the_hnsw_beam_grows_with_the_index_past_100k():
+    from qa.dense import ef_search
+
+    config = Config()
+    assert ef_search(20_000, config) == ef_search(100_000, config) == config.hnsw_ef_search
+    assert ef_search(1_000_000, config) == config.hnsw_ef_search_1m
+    sizes = [100_000, 200_000, 500_000, 1_000_000, 10_000_000]
+    beams = [ef_search(n, config) for n in sizes]
+    assert beams == sorted(beams) and len(set(beams)) == len(beams)
+    assert index_spec(1_000_000, config)["efSearch"] == config.hnsw_ef_search_1m  # what the manifest records
+
+
 def _write(corpus: Path, n: int, changed: int | None = None) -> None:
     corpus.mkdir(parents=True, exist_ok=True)
     for i in range(n):
