@@ -53,9 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=50_000, help="stop after this many requests in total")
-    ap.add_argument("--warmup", type=float, default=20.0, metavar="SECONDS",
+    ap.add_argument("--warmup", type=float, default=120.0, metavar="SECONDS",
                     help="load with the same clients before measuring: model load, thread pools and allocator "
-                         "arenas settle, so memory growth measures leaks, not warm-up")
+                         "arenas settle, so memory growth measures leaks, not warm-up (the server's memory "
+                         "levels off after about 100 s of load: docs/RELIABILITY.md)")
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--client", choices=("http", "gradio"), default="http",
                     help="http: Gradio's REST API with httpx (light, measures the server); "

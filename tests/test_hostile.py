@@ -500,6 +500,23 @@ def test_the_web_server_binds_to_loopback_only(server):
             socket.create_connection((address, server["port"]), timeout=2).close()
 
 
+@NEEDS_UI
+def test_the_web_server_refuses_uploads_over_the_size_cap(server):
+    """The 10 MB cap holds at the HTTP layer too: Gradio refuses the request body before any handler runs."""
+    import httpx
+
+    from qa.upload import MAX_UPLOAD_BYTES
+
+    def post(size: int) -> httpx.Response:
+        return httpx.post(f"{server['url']}gradio_api/upload", files={"files": ("big.txt", b"a" * size, "text/plain")},
+                          timeout=60)
+
+    assert post(1000).status_code == 200  # the route is there: a refusal below is the cap, not a 404
+    refused = post(MAX_UPLOAD_BYTES + 1)
+    assert refused.status_code == 413, refused.text
+    assert _api_ask(server["url"], '{"data": ["ferry", 1, null, null, null]}')[0] == "complete"
+
+
 def _api_ask(url: str, body: str) -> tuple[str, str]:
     """One call of the app's `ask` endpoint through Gradio's REST API: (event, data)."""
     import httpx

@@ -252,6 +252,38 @@ def test_cli_defaults_to_loopback():
     assert not ui._is_loopback("0.0.0.0") and not ui._is_loopback("192.168.1.4")
 
 
+@pytest.mark.parametrize(("argv", "host", "warned"), [
+    ([], "127.0.0.1", False), (["--host", "::1"], "::1", False), (["--host", "0.0.0.0"], "0.0.0.0", True),
+])
+def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch, tmp_path, capsys, argv, host,
+                                                                     warned):
+    """Loopback unless told otherwise; told otherwise, it says who can then reach it. Never a public share link."""
+    launched: dict = {}
+
+    class Demo:
+        def queue(self, **kw):
+            return self
+
+        def launch(self, **kw):
+            launched.update(kw)
+
+    class App:
+        def __init__(self, corpus, index_dir):
+            pass
+
+        def embedder(self):
+            pass
+
+    monkeypatch.setattr(ui, "QAApp", App)
+    monkeypatch.setattr(ui, "create_app", lambda app: Demo())
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "manifest.json").write_text("{}")
+    assert ui.main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "index"), *argv]) == 0
+    assert launched["server_name"] == host and launched["share"] is False
+    err = capsys.readouterr().err
+    assert ("warning: listening on 0.0.0.0: anyone who can reach this machine" in err) == warned, err
+
+
 def test_missing_corpus_and_index_is_a_clear_error(tmp_path, capsys):
     assert ui.main(["--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "idx")]) == 1
     assert "does not exist" in capsys.readouterr().err
