@@ -41,7 +41,7 @@ def recall(got: list[np.ndarray], exact: np.ndarray, k: int = 10) -> float:
     return float(np.mean([len(set(g[:k].tolist()) & set(e[:k].tolist())) / k for g, e in zip(got, exact)]))
 
 
-def million(real: np.ndarray, queries: np.ndarray, n: int, sweep=(64, 128, 256, 512, 1024)) -> dict:
+def million(real: np.ndarray, queries: np.ndarray, n: int, sweep=(64, 128, 256, 512, 1024, 2048, 4096)) -> dict:
     """Flat vs HNSW latency at growing sizes (the threshold), then HNSW at n: build, p50/p95/p99, recall@10."""
     from qa.config import Config
     from qa.dense import _faiss, build_dense, index_spec

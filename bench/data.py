@@ -104,10 +104,11 @@ class SyntheticEmbedder:
     as real ones. Used only for index size and latency, never for quality.
     """
 
-    model_id = "sentence-transformers/all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, real: np.ndarray | None = None, seed: int = 0):
+    def __init__(self, real: np.ndarray | None = None, seed: int = 0,
+                 model_id: str = "sentence-transformers/all-MiniLM-L6-v2"):
+        self.model_id = model_id  # the model the index claims: the real vectors' (e.g. the int8 default)
         self.rng = np.random.default_rng(seed)
         self.words: dict[str, np.ndarray] = {}
         self.sampler = CovarianceSampler(real, seed) if real is not None and len(real) > 10 else None

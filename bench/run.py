@@ -192,13 +192,33 @@ class Bench:
         out["articles_per_s"] = rep["documents"] / qa_run.seconds
         out["chunks_per_s"] = rep["chunks"] / qa_run.seconds
         out["index_bytes_per_chunk"] = (total - cache) / max(1, rep["chunks"])
+        out["model"] = self._model_id(self.qa_index)
+        # The same build with the int8 model (QA_EMBED_BACKEND=onnx-int8): what int8 would buy, in this run.
+        int8_index = self.work / "qa-index-int8"
+        shutil.rmtree(int8_index, ignore_errors=True)
+        int8_run = measure.run_process([measure.python(), "-m", "qa", "build", "--corpus", str(self.corpus),
+                                        "--index", str(int8_index), "--full", "--json", "--quiet"],
+                                       env={"QA_EMBED_BACKEND": "onnx-int8"})
+        int8_rep = int8_run.json()
+        out["int8"] = {"model": self._model_id(int8_index), "chunks": int8_rep["chunks"],
+                       "build_s": int8_rep["seconds"], "process_s": int8_run.seconds,
+                       "peak_rss_mb": int8_run.peak_rss_mb,
+                       "chunks_per_s": int8_rep["chunks"] / int8_run.seconds}
+        out["ratio_int8_vs_fp32"] = out["int8"]["chunks_per_s"] / out["chunks_per_s"]
         if self.args.txtai_python:
             out["txtai"] = self._txtai()
             tx = out["txtai"]
             if "error" not in tx:
                 out["ratio_chunks_per_s_process"] = out["chunks_per_s"] / tx["chunks_per_s_process"]
                 out["ratio_chunks_per_s_index"] = (rep["chunks"] / rep["seconds"]) / (tx["chunks"] / tx["index_s"])
+                out["int8"]["ratio_chunks_per_s_process"] = out["int8"]["chunks_per_s"] / tx["chunks_per_s_process"]
         return out
+
+    @staticmethod
+    def _model_id(index: Path) -> str:
+        from qa import store
+
+        return store.read_manifest(index).data["model"]["id"]
 
     @staticmethod
     def _largest_files(index: Path) -> dict:
@@ -339,7 +359,8 @@ class Bench:
         items = (Article(r["id"], r.get("title") or "", r["text"], r.get("source"), (r.get("date") or "")[:10] or None)
                  for r in rows)
         t = time.perf_counter()
-        rep = build_from(items, index_dir, embedder=data.SyntheticEmbedder(real), config=Config(), progress=False)
+        synthetic = data.SyntheticEmbedder(real, model_id=self._model_id(self.qa_index))
+        rep = build_from(items, index_dir, embedder=synthetic, config=Config(), progress=False)
         seconds = time.perf_counter() - t
         slice_chunks = int((self.results.get("build") or {}).get("chunks") or 0)
         return {"articles": rep.documents, "chunks": rep.chunks, "synthetic_vectors": rep.embedded,
