@@ -1,21 +1,28 @@
 """The Ray engine against the local engine: the same news slice, fresh processes, alternating runs.
 
-    python -m bench.ray_vs_local --articles 2000 --out /tmp/ray_vs_local.json
+    QA_EMBED_BACKEND=onnx python -m bench.ray_vs_local --articles 2000 --out /tmp/ray_vs_local.json
 
 Each build is `--full` in a fresh process (the driver), timed with its peak
 RSS (VmHWM). For Ray, the local runtime's processes (GCS, raylet, workers,
 the embedding actor) are children of the driver: their summed RSS, PSS and
-CPU seconds are sampled every 0.5 s (CPU seconds are the fair cost on a shared
-box, where wall time mostly measures the other tenants). Afterwards the two indexes are compared (chunks, ids,
-vectors, answers), and an incremental rebuild (1% of articles edited) is timed.
-Engines alternate (--first picks which starts) because this box is shared:
-the load average is recorded with each run.
+CPU seconds are sampled every 0.5 s and once more before the runtime stops
+(CPU seconds are the fair cost on a shared box, where wall time mostly
+measures the other tenants). Afterwards the two indexes are compared (chunks,
+ids, vectors, answers), and an incremental rebuild (1% of articles edited) is
+timed. Engines alternate (--first picks which starts) because this box is
+shared: the load average is recorded before and after each run. `summary`
+holds articles/s, chunks/s, CPU seconds and memory per engine, and ray / local.
+
+How the driver's memory grows with the corpus, without paying for the model:
+the same command with QA_FAKE_EMBEDDER=1 (vectors meaningless, pipeline and
+writer the same) at two corpus sizes, e.g. --articles 2000 and --articles 20000.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -23,54 +30,76 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.embed import embed_backend
+from qa.testing import fake_requested
+
 from . import data, measure
 
 
-def _tree_memory(stop: threading.Event, peaks: dict) -> None:
-    """Peak summed RSS and PSS of this process and all its descendants."""
+def _sample(me, cpu: dict[int, float], peaks: dict) -> None:
+    """One sample of the tree: summed RSS and PSS (peaks kept), and CPU seconds of every process seen."""
+    import psutil
+
+    rss = pss = 0
+    procs = [me, *me.children(recursive=True)]
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+            times = p.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+        cpu[p.pid] = times.user + times.system  # last seen user+system seconds of each process of the tree
+    peaks["tree_rss_mb"] = max(peaks.get("tree_rss_mb", 0.0), rss / 2**20)
+    peaks["tree_pss_mb"] = max(peaks.get("tree_pss_mb", 0.0), pss / 2**20)
+    peaks["processes"] = max(peaks.get("processes", 0), len(procs))
+    peaks["tree_cpu_s"] = sum(cpu.values())  # CPU time is what contention on a shared box does not inflate
+
+
+def _tree_memory(stop: threading.Event, peaks: dict, cpu: dict[int, float]) -> None:
+    """Peak summed RSS and PSS of this process and all its descendants, every 0.5 s until stopped."""
     import psutil
 
     me = psutil.Process()
-    cpu: dict[int, float] = {}  # last seen user+system seconds of each process of the tree
     while True:
-        rss = pss = 0
-        procs = [me, *me.children(recursive=True)]
-        for p in procs:
-            try:
-                info = p.memory_full_info()
-                times = p.cpu_times()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            rss += info.rss
-            pss += getattr(info, "pss", info.rss)
-            cpu[p.pid] = times.user + times.system
-        peaks["tree_rss_mb"] = max(peaks.get("tree_rss_mb", 0.0), rss / 2**20)
-        peaks["tree_pss_mb"] = max(peaks.get("tree_pss_mb", 0.0), pss / 2**20)
-        peaks["processes"] = max(peaks.get("processes", 0), len(procs))
-        peaks["tree_cpu_s"] = sum(cpu.values())  # CPU time is what contention on a shared box does not inflate
+        _sample(me, cpu, peaks)
         if stop.wait(0.5):
             return
 
 
 def child(engine: str, corpus: Path, index: Path, full: bool) -> dict:
     """One build in this process; the report, the stage times and the memory peaks, as JSON."""
+    import psutil
+
     peaks: dict = {}
+    cpu: dict[int, float] = {}
     stop = threading.Event()
-    sampler = threading.Thread(target=_tree_memory, args=(stop, peaks), daemon=True)
+    sampler = threading.Thread(target=_tree_memory, args=(stop, peaks, cpu), daemon=True)
     sampler.start()
     out: dict = {"engine": engine}
     t0 = time.perf_counter()
+
+    def final_sample() -> None:  # while Ray's processes are still alive: their last CPU seconds count
+        stop.set()
+        sampler.join()
+        _sample(psutil.Process(), cpu, peaks)
+
     try:
         if engine == "local":
             from qa import build
 
             report = build(corpus, index, full=full, progress=False)
+            final_sample()
         else:
             from qa.ray_engine import build_ray, ray_runtime
 
             with ray_runtime(num_cpus=2):
                 out["runtime_start_s"] = time.perf_counter() - t0
+                _sample(psutil.Process(), cpu, peaks)
+                out["runtime_start_cpu_s"] = sum(cpu.values())
                 report = build_ray(corpus, index, full=full, progress=False)
+                final_sample()
     finally:
         stop.set()
         sampler.join()
@@ -89,6 +118,7 @@ def _run(engine: str, corpus: Path, index: Path, full: bool) -> dict:
     out["driver_peak_rss_mb"] = res.peak_rss_mb
     out["process_s"] = res.seconds
     out["load_avg"] = load
+    out["load_avg_after"] = measure.load_avg()
     print(json.dumps(out), file=sys.stderr)
     return out
 
@@ -139,12 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     corpus = work / "corpus"
     data.write_corpus(rows, corpus / "news.jsonl")
     indexes = {"local": work / "index-local", "ray": work / "index-ray"}
-    result: dict = {"articles": len(rows), "runs": [], "machine": {"cpus": 2}}
+    result: dict = {
+        "command": "python -m bench.ray_vs_local " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "articles": len(rows),
+        "embedder": "fake (QA_FAKE_EMBEDDER)" if fake_requested() else embed_backend(),
+        "corpus_bytes": (corpus / "news.jsonl").stat().st_size,
+        "corpus_text_bytes": sum(len(r["text"].encode("utf-8")) for r in rows),
+        "runs": [], "machine": {"cpus": os.cpu_count()},
+    }
     for r in range(args.rounds):
         order = ("local", "ray") if (r % 2 == 0) == (args.first == "local") else ("ray", "local")
         for engine in order:
             result["runs"].append(_run(engine, corpus, indexes[engine], full=True))
     result["tokens"] = _tokens(indexes["local"])
+    result["summary"] = summary(result["runs"], result["tokens"])
     questions = data.questions_for(rows, 30)
     result["equality"] = _compare(indexes["local"], indexes["ray"], questions)
 
@@ -153,11 +191,35 @@ def main(argv: list[str] | None = None) -> int:
     data.write_corpus([data.edited(r, "bench") if r["id"] in changed else r for r in rows], corpus / "news.jsonl")
     result["incremental"] = [_run(engine, corpus, indexes[engine], full=False) for engine in ("local", "ray")]
     result["equality_after_incremental"] = _compare(indexes["local"], indexes["ray"], questions)
+    result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     text = json.dumps(result, indent=1)
     if args.out:
         Path(args.out).write_text(text)
     print(text)
     return 0
+
+
+def summary(runs: list[dict], tokens: int) -> dict:
+    """Per engine (best full build of each): throughput by wall and by CPU, memory; and ray / local ratios."""
+    best: dict[str, dict] = {}
+    for run in runs:
+        if run["engine"] not in best or run["process_s"] < best[run["engine"]]["process_s"]:
+            best[run["engine"]] = run
+    out: dict = {}
+    for engine, run in best.items():
+        docs, chunks = run["report"]["documents"], run["report"]["chunks"]
+        out[engine] = {
+            "wall_s": run["process_s"], "build_s": run["build_s"], "cpu_s": run["tree_cpu_s"],
+            "articles_per_s": docs / run["process_s"], "chunks_per_s": chunks / run["process_s"],
+            "chunks_per_s_build": chunks / run["build_s"], "tokens_per_cpu_s": tokens / run["tree_cpu_s"],
+            "driver_peak_rss_mb": run["driver_peak_rss_mb"], "tree_rss_mb": run["tree_rss_mb"],
+            "tree_pss_mb": run["tree_pss_mb"], "processes": run["processes"], "load_avg": run["load_avg"],
+        }
+    if {"local", "ray"} <= set(out):
+        a, b = out["ray"], out["local"]
+        out["ray_over_local"] = {k: a[k] / b[k] for k in ("wall_s", "build_s", "cpu_s", "chunks_per_s",
+                                                          "driver_peak_rss_mb", "tree_pss_mb") if b[k]}
+    return out
 
 
 if __name__ == "__main__":

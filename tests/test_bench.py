@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, SHARED, needs_shared
 
 sys.path.insert(0, str(ROOT))  # bench/ is a folder of the project, not an installed package
 from bench import ann, data, measure, report  # noqa: E402
@@ -141,3 +141,67 @@ def test_real_recall_reads_an_embedding_cache(tmp_path):
     result = ann.real_recall(got, vecs[:5], sweep=(16, 64))
     assert result["n"] == 300 and set(result["ef_curve"]) == {16, 64}
     assert result["ef_curve"][64]["recall_at_10"] > 0.5  # the queries are in the index
+
+
+def test_ray_vs_local_summary_gives_throughput_memory_and_ratios():
+    from bench.ray_vs_local import summary
+
+    def run(engine, wall, cpu, rss):
+        return {"engine": engine, "process_s": wall, "build_s": wall - 1, "tree_cpu_s": cpu,
+                "report": {"documents": 100, "chunks": 400}, "driver_peak_rss_mb": rss, "tree_rss_mb": rss * 2,
+                "tree_pss_mb": rss * 1.5, "processes": 1, "load_avg": 1.0}
+
+    runs = [run("local", 10.0, 18.0, 500), run("ray", 12.0, 20.0, 300), run("local", 9.0, 17.0, 500)]
+    got = summary(runs, tokens=34_000)
+    assert got["local"]["wall_s"] == 9.0  # the best run of each engine
+    assert got["local"]["chunks_per_s"] == pytest.approx(400 / 9) and got["local"]["articles_per_s"] == 100 / 9
+    assert got["ray"]["tokens_per_cpu_s"] == pytest.approx(1700)
+    assert got["ray_over_local"]["wall_s"] == pytest.approx(12 / 9)
+    assert got["ray_over_local"]["driver_peak_rss_mb"] == pytest.approx(0.6)
+
+
+def test_scaling_cost_model_is_recovered_and_extrapolated():
+    from bench.scaling import extrapolate, fit_cost_model
+
+    n, nlist, t_code_ns, coarse_ms = 1_000_000, 1000, 2.0, 0.4
+    curve = {p: {"p50": coarse_ms + p * (n / nlist) * t_code_ns / 1e6, "recall_at_10": min(1.0, 0.5 + p / 100),
+                 "rerank_p50": coarse_ms + p * (n / nlist) * t_code_ns / 1e6 + 0.1,
+                 "rerank_recall_at_10": min(1.0, 0.6 + p / 50)} for p in (1, 8, 16, 32)}
+    model = fit_cost_model(curve, n, nlist)
+    assert model["t_code_ns"] == pytest.approx(t_code_ns) and model["t_coarse_ms_at_nlist"] == pytest.approx(coarse_ms)
+    ivf = {"nlist": nlist, "code_bytes": 48, "flat_ns_per_vector": 50.0, "hnsw_link_bytes_per_vector": 270.0}
+    got = extrapolate(model, curve, ivf, 384, {"chunks": 600.0, "lexical": 400.0, "vectors": 1536.0}, 0.9,
+                      targets=(10_000_000,), shards=(1, 4))
+    assert got["nprobe"] == 16 and got["with_rerank"] and got["rerank_ms"] == pytest.approx(0.1)
+    at = got["by_n"][10_000_000]
+    assert at["shards"][1]["scan_ms"] == pytest.approx(16 * 10_000 * t_code_ns / 1e6)
+    assert at["shards"][4]["scan_ms"] == pytest.approx(at["shards"][1]["scan_ms"] / 4)
+    assert at["ivf_codes_gb"] == pytest.approx(0.56) and at["float32_gb"] == pytest.approx(15.36)
+    assert at["text_side_gb"] == {"chunks": pytest.approx(6.0), "lexical": pytest.approx(4.0)}
+    assert at["flat_search_ms"] == pytest.approx(500)
+    assert extrapolate(model, curve, ivf, 384, {}, 0.5)["with_rerank"] is False  # PQ alone reaches 0.5
+
+
+def test_scaling_runs_end_to_end_on_a_tiny_index(tmp_path, fake_embedder, monkeypatch):
+    from bench import scaling
+
+    needs_shared(SHARED / "data" / "news" / "articles.jsonl.gz")
+    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")  # the serving child and the queries
+    rows = [dict(r, text=r["text"] + " " + " ".join(f"w{i}x{j}" for j in range(40))) for i, r in enumerate(ROWS)]
+    data.write_corpus(rows, tmp_path / "c" / "news.jsonl")
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    out_path = tmp_path / "s.json"
+    scaling.main(["--index", str(tmp_path / "i"), "--n", "2000", "--nlist", "8", "--codes", "PQ8,SQ8",
+                  "--queries", "6", "--rerank", "2000", "--out", str(out_path)])
+    out = json.loads(out_path.read_text())
+    assert out["index_files"]["chunks"] == len(Index.open(tmp_path / "i"))
+    assert out["ram"]["bytes_per_chunk"]["dense_index"] >= 0 and "vectors" in out["index_files"]["bytes_per_chunk"]
+    assert out["hnsw"]["link_bytes_per_vector"] > 0 and out["serving"]["hybrid"]["n"] == out["serving"]["questions"]
+    assert out["ivf"]["PQ8"]["code_bytes"] == 8 and out["ivf"]["SQ8"]["code_bytes"] == 384
+    for code in ("PQ8", "SQ8"):
+        curve = out["ivf"][code]["curve"]
+        assert set(curve) == {str(p) for p in scaling.NPROBES}
+        assert all(0 <= c["recall_at_10"] <= 1 and 0 <= c["rerank_recall_at_10"] <= 1 for c in curve.values())
+        assert curve["128"]["rerank_recall_at_10"] == 1.0  # every list probed, all re-ranked exactly: exact top 10
+        assert set(out["extrapolation"][code]["by_n"]) == {str(n) for n in scaling.TARGETS}
+    assert out["choice"] == "PQ8"  # the smaller code, since re-ranking everything reaches any target
