@@ -354,7 +354,7 @@ class ModelForBuild:
 def _write_generation(
     index_dir: Path,
     current: store.Manifest | None,
-    rows: list[dict],
+    rows: Iterable[dict],
     vectors: np.ndarray,
     manifest_articles: dict[str, dict],
     article_dicts: Iterable[dict],
@@ -369,28 +369,41 @@ def _write_generation(
     Any engine produces the same inputs: `rows` grouped by article in sorted id
     order, `vectors` row-aligned with them, `manifest_articles` (sorted ids,
     with each article's [first, end) chunk range) and the full article records
-    in the same order (an iterable, so they can be streamed from disk).
+    in the same order. Rows and records may be iterables and `vectors` a
+    memory map, so an engine can stream them from disk: the writer reads each
+    row once, and BM25 reads the chunk texts back from the written table.
     """
     gen = current.generation + 1 if current else 1
     files = store.generation_files(gen)
     prog.report("writing index", 0, 1)
-    for row in rows:
-        row.pop("_old", None)
-    chunk_offsets = store.atomic_write_jsonl(index_dir / files["chunks"], rows)
+
+    def written(rows: Iterable[dict]) -> Iterator[dict]:
+        for row in rows:
+            row.pop("_old", None)
+            yield row
+
+    chunk_offsets = store.atomic_write_jsonl(index_dir / files["chunks"], written(rows))
     store.atomic_save_npy(index_dir / files["chunk_offsets"], chunk_offsets)
+    n_rows = len(chunk_offsets) - 1
+    if len(vectors) != n_rows:
+        raise ValueError(f"{n_rows} chunk rows but {len(vectors)} vectors")
     article_offsets = store.atomic_write_jsonl(index_dir / files["articles"], article_dicts)
     store.atomic_save_npy(index_dir / files["article_offsets"], article_offsets)
-    chunk_article = np.zeros(len(rows), dtype=np.int32)
+    chunk_article = np.zeros(n_rows, dtype=np.int32)
     for a_row, aid in enumerate(sorted(manifest_articles)):
         lo, hi = manifest_articles[aid]["chunks"]
         chunk_article[lo:hi] = a_row
     store.atomic_save_npy(index_dir / files["chunk_article"], chunk_article)
     store.atomic_save_npy(index_dir / files["vectors"], vectors)
-    spec = index_spec(len(rows), config)
+    spec = index_spec(n_rows, config)
     prog.report("building dense index", 0, 1)
     save_dense(build_dense(vectors, spec), index_dir / files["dense"])
     prog.report("building lexical index", 0, 1)
-    LexicalIndex.build([_row_embed_text(r) for r in rows]).save(index_dir / files["lexical"])
+    table = store.JsonlTable(index_dir / files["chunks"], index_dir / files["chunk_offsets"])
+    try:
+        LexicalIndex.build(_row_embed_text(table[i]) for i in range(n_rows)).save(index_dir / files["lexical"])
+    finally:
+        table.close()
 
     manifest = {
         "format_version": store.FORMAT_VERSION,
@@ -403,7 +416,7 @@ def _write_generation(
         "chunking": config.chunking_params(),
         "dense": spec,
         "lexical": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "stemmer": "english"},
-        "counts": {"documents": len(manifest_articles), "chunks": len(rows), "skipped": len(report.skipped)},
+        "counts": {"documents": len(manifest_articles), "chunks": n_rows, "skipped": len(report.skipped)},
         "files": files,
         "sizes": store.file_sizes(index_dir, files),
         "skipped": [s.to_dict() for s in report.skipped],
@@ -411,7 +424,7 @@ def _write_generation(
     }
     store.commit_manifest(index_dir, manifest)
     store.collect_garbage(index_dir, {gen, current.generation} if current else {gen})
-    report.documents, report.chunks, report.generation = len(manifest_articles), len(rows), gen
+    report.documents, report.chunks, report.generation = len(manifest_articles), n_rows, gen
     prog.report("done", 1, 1)
 
 

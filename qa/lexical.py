@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def _stemmer():
         return None
 
 
-def tokenize(texts: list[str]):
+def tokenize(texts: Iterable[str]):
     import bm25s
 
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
@@ -46,12 +47,14 @@ class LexicalIndex:
         self.model = model
 
     @classmethod
-    def build(cls, texts: list[str]) -> LexicalIndex:
+    def build(cls, texts: Iterable[str]) -> LexicalIndex:
+        """BM25 over texts (any iterable: a builder can stream them from disk)."""
         import bm25s
 
         model = bm25s.BM25()
-        if texts:
-            model.index(tokenize(texts), show_progress=False)
+        tokens = tokenize(texts)
+        if tokens.ids:
+            model.index(tokens, show_progress=False)
         return cls(model)
 
     @property

@@ -391,9 +391,24 @@ class _Entry:
     key: tuple[int, int]
     meta: dict
     fresh: bool
-    rows: list[dict] | None = None
-    vectors: np.ndarray | None = None
-    spill: tuple[int, int] | None = None  # (offset, length) of the article record in the spill file
+    # Where a fresh article's data waits in the spill file, (offset, length) in bytes: the driver
+    # keeps only these, so its memory does not grow with the corpus's text or vectors.
+    spill: tuple[int, int] | None = None  # the article record
+    rows_at: tuple[int, int] | None = None  # its chunk rows (a JSON list)
+    vectors_at: tuple[int, int] | None = None  # their vectors (float32, row after row)
+    n_rows: int = 0
+
+
+def _append(spill, data: bytes) -> tuple[int, int]:
+    spill.seek(0, os.SEEK_END)
+    at = (spill.tell(), len(data))
+    spill.write(data)
+    return at
+
+
+def _read(spill, at: tuple[int, int]) -> bytes:
+    spill.seek(at[0])
+    return spill.read(at[1])
 
 
 def default_embedder_factory(config: Config, model_id: str | None = None) -> Callable[[], Embedder]:
@@ -546,16 +561,17 @@ def _take(table, entries: dict[str, _Entry], skipped: list, embedded: set[str], 
         articles += 1
         entry = _Entry(key, meta, cols["kind"][i] == "fresh")
         if entry.fresh:
-            entry.rows = json.loads(cols["rows"][i])
-            entry.vectors = np.frombuffer(cols["vectors"][i], dtype=np.float32).reshape(len(entry.rows), MODEL_DIM)
+            rows = json.loads(cols["rows"][i])
+            vectors = np.frombuffer(cols["vectors"][i], dtype=np.float32).reshape(len(rows), MODEL_DIM)
+            hashes = [r["hash"] for r in rows]
             for h in json.loads(cols["embedded"][i] or "[]"):
                 if h not in embedded:
                     embedded.add(h)
-                    fresh_vectors.append((h, entry.vectors[[r["hash"] for r in entry.rows].index(h)]))
-            data = cols["article"][i].encode("utf-8")
-            spill.seek(0, os.SEEK_END)
-            entry.spill = (spill.tell(), len(data))
-            spill.write(data)
+                    fresh_vectors.append((h, vectors[hashes.index(h)]))
+            entry.n_rows = len(rows)
+            entry.spill = _append(spill, cols["article"][i].encode("utf-8"))
+            entry.rows_at = _append(spill, cols["rows"][i].encode("utf-8"))
+            entry.vectors_at = _append(spill, vectors.tobytes())
         aid = meta["id"]
         other = entries.get(aid)
         if other is None or key < other.key:  # the first in corpus order wins, as in qa.ingest
@@ -597,31 +613,65 @@ def _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, rep
         prog.report("done", 1, 1)
         return report
 
-    old_rows, old_vectors = builder._load_old_rows(index_dir, old, lambda aid: aid in entries
-                                                   and not entries[aid].fresh)
-    rows: list[dict] = []
+    # Streamed: rows and vectors go from the spill file (new articles) or the old generation
+    # (unchanged ones) to the writer, vectors through a memory-mapped array beside the spill file.
     manifest_articles: dict[str, dict] = {}
+    total = 0
     for aid in ids:
         entry = entries[aid]
-        first = len(rows)
-        rows.extend(old_rows.get(aid, []) if not entry.fresh else entry.rows or [])
         m = entry.meta
+        n = entry.n_rows if entry.fresh else _old_range(old, aid)[1] - _old_range(old, aid)[0]
         manifest_articles[aid] = {"hash": m["hash"], "title": m["title"], "source": m["source"], "date": m["date"],
-                                  "path": m["path"], "chunks": [first, len(rows)]}
-    vectors = np.zeros((len(rows), MODEL_DIM), dtype=np.float32)
+                                  "path": m["path"], "chunks": [total, total + n]}
+        total += n
+    old_vectors = (np.load(index_dir / old.file("vectors"), mmap_mode="r", allow_pickle=False)
+                   if old is not None else None)
+    if total:
+        vectors = np.lib.format.open_memmap(Path(spill.name).with_name("vectors.npy"), mode="w+",
+                                            dtype=np.float32, shape=(total, MODEL_DIM))
+    else:
+        vectors = np.zeros((0, MODEL_DIM), dtype=np.float32)
     for aid in ids:
         entry = entries[aid]
         lo, hi = manifest_articles[aid]["chunks"]
+        if hi == lo:
+            continue
         if entry.fresh:
-            if hi > lo:
-                vectors[lo:hi] = entry.vectors
-            entry.rows = entry.vectors = None  # the writer holds them now
-        elif old_vectors is not None:
-            vectors[lo:hi] = old_vectors[[r["_old"] for r in rows[lo:hi]]]
-    builder._write_generation(index_dir, current, rows, vectors, manifest_articles,
-                              _article_records(index_dir, old, ids, entries, spill), report, corpus_label,
-                              config, prog, cache.model_id)
+            vectors[lo:hi] = np.frombuffer(_read(spill, entry.vectors_at), dtype=np.float32).reshape(hi - lo, MODEL_DIM)
+        else:
+            olo, ohi = _old_range(old, aid)
+            vectors[lo:hi] = old_vectors[olo:ohi]
+    builder._write_generation(index_dir, current, _rows(index_dir, old, ids, entries, spill), vectors,
+                              manifest_articles, _article_records(index_dir, old, ids, entries, spill), report,
+                              corpus_label, config, prog, cache.model_id)
     return report
+
+
+def _old_range(old: store.Manifest, aid: str) -> tuple[int, int]:
+    lo, hi = old.articles[aid]["chunks"]
+    return int(lo), int(hi)
+
+
+def _rows(index_dir, old, ids, entries, spill) -> Iterator[dict]:
+    """Chunk rows in id order: new ones from the spill file, unchanged ones from the old chunk table."""
+    table = None
+    if old is not None:
+        table = store.JsonlTable(index_dir / old.file("chunks"), index_dir / old.file("chunk_offsets"))
+    try:
+        for aid in ids:
+            entry = entries[aid]
+            if entry.fresh:
+                yield from json.loads(_read(spill, entry.rows_at))
+                continue
+            lo, hi = _old_range(old, aid)
+            for i in range(lo, hi):
+                row = table[i]
+                if row.get("article_id") != aid:
+                    raise store.IndexFormatError(f"chunk table of {index_dir} is out of order; {store.FIX}")
+                yield row
+    finally:
+        if table is not None:
+            table.close()
 
 
 def _article_records(index_dir, old, ids, entries, spill) -> Iterator[dict]:
@@ -635,9 +685,7 @@ def _article_records(index_dir, old, ids, entries, spill) -> Iterator[dict]:
         for aid in ids:
             entry = entries[aid]
             if entry.fresh:
-                offset, length = entry.spill
-                spill.seek(offset)
-                yield json.loads(spill.read(length))
+                yield json.loads(_read(spill, entry.spill))
                 continue
             record = table[old_row[aid]]
             if record.get("id") != aid:
