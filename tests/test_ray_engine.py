@@ -250,3 +250,26 @@ def test_ray_build_on_300_news_articles_matches_local(tmp_path, ray_local, real_
     got = build_ray(corpus, remote, progress=False)
     assert got.chunks == expected.chunks and got.documents == expected.documents == 305
     assert_same_index(local, remote, embedder=real_embedder, atol=1e-5)
+
+
+def test_a_relative_corpus_path_reaches_the_workers_as_an_absolute_one(tmp_path, ray_local, monkeypatch, capsys):
+    """Workers on other nodes do not share the driver's working directory: shard specs carry absolute paths."""
+    from qa import ray_engine
+    from qa.cli import main
+
+    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    specs = []
+    real_plan = ray_engine.plan_shards
+
+    def recording_plan(root, **kwargs):
+        for got in real_plan(root, **kwargs):
+            specs.append(got)
+            yield got
+
+    monkeypatch.setattr(ray_engine, "plan_shards", recording_plan)
+    assert main(["build", "--engine", "ray", "--actors", "1", "--corpus", "corpus", "--index", "idx", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 5
+    paths = [path for spec in specs if isinstance(spec, dict) for _, path in spec.get("files", [])]
+    assert paths and all(Path(p).is_absolute() for p in paths), paths
