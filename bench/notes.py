@@ -84,17 +84,19 @@ txtai is never a dependency of qa: it runs in its own environment (`--txtai-pyth
 Load average 1.6-2.8 during these sections (other engineers' jobs were queued behind a shared lock); the
 qa/txtai ratios come from the same section.
 
-- **Full build ≥ 2.5× txtai: missed with the default fp32 model, 1.93× (whole process; 1.80× indexing
-  call); met with the opt-in int8 model, 3.86×.** Both sides spend nearly all the build in the same 6-layer
+- **Full build ≥ 2.5× txtai: missed with the default fp32 model, 2.00× (whole process; 1.86× indexing
+  call) in the run above, 1.93× and 1.67× in two runs of the same section earlier that morning; met with
+  the opt-in int8 model, 4.04× (3.86×, 2.99×).** Both sides spend nearly all the build in the same 6-layer
   BERT. The fp32 gain is the runtime: ONNX Runtime with a fused graph, each text alone on one worker per core
   (no padding, no spinning threads), no torch import (embedding section: 1.94× sentence-transformers'
   tokens/s). Past that, the same model and the same chunks cost the same FLOPs; 2.5× needs fewer of them per
-  chunk, which is what int8 gives (2.00× fp32 in this run). int8 is not the default because it loses one seed
+  chunk, which is what int8 gives (2.02× fp32 in this run). int8 is not the default because it loses one seed
   question at rank 1 (docs/EVALUATION.md), so this goal is met only for users who choose speed. qa's build
-  peaks at a quarter of txtai's memory (257 MB against 1,015 MB).
-- **Rebuild after a 1% change ≤ 5%: met** (3.4% for 1% changed, 3.8% for 1% added: only new chunks are
+  peaks at about a quarter of txtai's memory (table above).
+- **Rebuild after a 1% change ≤ 5%: met** (3.6% for 1% changed, 4.4% for 1% added in the run above; 2.8-3.4%
+  and 3.3-3.8% in the two earlier runs: only new chunks are
   embedded; the rest is rewriting the tables and rebuilding BM25 and the dense index, which at this small
-  slice is a larger share because the full build itself takes only 26 s).
+  slice is a larger share because the full build itself takes only about 26 s).
 - **Query p50 ≤ 15 ms and p99 ≤ 40 ms at 100k chunks: met, p50 6.9 ms, p99 9.3 ms** (end to end, as users
   call `ask`: embedding, HNSW with efSearch 416, BM25, fusion, passages, highlighting, and the check for a
   newer index). Two fixes did it, besides the faster machine: `refresh()` had parsed and validated the whole
