@@ -62,10 +62,9 @@ txtai is never a dependency of qa: it runs in its own environment (`--txtai-pyth
   made the change: 1.5-1.9x). It is also what makes int8 exact (below). A question runs on one thread; one FAISS
   query searches on one thread.
 - **Exact below 20,000 chunks, HNSW above** (`Config.hnsw_threshold`): exact search grows linearly with the
-  chunks (in the 2026-11-23 runs on a busier machine: 1.7 ms at 10k, 3.7 ms at 20k, 16.9 ms at 100k, 135 ms at
-  1M; this run's figures are in the table above), so 20k chunks stay under a few ms; HNSW answers in a few ms
-  at any size but is rebuilt on every build (about 0.35 s per 1,000 chunks on one core). M=32,
-  efConstruction=64.
+  chunks (table above: 0.23 ms at 10k, 0.76 ms at 20k, 5.2 ms at 100k, 52 ms at 1M; more on a busy
+  machine), so 20k chunks stay around a millisecond; HNSW answers in a few ms at
+  any size but is rebuilt on every build (the 1M graph took 70 s here). M=32, efConstruction=64.
 - **efSearch grows with the index** (`qa.dense.ef_search`, recorded in the manifest): 384 up to 100k vectors
   (recall@10 0.987 on 49,082 real embeddings, section above), then the same factor per tenfold size, reaching
   2048 at 1M (`Config.hnsw_ef_search_1m`), where the synthetic million needs it for recall@10 ≥ 0.97 (0.963
