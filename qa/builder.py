@@ -401,7 +401,7 @@ def _write_generation(
     prog.report("building lexical index", 0, 1)
     table = store.JsonlTable(index_dir / files["chunks"], index_dir / files["chunk_offsets"])
     try:
-        LexicalIndex.build(_row_embed_text(table[i]) for i in range(n_rows)).save(index_dir / files["lexical"])
+        LexicalIndex.build(_row_embed_text(row) for row in table).save(index_dir / files["lexical"])
     finally:
         table.close()
 

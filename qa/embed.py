@@ -189,17 +189,14 @@ def _load(backend: str, batch_size: int, model_id: str | None) -> Embedder:
     from .onnx_backend import EmbedBackendError, OnnxEmbedder
 
     int8 = model_id == INT8_MODEL_ID if model_id else default_model_id(backend) == INT8_MODEL_ID
-    if int8:
+    if int8:  # an int8 index, or "onnx-int8" asked for: never a silent fallback to other vectors
         try:
             return OnnxEmbedder(batch_size=batch_size, quantize=True)
         except EmbedBackendError as exc:
-            if model_id or backend == "onnx-int8":
-                raise EmbedBackendError(
-                    f"{exc}. The int8 model needs ONNX Runtime (pip install onnxruntime onnx); "
-                    "or rebuild the index with the fp32 model: QA_EMBED_BACKEND=sentence-transformers qa build --full"
-                ) from exc
-            logging.getLogger("qa.embed").info("ONNX backend unavailable (%s); using sentence-transformers", exc)
-            return SentenceTransformerEmbedder(batch_size=batch_size)
+            raise EmbedBackendError(
+                f"{exc}. The int8 model needs ONNX Runtime (pip install onnxruntime onnx); "
+                "or rebuild the index with the fp32 model: QA_EMBED_BACKEND=sentence-transformers qa build --full"
+            ) from exc
     if backend == "sentence-transformers":
         return SentenceTransformerEmbedder(batch_size=batch_size)
     try:

@@ -16,6 +16,8 @@ import logging
 import os
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -257,9 +259,9 @@ class OnnxEmbedder:
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Unit vectors, each text run alone, by one worker thread per core on a single-thread session.
 
-        Measured (docs/BENCHMARKS.md): no padding, and no threads spinning while
-        they wait for each other, made this faster than length-sorted batches on
-        two threads (1.5-1.9x on the shared machine). And it is the only exact way
+        No padding, and no threads spinning while they wait for each other: faster
+        than length-sorted batches on two threads on the busy machine (a one-off
+        comparison, docs/BENCHMARKS.md "Decisions"). And it is the only exact way
         for int8: its graph quantizes activations with one scale per tensor, so in
         a batch a text's vector depends on its batch-mates (differences up to
         3e-2); alone, a text has one vector whichever build or engine embeds it.
@@ -282,18 +284,10 @@ class OnnxEmbedder:
 
             bar = tqdm(total=len(seqs), desc="embedding", unit="text", leave=False)
         workers = min(self.threads, len(seqs))
-        if workers <= 1:
-            for i in range(len(seqs)):
-                one(i)
+        with ThreadPoolExecutor(workers, thread_name_prefix="qa-embed") if workers > 1 else nullcontext() as pool:
+            for _ in (pool.map if pool else map)(one, range(len(seqs))):
                 if bar is not None:
                     bar.update(1)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers, thread_name_prefix="qa-embed") as pool:
-                for _ in pool.map(one, range(len(seqs))):
-                    if bar is not None:
-                        bar.update(1)
         if bar is not None:
             bar.close()
         return out

@@ -620,7 +620,11 @@ def _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, rep
     for aid in ids:
         entry = entries[aid]
         m = entry.meta
-        n = entry.n_rows if entry.fresh else _old_range(old, aid)[1] - _old_range(old, aid)[0]
+        if entry.fresh:
+            n = entry.n_rows
+        else:
+            lo, hi = _old_range(old, aid)
+            n = hi - lo
         manifest_articles[aid] = {"hash": m["hash"], "title": m["title"], "source": m["source"], "date": m["date"],
                                   "path": m["path"], "chunks": [total, total + n]}
         total += n
