@@ -72,6 +72,7 @@ class IndexNotReady(QAError):
 # Rendering: pure functions from library objects to escaped HTML.
 # ---------------------------------------------------------------------------
 
+
 def esc(value: Any) -> str:
     """Escape anything for HTML text or a quoted attribute."""
     return html.escape("" if value is None else str(value), quote=True)
@@ -91,13 +92,17 @@ def highlight_html(text: str, start: int, end: int, css_class: str = "qa-hl", el
 
 
 def _meta(source: str | None, date: str | None, extra: str = "") -> str:
-    parts = [f'<span class="qa-source">{esc(source)}</span>' if source else "",
-             f'<span class="qa-date">{esc(date)}</span>' if date else "", extra]
+    parts = [
+        f'<span class="qa-source">{esc(source)}</span>' if source else "",
+        f'<span class="qa-date">{esc(date)}</span>' if date else "",
+        extra,
+    ]
     return " · ".join(p for p in parts if p)
 
 
-def _open_button(article_id: str, start: int, end: int, hl: tuple[int, int], article_hash: str | None,
-                 label: str = "Open article") -> str:
+def _open_button(
+    article_id: str, start: int, end: int, hl: tuple[int, int], article_hash: str | None, label: str = "Open article"
+) -> str:
     return (
         f'<button type="button" class="qa-open" data-article="{esc(article_id)}" data-start="{int(start)}" '
         f'data-end="{int(end)}" data-hs="{int(hl[0])}" data-he="{int(hl[1])}" data-hash="{esc(article_hash or "")}">'
@@ -115,9 +120,16 @@ def render_passage(p: Passage, article_hash: str | None = None) -> str:
             meta = _meta(o.get("source"), o.get("date"))
             items.append(
                 f'<li><span class="qa-also-title">{esc(o.get("title") or o.get("article_id"))}</span>'
-                + (f" <span class=\"qa-meta\">{meta}</span>" if meta else "")
-                + " " + _open_button(str(o.get("article_id")), int(o.get("start", 0)), int(o.get("end", 0)),
-                                     (int(o.get("start", 0)), int(o.get("end", 0))), None, "Open")
+                + (f' <span class="qa-meta">{meta}</span>' if meta else "")
+                + " "
+                + _open_button(
+                    str(o.get("article_id")),
+                    int(o.get("start", 0)),
+                    int(o.get("end", 0)),
+                    (int(o.get("start", 0)), int(o.get("end", 0))),
+                    None,
+                    "Open",
+                )
                 + "</li>"
             )
         also = f'<div class="qa-also">Same passage also in:<ul>{"".join(items)}</ul></div>'
@@ -144,7 +156,7 @@ def render_answer(answer: Answer, hashes: Mapping[str, str] | None = None) -> st
     if answer.no_answer or not answer.passages:
         parts.append(
             '<div class="qa-noanswer" role="status"><strong>No passage clearly answers this.</strong> '
-            f'{esc(_sentence(answer.reason or "the evidence is weak"))}'
+            f"{esc(_sentence(answer.reason or 'the evidence is weak'))}"
             + (" The closest passages are below, flagged as weak evidence." if answer.passages else "")
             + "</div>"
         )
@@ -164,8 +176,9 @@ def render_answer(answer: Answer, hashes: Mapping[str, str] | None = None) -> st
 
 
 def render_examples(questions: list[str]) -> str:
-    buttons = "".join(f'<button type="button" class="qa-example" data-q="{esc(q)}">{esc(q)}</button>'
-                      for q in questions)
+    buttons = "".join(
+        f'<button type="button" class="qa-example" data-q="{esc(q)}">{esc(q)}</button>' for q in questions
+    )
     return f'<div class="qa-examples"><span class="qa-examples-label">Try</span>{buttons}</div>' if buttons else ""
 
 
@@ -179,12 +192,21 @@ def _sentence(text: str) -> str:
 
 def render_message(title: str, body: str = "", kind: str = "info") -> str:
     """A state message (empty question, index building, error); both strings are escaped."""
-    return (f'<div class="qa-message qa-{esc(kind)}" role="status"><strong>{esc(title)}</strong>'
-            + (f" {esc(_sentence(body))}" if body else "") + "</div>")
+    return (
+        f'<div class="qa-message qa-{esc(kind)}" role="status"><strong>{esc(title)}</strong>'
+        + (f" {esc(_sentence(body))}" if body else "")
+        + "</div>"
+    )
 
 
-def render_article(article: Article, start: int | None = None, end: int | None = None,
-                   hl: tuple[int, int] | None = None, stale: bool = False, nonce: str = "") -> str:
+def render_article(
+    article: Article,
+    start: int | None = None,
+    end: int | None = None,
+    hl: tuple[int, int] | None = None,
+    stale: bool = False,
+    nonce: str = "",
+) -> str:
     """The whole cleaned article, the cited passage marked (id qa-focus) so the page can scroll to it."""
     text = article.text
     body = _text(text)
@@ -194,7 +216,7 @@ def render_article(article: Article, start: int | None = None, end: int | None =
         if not (start <= hs <= he <= end):
             hs, he = start, end
         body = (
-            f"{_text(text[:start])}<span class=\"qa-cited\" id=\"qa-focus\">"
+            f'{_text(text[:start])}<span class="qa-cited" id="qa-focus">'
             f"{highlight_html(text[start:end], hs - start, he - start)}</span>{_text(text[end:])}"
         )
     url = ""
@@ -203,7 +225,9 @@ def render_article(article: Article, start: int | None = None, end: int | None =
     meta = _meta(article.source, article.date, url)
     stale_note = (
         '<div class="qa-warning" role="status">This article changed since the answer was given; '
-        "ask again to cite the new text.</div>" if stale else ""
+        "ask again to cite the new text.</div>"
+        if stale
+        else ""
     )
     return (
         f'<div class="qa-article" data-article="{esc(article.id)}" data-open="{esc(nonce)}">'
@@ -243,8 +267,10 @@ def render_status(status: dict | None, skipped: list[dict] | None = None, error:
         return render_message("No index yet.", "Click Rebuild index to build it from the corpus.", "warn")
     if status["corpus_changed"]:
         n = (len(status["added"]), len(status["changed"]), len(status["deleted"]))
-        corpus = (f'<span class="qa-changed">changed since the build: {n[0]} added, {n[1]} changed, '
-                  f"{n[2]} deleted — click Rebuild</span>")
+        corpus = (
+            f'<span class="qa-changed">changed since the build: {n[0]} added, {n[1]} changed, '
+            f"{n[2]} deleted — click Rebuild</span>"
+        )
     else:
         corpus = '<span class="qa-same">unchanged since the build</span>'
     rows = [
@@ -264,8 +290,9 @@ def render_status(status: dict | None, skipped: list[dict] | None = None, error:
 
 def _skipped_list(skipped: list[dict], title: str) -> str:
     items = "".join(
-        f'<li><code>{esc(s.get("path"))}{":" + str(int(s["line"])) if s.get("line") else ""}</code> — '
-        f'{esc(s.get("reason"))}</li>' for s in skipped[:100]
+        f"<li><code>{esc(s.get('path'))}{':' + str(int(s['line'])) if s.get('line') else ''}</code> — "
+        f"{esc(s.get('reason'))}</li>"
+        for s in skipped[:100]
     )
     more = f"<li>… and {len(skipped) - 100} more</li>" if len(skipped) > 100 else ""
     return f'<div class="qa-skipped"><strong>{esc(title)} ({len(skipped)})</strong><ul>{items}{more}</ul></div>'
@@ -287,11 +314,13 @@ def render_report(report: BuildReport | None, error: str | None = None, note: st
     if report is None:
         return lead
     nothing = not (report.added or report.changed or report.deleted)
-    head = ("Index is up to date: nothing changed." if nothing else
-            f"Index rebuilt in {report.seconds:.1f} s: {report.documents:,} documents, {report.chunks:,} chunks "
-            f"({report.embedded:,} passage{'s' if report.embedded != 1 else ''} embedded).")
-    items = (_id_list("Added", report.added) + _id_list("Changed", report.changed)
-             + _id_list("Deleted", report.deleted))
+    head = (
+        "Index is up to date: nothing changed."
+        if nothing
+        else f"Index rebuilt in {report.seconds:.1f} s: {report.documents:,} documents, {report.chunks:,} chunks "
+        f"({report.embedded:,} passage{'s' if report.embedded != 1 else ''} embedded)."
+    )
+    items = _id_list("Added", report.added) + _id_list("Changed", report.changed) + _id_list("Deleted", report.deleted)
     out = lead + f'<div class="qa-report">{render_message(head, kind="ok")}'
     if items:
         out += f"<ul>{items}</ul>"
@@ -304,8 +333,10 @@ def render_upload(result: UploadResult) -> str:
     out = []
     if result.saved:
         names = ", ".join(f"<code>{esc(s.name)}</code>{' (replaced)' if s.replaced else ''}" for s in result.saved)
-        out.append(f'<div class="qa-message qa-ok" role="status"><strong>Added {len(result.saved)} file(s) to the '
-                   f"corpus:</strong> {names}. Click <b>Rebuild index</b> to index them.</div>")
+        out.append(
+            f'<div class="qa-message qa-ok" role="status"><strong>Added {len(result.saved)} file(s) to the '
+            f"corpus:</strong> {names}. Click <b>Rebuild index</b> to index them.</div>"
+        )
     if result.rejected:
         out.append(_skipped_list([s.to_dict() for s in result.rejected], "Refused"))
     return "".join(out) or render_message("Choose one or more files first.", kind="warn")
@@ -329,6 +360,7 @@ def render_build_note(state: BuildState, has_index: bool) -> str:
 # ---------------------------------------------------------------------------
 # State: one shared retriever and one background build at a time.
 # ---------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class BuildState:
@@ -367,8 +399,13 @@ class _SmallBatches:
 class BuildRunner:
     """Runs qa.build in a background thread; start() refuses a second one while one runs."""
 
-    def __init__(self, corpus: Path, index_dir: Path, embedder: Callable[[str | None], Any],
-                 on_done: Callable[[BuildState], None] | None = None):
+    def __init__(
+        self,
+        corpus: Path,
+        index_dir: Path,
+        embedder: Callable[[str | None], Any],
+        on_done: Callable[[BuildState], None] | None = None,
+    ):
         self.corpus, self.index_dir = corpus, index_dir
         self._embedder = embedder
         self._on_done = on_done
@@ -410,9 +447,14 @@ class BuildRunner:
     def _run(self, full: bool) -> None:
         report, error = None, None
         try:
-            report = build(self.corpus, self.index_dir, full=full,
-                           embedder=lambda model_id: _SmallBatches(self._embedder(model_id), self._slice_done),
-                           progress=False, on_progress=self._progress)
+            report = build(
+                self.corpus,
+                self.index_dir,
+                full=full,
+                embedder=lambda model_id: _SmallBatches(self._embedder(model_id), self._slice_done),
+                progress=False,
+                on_progress=self._progress,
+            )
         except QAError as exc:
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of killing the thread silently
@@ -468,8 +510,14 @@ class QAApp:
             self._retriever.refresh()
         return self._retriever
 
-    def ask(self, question: str, k: int = DEFAULT_K, sources: list[str] | None = None,
-            since: str | None = None, until: str | None = None) -> tuple[Answer, dict[str, str]]:
+    def ask(
+        self,
+        question: str,
+        k: int = DEFAULT_K,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> tuple[Answer, dict[str, str]]:
         """The answer plus each cited article's content hash (to tell later whether it changed)."""
         question = question if isinstance(question, str) else ""
         if not question.strip():
@@ -479,13 +527,21 @@ class QAApp:
             raise QuestionError(f"the number of passages must be between 1 and {MAX_K}, got {k}")
         shared = self.retriever()
         if shared is None:
-            raise IndexNotReady("the index is still being built; ask again in a moment" if self.builder.state().running
-                                else "there is no index yet; open 'Corpus & index' and click Rebuild index")
+            raise IndexNotReady(
+                "the index is still being built; ask again in a moment"
+                if self.builder.state().running
+                else "there is no index yet; open 'Corpus & index' and click Rebuild index"
+            )
         index = shared.index  # one generation for the question and the hashes of what it cites
         view = Retriever(index, self._embedder, shared.config)
-        answer = view.ask(question, k=k, sources=[s for s in sources or [] if s] or None,
-                          since=(since or "").strip() or None, until=(until or "").strip() or None,
-                          auto_refresh=False)
+        answer = view.ask(
+            question,
+            k=k,
+            sources=[s for s in sources or [] if s] or None,
+            since=(since or "").strip() or None,
+            until=(until or "").strip() or None,
+            auto_refresh=False,
+        )
         entries = index.manifest.articles
         hashes = {p.article_id: entries[p.article_id]["hash"] for p in answer.passages if p.article_id in entries}
         return answer, hashes
@@ -499,8 +555,11 @@ class QAApp:
         try:
             article = shared.index.article(article_id)
         except KeyError:
-            return render_message("This article is no longer in the index.",
-                                  "The index was rebuilt since; ask the question again.", "warn")
+            return render_message(
+                "This article is no longer in the index.",
+                "The index was rebuilt since; ask the question again.",
+                "warn",
+            )
         current = shared.index.manifest.articles.get(article_id, {}).get("hash")
         stale = bool(data.get("hash")) and data.get("hash") != current
         try:
@@ -673,7 +732,8 @@ def _date_hint(span: tuple[str, str] | None, end: int) -> str:
 def style() -> dict[str, Any]:
     """Theme and CSS: Gradio 6 takes them in launch(). System fonts: nothing is fetched from the web."""
     theme = gr.themes.Soft(
-        primary_hue="blue", neutral_hue="slate",
+        primary_hue="blue",
+        neutral_hue="slate",
         font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
     )
@@ -687,9 +747,11 @@ def create_app(app: QAApp):
 
     def ui_ask(question, k, sources, since, until):
         if not (question or "").strip():
-            return render_message("Type a question first.",
-                                  "For example: " + (examples[0] if examples else "Who said what, and when?"),
-                                  "info"), ARTICLE_PLACEHOLDER
+            return render_message(
+                "Type a question first.",
+                "For example: " + (examples[0] if examples else "Who said what, and when?"),
+                "info",
+            ), ARTICLE_PLACEHOLDER
         try:
             answer, hashes = app.ask(question, int(k), sources, since, until)
         except IndexNotReady as exc:  # the banner above shows the build's progress
@@ -698,8 +760,13 @@ def create_app(app: QAApp):
             return render_message("This question cannot be answered as asked.", str(exc), "error"), ARTICLE_PLACEHOLDER
         return render_answer(answer, hashes), ARTICLE_PLACEHOLDER
 
-    def api_ask(question: str, k: int = DEFAULT_K, sources: list[str] | None = None, since: str | None = None,
-                until: str | None = None) -> dict:
+    def api_ask(
+        question: str,
+        k: int = DEFAULT_K,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict:
         """Answer a question with ranked, cited passages: the same JSON as `qa ask --json`."""
         try:
             answer, _ = app.ask(question, int(k), sources, since, until)
@@ -743,35 +810,63 @@ def create_app(app: QAApp):
         if gen == seen:
             return note, note, gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
         srcs, span = app.filters()
-        return (note, note, gr.update(choices=srcs, visible=bool(srcs)),
-                gr.update(visible=span is not None, placeholder=_date_hint(span, 0)),
-                gr.update(visible=span is not None, placeholder=_date_hint(span, 1)), app.status_html(), gen)
+        return (
+            note,
+            note,
+            gr.update(choices=srcs, visible=bool(srcs)),
+            gr.update(visible=span is not None, placeholder=_date_hint(span, 0)),
+            gr.update(visible=span is not None, placeholder=_date_hint(span, 1)),
+            app.status_html(),
+            gen,
+        )
 
     with gr.Blocks(title="qa — cited answers", delete_cache=(3600, 3600)) as demo:
         seen_gen = gr.State(app.generation())
-        gr.HTML('<div id="qa-header"><h1>Ask your articles</h1>'
-                "<p>Answers quote the passage and sentence they come from, with a citation you can open.</p></div>",
-                js_on_load=None)
+        gr.HTML(
+            '<div id="qa-header"><h1>Ask your articles</h1>'
+            "<p>Answers quote the passage and sentence they come from, with a citation you can open.</p></div>",
+            js_on_load=None,
+        )
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
-                ask_note = gr.HTML(render_build_note(app.builder.state(), app.has_index()), elem_id="qa-ask-note",
-                                   js_on_load=None)
+                ask_note = gr.HTML(
+                    render_build_note(app.builder.state(), app.has_index()), elem_id="qa-ask-note", js_on_load=None
+                )
                 with gr.Row(equal_height=True):
-                    question = gr.Textbox(placeholder="Ask a question about the articles, then press Enter",
-                                          show_label=False, lines=1, max_lines=3, scale=5, autofocus=True,
-                                          elem_id="qa-question", container=False)
+                    question = gr.Textbox(
+                        placeholder="Ask a question about the articles, then press Enter",
+                        show_label=False,
+                        lines=1,
+                        max_lines=3,
+                        scale=5,
+                        autofocus=True,
+                        elem_id="qa-question",
+                        container=False,
+                    )
                     ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
-                example_box = gr.HTML(render_examples(examples), elem_id="qa-examples", js_on_load=EXAMPLES_JS,
-                                      visible=bool(examples))
+                example_box = gr.HTML(
+                    render_examples(examples), elem_id="qa-examples", js_on_load=EXAMPLES_JS, visible=bool(examples)
+                )
                 with gr.Accordion("Options", open=False, elem_id="qa-options"):
                     with gr.Row():
                         k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200)
-                        source_dd = gr.Dropdown(choices=sources, multiselect=True, label="Sources",
-                                                elem_id="qa-sources", visible=bool(sources), min_width=200)
-                        since = gr.Textbox(label="From date", placeholder=_date_hint(dates, 0),
-                                           visible=dates is not None, min_width=140)
-                        until = gr.Textbox(label="To date", placeholder=_date_hint(dates, 1),
-                                           visible=dates is not None, min_width=140)
+                        source_dd = gr.Dropdown(
+                            choices=sources,
+                            multiselect=True,
+                            label="Sources",
+                            elem_id="qa-sources",
+                            visible=bool(sources),
+                            min_width=200,
+                        )
+                        since = gr.Textbox(
+                            label="From date",
+                            placeholder=_date_hint(dates, 0),
+                            visible=dates is not None,
+                            min_width=140,
+                        )
+                        until = gr.Textbox(
+                            label="To date", placeholder=_date_hint(dates, 1), visible=dates is not None, min_width=140
+                        )
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
                         result = gr.HTML("", elem_id="qa-result", js_on_load=CARDS_JS)
@@ -785,11 +880,15 @@ def create_app(app: QAApp):
                         status = gr.HTML(app.status_html(), elem_id="qa-status", js_on_load=None)
                         with gr.Row():
                             rebuild_btn = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild", scale=2)
-                            refresh_btn = gr.Button("Refresh status", variant="secondary", elem_id="qa-refresh",
-                                                    scale=1)
-                        full = gr.Checkbox(False, label="From scratch (ignore the old index and the embedding cache; "
-                                           "needed after changing chunk settings or if the index is damaged)",
-                                           elem_id="qa-full")
+                            refresh_btn = gr.Button(
+                                "Refresh status", variant="secondary", elem_id="qa-refresh", scale=1
+                            )
+                        full = gr.Checkbox(
+                            False,
+                            label="From scratch (ignore the old index and the embedding cache; "
+                            "needed after changing chunk settings or if the index is damaged)",
+                            elem_id="qa-full",
+                        )
                         report = gr.HTML("", elem_id="qa-report", js_on_load=None)
                     with gr.Column(scale=1, min_width=300):
                         gr.Markdown("### Add articles")
@@ -797,8 +896,12 @@ def create_app(app: QAApp):
                             f"Files of type {', '.join(SUPPORTED_SUFFIXES)}, up to {MAX_UPLOAD_BYTES // (1 << 20)} MB "
                             "each, are saved into the corpus folder. Then click **Rebuild index**."
                         )
-                        files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
-                                        label="Article files", elem_id="qa-upload")
+                        files = gr.File(
+                            file_count="multiple",
+                            file_types=list(SUPPORTED_SUFFIXES),
+                            label="Article files",
+                            elem_id="qa-upload",
+                        )
                         overwrite = gr.Checkbox(False, label="Replace files of the same name", elem_id="qa-overwrite")
                         upload_btn = gr.Button("Add to corpus", elem_id="qa-add")
                         upload_out = gr.HTML("", elem_id="qa-upload-result", js_on_load=None)
@@ -806,20 +909,46 @@ def create_app(app: QAApp):
         ask_inputs = [question, k, source_dd, since, until]
         ask_outputs = [result, article]
         for trigger in (question.submit, ask_btn.click):
-            trigger(ui_ask, ask_inputs, ask_outputs, api_visibility="private", concurrency_limit=4,
-                    concurrency_id="ask", show_progress="minimal")
+            trigger(
+                ui_ask,
+                ask_inputs,
+                ask_outputs,
+                api_visibility="private",
+                concurrency_limit=4,
+                concurrency_id="ask",
+                show_progress="minimal",
+            )
         example_box.click(ui_example, None, question, api_visibility="private", queue=False).then(
-            ui_ask, ask_inputs, ask_outputs, api_visibility="private", concurrency_limit=4,
-            concurrency_id="ask", show_progress="minimal")
+            ui_ask,
+            ask_inputs,
+            ask_outputs,
+            api_visibility="private",
+            concurrency_limit=4,
+            concurrency_id="ask",
+            show_progress="minimal",
+        )
         result.click(ui_open, None, article, api_visibility="private", concurrency_limit=4, show_progress="hidden")
         upload_btn.click(ui_upload, [files, overwrite], [upload_out, status, files], api_visibility="private")
-        rebuild_btn.click(ui_rebuild, full, [report, status], api_visibility="private", concurrency_limit=None,
-                          show_progress_on=[status])
+        rebuild_btn.click(
+            ui_rebuild,
+            full,
+            [report, status],
+            api_visibility="private",
+            concurrency_limit=None,
+            show_progress_on=[status],
+        )
         refresh_btn.click(app.status_html, None, status, api_visibility="private")
         corpus_tab.select(app.status_html, None, status, api_visibility="private", show_progress="hidden")
         timer = gr.Timer(1.0)
-        timer.tick(ui_tick, seen_gen, [ask_note, index_note, source_dd, since, until, status, seen_gen],
-                   api_visibility="private", concurrency_limit=None, show_progress="hidden", queue=False)
+        timer.tick(
+            ui_tick,
+            seen_gen,
+            [ask_note, index_note, source_dd, since, until, status, seen_gen],
+            api_visibility="private",
+            concurrency_limit=None,
+            show_progress="hidden",
+            queue=False,
+        )
         gr.api(api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
     return demo
 
@@ -827,6 +956,7 @@ def create_app(app: QAApp):
 # ---------------------------------------------------------------------------
 # Command line.
 # ---------------------------------------------------------------------------
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -841,9 +971,11 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ui.py", description="The qa web app (Gradio).")
     ap.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
     ap.add_argument("--index", default="index", help="index directory (default: index)")
-    ap.add_argument("--host", default="127.0.0.1",
-                    help="address to listen on (default: 127.0.0.1, this machine only; "
-                         "0.0.0.0 opens the app to the network)")
+    ap.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens the app to the network)",
+    )
     ap.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     return ap
 
@@ -856,19 +988,24 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     corpus, index_dir = Path(args.corpus), Path(args.index)
     if not corpus.is_dir() and not (index_dir / "manifest.json").exists():
-        print(f"error: corpus directory {corpus} does not exist and there is no index in {index_dir}; "
-              "pass --corpus with the folder that holds your articles", file=sys.stderr)
+        print(
+            f"error: corpus directory {corpus} does not exist and there is no index in {index_dir}; "
+            "pass --corpus with the folder that holds your articles",
+            file=sys.stderr,
+        )
         return 1
     if not _is_loopback(args.host):
-        print(f"warning: listening on {args.host}: anyone who can reach this machine can ask questions, "
-              "upload files into the corpus and start builds", file=sys.stderr)
+        print(
+            f"warning: listening on {args.host}: anyone who can reach this machine can ask questions, "
+            "upload files into the corpus and start builds",
+            file=sys.stderr,
+        )
 
     app = QAApp(corpus, index_dir)
     if corpus.is_dir():
         # Missing or older than the corpus: build (incrementally) before answering; the page shows progress.
         first = not app.has_index()
-        print(f"index: {'building' if first else 'checking'} {index_dir} from {corpus} in the background",
-              flush=True)
+        print(f"index: {'building' if first else 'checking'} {index_dir} from {corpus} in the background", flush=True)
         app.builder.start()
         threading.Thread(target=_report_startup_build, args=(app,), daemon=True).start()
     threading.Thread(target=app.embedder, name="qa-model", daemon=True).start()  # warm the model
@@ -876,9 +1013,14 @@ def main(argv: list[str] | None = None) -> int:
     demo = create_app(app)
     try:
         demo.queue(default_concurrency_limit=1).launch(
-            server_name=args.host, server_port=args.port, share=False, inbrowser=False,
-            max_file_size=MAX_UPLOAD_BYTES, **style(),
-            footer_links=["api", "settings"], show_error=True,
+            server_name=args.host,
+            server_port=args.port,
+            share=False,
+            inbrowser=False,
+            max_file_size=MAX_UPLOAD_BYTES,
+            **style(),
+            footer_links=["api", "settings"],
+            show_error=True,
             # Gradio keeps ~0.3 MB of state per session and every REST API call is a new session:
             # the default 10,000 sessions would let API clients grow the server by ~3 GB (bench/loadtest.py).
             state_session_capacity=256,

@@ -49,8 +49,11 @@ def million(real: np.ndarray, queries: np.ndarray, n: int, sweep=(64, 128, 256, 
     config = Config()
     sampler = CovarianceSampler(real, seed=7)
     vectors = np.vstack([sampler.sample(min(50_000, n - i)) for i in range(0, n, 50_000)])
-    out: dict = {"n": n, "queries": len(queries), "config": {k: v for k, v in config.to_dict().items()
-                                                           if k.startswith("hnsw")}}
+    out: dict = {
+        "n": n,
+        "queries": len(queries),
+        "config": {k: v for k, v in config.to_dict().items() if k.startswith("hnsw")},
+    }
     # Where exact search stops being cheap: flat latency by size.
     flat_by_size = {}
     for size in sorted({s for s in (10_000, 20_000, 50_000, 100_000, n) if s <= n}):
@@ -98,8 +101,13 @@ def real_recall(vectors: np.ndarray, queries: np.ndarray, sweep=(128, 256, 384, 
     exact = _exact_top(vectors, queries, 10)
     t = time.perf_counter()
     index = build_dense(vectors, spec)
-    out: dict = {"n": int(len(vectors)), "queries": int(len(queries)), "spec": spec,
-                 "build_s": time.perf_counter() - t, "ef_curve": {}}
+    out: dict = {
+        "n": int(len(vectors)),
+        "queries": int(len(queries)),
+        "spec": spec,
+        "build_s": time.perf_counter() - t,
+        "ef_curve": {},
+    }
     for ef in sweep:
         times, rows = _latencies(index, dict(spec, efSearch=ef), queries, 10)
         out["ef_curve"][ef] = dict(measure.percentiles(times), recall_at_10=recall(rows, exact))

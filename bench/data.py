@@ -49,7 +49,7 @@ def pick_slice(rows: list[dict], n: int, must: set[str] = frozenset(), seed: int
     others = [r for r in rows if r["id"] not in must]
     random.Random(seed).shuffle(others)
     chosen = first + others[: n - len(first)]
-    return chosen, others[n - len(first):]
+    return chosen, others[n - len(first) :]
 
 
 def questions_for(rows: list[dict], count: int, seed: int = 1) -> list[str]:
@@ -69,8 +69,9 @@ def write_corpus(rows: list[dict], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:
-            f.write(json.dumps({k: r.get(k) for k in ("id", "title", "text", "source", "date")},
-                               ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps({k: r.get(k) for k in ("id", "title", "text", "source", "date")}, ensure_ascii=False) + "\n"
+            )
     return path
 
 
@@ -106,8 +107,9 @@ class SyntheticEmbedder:
 
     dim = 384
 
-    def __init__(self, real: np.ndarray | None = None, seed: int = 0,
-                 model_id: str = "sentence-transformers/all-MiniLM-L6-v2"):
+    def __init__(
+        self, real: np.ndarray | None = None, seed: int = 0, model_id: str = "sentence-transformers/all-MiniLM-L6-v2"
+    ):
         self.model_id = model_id  # the model the index claims: the real vectors' (e.g. the int8 default)
         self.rng = np.random.default_rng(seed)
         self.words: dict[str, np.ndarray] = {}

@@ -41,8 +41,10 @@ def subsample(src: Path, dest: Path, docs: int, seed: int = 0) -> dict:
     with open(dest / "corpus.jsonl", "w", encoding="utf-8") as f:
         for r in keep:
             f.write(json.dumps(r) + "\n")
-    with gzip.open(src / "queries.jsonl.gz", "rt", encoding="utf-8") as f_in, \
-            open(dest / "queries.jsonl", "w", encoding="utf-8") as f_out:
+    with (
+        gzip.open(src / "queries.jsonl.gz", "rt", encoding="utf-8") as f_in,
+        open(dest / "queries.jsonl", "w", encoding="utf-8") as f_out,
+    ):
         f_out.writelines(line for line in f_in if json.loads(line)["_id"] in qrels)
     shutil.copy(src / "qrels_test.tsv", dest / "qrels_test.tsv")
     return {"documents": len(keep), "judged": len(judged), "queries": len(qrels)}
@@ -52,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.int8_eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=1500)
     ap.add_argument("--work", type=Path, default=Path("/tmp/qa-bench-int8"))
-    ap.add_argument("--fp32-cache", type=Path, default=None,
-                    help="an embeddings.sqlite of fp32 SciFact vectors to seed the fp32 index (saves time)")
+    ap.add_argument(
+        "--fp32-cache",
+        type=Path,
+        default=None,
+        help="an embeddings.sqlite of fp32 SciFact vectors to seed the fp32 index (saves time)",
+    )
     args = ap.parse_args(argv)
     from qa.config import Config
     from qa.evaluate import evaluate_beir
@@ -75,12 +81,15 @@ def main(argv: list[str] | None = None) -> int:
             src.close()
             dst.close()
         t = time.perf_counter()
-        res = {mode: evaluate_beir(folder, index_dir=index_dir, mode=mode, config=config, embedder=model).metrics
-               for mode in ("hybrid", "dense")}
+        res = {
+            mode: evaluate_beir(folder, index_dir=index_dir, mode=mode, config=config, embedder=model).metrics
+            for mode in ("hybrid", "dense")
+        }
         out[label] = {"metrics": res, "seconds": time.perf_counter() - t}
         print(label, json.dumps(res), file=sys.stderr, flush=True)
-    out["ndcg10_loss"] = {m: out["fp32"]["metrics"][m]["nDCG@10"] - out["int8"]["metrics"][m]["nDCG@10"]
-                          for m in ("hybrid", "dense")}
+    out["ndcg10_loss"] = {
+        m: out["fp32"]["metrics"][m]["nDCG@10"] - out["int8"]["metrics"][m]["nDCG@10"] for m in ("hybrid", "dense")
+    }
     out["adopt_int8"] = all(loss < 0.005 for loss in out["ndcg10_loss"].values())
     print(json.dumps(out))
     return 0

@@ -36,9 +36,12 @@ SHARED = ROOT.parent / "shared"
 NEWS = SHARED / "data" / "news" / "articles.jsonl.gz"
 SEED = SHARED / "eval" / "seed_questions.jsonl"
 FALLBACK_QUESTIONS = [
-    "How many NATO troops are in Afghanistan?", "Who is the spokesman for the Taliban?",
-    "What did the company report for the quarter?", "Which team won the match?",
-    "What did the minister announce?", "When will the new rules take effect?",
+    "How many NATO troops are in Afghanistan?",
+    "Who is the spokesman for the Taliban?",
+    "What did the company report for the quarter?",
+    "Which team won the match?",
+    "What did the minister announce?",
+    "When will the new rules take effect?",
 ]
 
 
@@ -46,21 +49,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="an already running app (loopback only); default: start ui.py")
     ap.add_argument("--corpus", default=str(ROOT / "corpus"), help="corpus folder for the started app")
-    ap.add_argument("--news", type=int, default=0, metavar="N",
-                    help="instead of --corpus, the first N articles of ../shared/data/news (built once, then reused)")
-    ap.add_argument("--workdir", default=os.environ.get("QA_BENCH_CACHE", str(Path.home() / ".cache" / "qa" / "load")),
-                    help="where the load-test corpus and index are kept between runs")
+    ap.add_argument(
+        "--news",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of --corpus, the first N articles of ../shared/data/news (built once, then reused)",
+    )
+    ap.add_argument(
+        "--workdir",
+        default=os.environ.get("QA_BENCH_CACHE", str(Path.home() / ".cache" / "qa" / "load")),
+        help="where the load-test corpus and index are kept between runs",
+    )
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=50_000, help="stop after this many requests in total")
-    ap.add_argument("--warmup", type=float, default=120.0, metavar="SECONDS",
-                    help="load with the same clients before measuring: model load, thread pools and allocator "
-                         "arenas settle, so memory growth measures leaks, not warm-up (the server's memory "
-                         "levels off after about 100 s of load: docs/RELIABILITY.md)")
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="load with the same clients before measuring: model load, thread pools and allocator "
+        "arenas settle, so memory growth measures leaks, not warm-up (the server's memory "
+        "levels off after about 100 s of load: docs/RELIABILITY.md)",
+    )
     ap.add_argument("-k", type=int, default=5)
-    ap.add_argument("--client", choices=("http", "gradio"), default="http",
-                    help="http: Gradio's REST API with httpx (light, measures the server); "
-                         "gradio: gradio_client (what Python users call; costs ~80 ms CPU a request client-side)")
+    ap.add_argument(
+        "--client",
+        choices=("http", "gradio"),
+        default="http",
+        help="http: Gradio's REST API with httpx (light, measures the server); "
+        "gradio: gradio_client (what Python users call; costs ~80 ms CPU a request client-side)",
+    )
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = ap.parse_args(argv)
     if args.url and urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -107,8 +127,12 @@ def free_port() -> int:
 
 def build_index(corpus: Path, index: Path) -> None:
     print(f"building {index} from {corpus} (reused if up to date) ...", file=sys.stderr, flush=True)
-    out = subprocess.run([sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index),
-                          "--quiet"], cwd=ROOT, text=True, capture_output=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index), "--quiet"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+    )
     if out.returncode != 0:
         sys.exit(out.stderr.strip() or "error: the build failed")
     print(out.stdout.strip(), file=sys.stderr)
@@ -117,9 +141,24 @@ def build_index(corpus: Path, index: Path) -> None:
 def start_server(corpus: Path, index: Path, port: int, log_path: Path) -> subprocess.Popen:
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-    return subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(index),
-                             "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "ui.py"),
+            "--corpus",
+            str(corpus),
+            "--index",
+            str(index),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def connect(url: str, timeout: float = 180.0):
@@ -207,8 +246,9 @@ def gradio_caller(url: str):
     return lambda question, k: client.predict(question, k, api_name="/ask")
 
 
-def run_load(url: str, qs: list[str], clients: int, seconds: float, max_requests: int, k: int,
-             kind: str = "http") -> dict:
+def run_load(
+    url: str, qs: list[str], clients: int, seconds: float, max_requests: int, k: int, kind: str = "http"
+) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -252,14 +292,19 @@ def run_load(url: str, qs: list[str], clients: int, seconds: float, max_requests
     for t in threads:
         t.join(seconds + 120)
     elapsed = time.perf_counter() - began
-    return {"requests": len(latencies) + len(errors), "ok": len(latencies), "errors": len(errors),
-            "error_examples": sorted(set(errors))[:5], "seconds": round(elapsed, 1),
-            "requests_per_s": round(len(latencies) / elapsed, 2) if elapsed else 0.0,
-            "p50_ms": round(1000 * percentile(latencies, 0.50), 1),
-            "p90_ms": round(1000 * percentile(latencies, 0.90), 1),
-            "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
-            "max_ms": round(1000 * max(latencies), 1) if latencies else None,
-            "mean_ms": round(1000 * statistics.fmean(latencies), 1) if latencies else None}
+    return {
+        "requests": len(latencies) + len(errors),
+        "ok": len(latencies),
+        "errors": len(errors),
+        "error_examples": sorted(set(errors))[:5],
+        "seconds": round(elapsed, 1),
+        "requests_per_s": round(len(latencies) / elapsed, 2) if elapsed else 0.0,
+        "p50_ms": round(1000 * percentile(latencies, 0.50), 1),
+        "p90_ms": round(1000 * percentile(latencies, 0.90), 1),
+        "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
+        "max_ms": round(1000 * max(latencies), 1) if latencies else None,
+        "mean_ms": round(1000 * statistics.fmean(latencies), 1) if latencies else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,9 +342,15 @@ def main(argv: list[str] | None = None) -> int:
             server_cpu = sampler.cpu_seconds()
         load_before, client_cpu = os.getloadavg()[0], time.process_time()
         result = run_load(url, qs, args.clients, args.seconds, args.max_requests, args.k, args.client)
-        result.update(client=args.client, clients=args.clients, questions=len(qs), url=url, cpus=os.cpu_count(),
-                      load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)],
-                      client_cpu_s=round(time.process_time() - client_cpu, 1))
+        result.update(
+            client=args.client,
+            clients=args.clients,
+            questions=len(qs),
+            url=url,
+            cpus=os.cpu_count(),
+            load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)],
+            client_cpu_s=round(time.process_time() - client_cpu, 1),
+        )
         if sampler is not None:
             result["server_cpu_s"] = round(sampler.cpu_seconds() - server_cpu, 1)
             result["server_cpu_ms_per_request"] = round(1000 * result["server_cpu_s"] / max(1, result["requests"]), 1)
@@ -307,10 +358,14 @@ def main(argv: list[str] | None = None) -> int:
             sampler.join()
             samples = sampler.samples
             base, mid, end, peak = samples[0], samples[len(samples) // 2], samples[-1], max(samples)
-            result.update(rss_cold_mb=round(cold / 2**20, 1), rss_start_mb=round(base / 2**20, 1),
-                          rss_end_mb=round(end / 2**20, 1),
-                          rss_peak_mb=round(peak / 2**20, 1), memory_growth_pct=round(100 * (end - base) / base, 2),
-                          second_half_growth_pct=round(100 * (end - mid) / mid, 2))
+            result.update(
+                rss_cold_mb=round(cold / 2**20, 1),
+                rss_start_mb=round(base / 2**20, 1),
+                rss_end_mb=round(end / 2**20, 1),
+                rss_peak_mb=round(peak / 2**20, 1),
+                memory_growth_pct=round(100 * (end - base) / base, 2),
+                second_half_growth_pct=round(100 * (end - mid) / mid, 2),
+            )
     finally:
         if proc is not None:
             proc.terminate()
@@ -318,28 +373,39 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    goals = {"zero errors": result["errors"] == 0, "p99 under 1 s": result["p99_ms"] < 1000,
-             "memory growth under 10%": result.get("memory_growth_pct", 0.0) < 10}
+    goals = {
+        "zero errors": result["errors"] == 0,
+        "p99 under 1 s": result["p99_ms"] < 1000,
+        "memory growth under 10%": result.get("memory_growth_pct", 0.0) < 10,
+    }
     result["goals_met"] = all(goals.values())
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['clients']} {result['client']} clients, {result['seconds']} s, {result['requests']} requests "
-              f"({result['questions']} distinct questions) against {url}")
+        print(
+            f"{result['clients']} {result['client']} clients, {result['seconds']} s, {result['requests']} requests "
+            f"({result['questions']} distinct questions) against {url}"
+        )
         print(f"  throughput      {result['requests_per_s']} requests/s")
-        print(f"  latency         p50 {result['p50_ms']} ms, p90 {result['p90_ms']} ms, p99 {result['p99_ms']} ms, "
-              f"max {result['max_ms']} ms")
+        print(
+            f"  latency         p50 {result['p50_ms']} ms, p90 {result['p90_ms']} ms, p99 {result['p99_ms']} ms, "
+            f"max {result['max_ms']} ms"
+        )
         examples = f"  e.g. {result['error_examples']}" if result["errors"] else ""
         print(f"  errors          {result['errors']}{examples}")
-        print(f"  machine         {result['cpus']} CPUs, load average {result['load_average'][0]} -> "
-              f"{result['load_average'][1]}; this client used {result['client_cpu_s']} CPU s")
+        print(
+            f"  machine         {result['cpus']} CPUs, load average {result['load_average'][0]} -> "
+            f"{result['load_average'][1]}; this client used {result['client_cpu_s']} CPU s"
+        )
         if "server_cpu_s" in result:
             print(f"  server CPU      {result['server_cpu_s']} s, {result['server_cpu_ms_per_request']} ms per request")
         if "memory_growth_pct" in result:
-            print(f"  server memory   {result['rss_cold_mb']} MB before warm-up; "
-                  f"{result['rss_start_mb']} MB -> {result['rss_end_mb']} MB measured "
-                  f"(peak {result['rss_peak_mb']} MB, growth {result['memory_growth_pct']}%, "
-                  f"of which {result['second_half_growth_pct']}% in the second half)")
+            print(
+                f"  server memory   {result['rss_cold_mb']} MB before warm-up; "
+                f"{result['rss_start_mb']} MB -> {result['rss_end_mb']} MB measured "
+                f"(peak {result['rss_peak_mb']} MB, growth {result['memory_growth_pct']}%, "
+                f"of which {result['second_half_growth_pct']}% in the second half)"
+            )
         for goal, met in goals.items():
             print(f"  goal: {goal:<24} {'met' if met else 'MISSED'}")
     return 0 if result["goals_met"] else 1

@@ -84,8 +84,13 @@ def percentiles(seconds: list[float]) -> dict:
     ms = np.asarray(seconds, dtype=np.float64) * 1000
     if len(ms) == 0:
         return {"n": 0}
-    return {"n": int(len(ms)), "p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
-            "p99": float(np.percentile(ms, 99)), "mean": float(ms.mean())}
+    return {
+        "n": int(len(ms)),
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+        "mean": float(ms.mean()),
+    }
 
 
 def dir_bytes(path: Path, skip: tuple[str, ...] = ()) -> int:

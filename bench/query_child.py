@@ -61,10 +61,17 @@ def main(argv: list[str]) -> int:
     stages = _stages(retriever, embedder, questions)
     index = retriever.index
     report = {
-        "chunks": len(index), "articles": len(index.article_ids), "dense": index.dense_spec,
-        "load_s": load_s, "rss": {"python": base, "with_model": model, "loaded": loaded, "after_queries": after},
-        "latencies": latencies, "stages": stages, "recall": _recall(index, stages.pop("_qvecs")),
-        "passages": passages[:3], "backend": type(embedder).__name__, "manifest_python_mb": manifest_mb,
+        "chunks": len(index),
+        "articles": len(index.article_ids),
+        "dense": index.dense_spec,
+        "load_s": load_s,
+        "rss": {"python": base, "with_model": model, "loaded": loaded, "after_queries": after},
+        "latencies": latencies,
+        "stages": stages,
+        "recall": _recall(index, stages.pop("_qvecs")),
+        "passages": passages[:3],
+        "backend": type(embedder).__name__,
+        "manifest_python_mb": manifest_mb,
     }
     print(json.dumps(report))
     return 0

@@ -112,8 +112,20 @@ def child(engine: str, corpus: Path, index: Path, full: bool) -> dict:
 
 def _run(engine: str, corpus: Path, index: Path, full: bool) -> dict:
     load = measure.load_avg()
-    res = measure.run_process([measure.python(), "-m", "bench.ray_vs_local", "--child", engine, "--corpus",
-                               str(corpus), "--index", str(index)] + (["--full"] if full else []))
+    res = measure.run_process(
+        [
+            measure.python(),
+            "-m",
+            "bench.ray_vs_local",
+            "--child",
+            engine,
+            "--corpus",
+            str(corpus),
+            "--index",
+            str(index),
+        ]
+        + (["--full"] if full else [])
+    )
     out = res.json()
     out["driver_peak_rss_mb"] = res.peak_rss_mb
     out["process_s"] = res.seconds
@@ -144,8 +156,12 @@ def _compare(a: Path, b: Path, questions: list[str]) -> dict:
     fa = index_fingerprint(a, questions, load_embedder())
     fb = index_fingerprint(b, questions, load_embedder())
     diff = float(np.abs(fa["vectors"] - fb["vectors"]).max()) if fa["vectors"].shape == fb["vectors"].shape else None
-    return {"differences": fingerprint_differences(fa, fb, atol=1e-5), "max_abs_vector_diff": diff,
-            "chunks": len(fa["chunks"]), "questions": len(questions)}
+    return {
+        "differences": fingerprint_differences(fa, fb, atol=1e-5),
+        "max_abs_vector_diff": diff,
+        "chunks": len(fa["chunks"]),
+        "questions": len(questions),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,11 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     indexes = {"local": work / "index-local", "ray": work / "index-ray"}
     result: dict = {
         "command": "python -m bench.ray_vs_local " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "articles": len(rows),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "articles": len(rows),
         "embedder": "fake (QA_FAKE_EMBEDDER)" if fake_requested() else embed_backend(),
         "corpus_bytes": (corpus / "news.jsonl").stat().st_size,
         "corpus_text_bytes": sum(len(r["text"].encode("utf-8")) for r in rows),
-        "runs": [], "machine": {"cpus": os.cpu_count()},
+        "runs": [],
+        "machine": {"cpus": os.cpu_count()},
     }
     for r in range(args.rounds):
         order = ("local", "ray") if (r % 2 == 0) == (args.first == "local") else ("ray", "local")
@@ -209,16 +227,26 @@ def summary(runs: list[dict], tokens: int) -> dict:
     for engine, run in best.items():
         docs, chunks = run["report"]["documents"], run["report"]["chunks"]
         out[engine] = {
-            "wall_s": run["process_s"], "build_s": run["build_s"], "cpu_s": run["tree_cpu_s"],
-            "articles_per_s": docs / run["process_s"], "chunks_per_s": chunks / run["process_s"],
-            "chunks_per_s_build": chunks / run["build_s"], "tokens_per_cpu_s": tokens / run["tree_cpu_s"],
-            "driver_peak_rss_mb": run["driver_peak_rss_mb"], "tree_rss_mb": run["tree_rss_mb"],
-            "tree_pss_mb": run["tree_pss_mb"], "processes": run["processes"], "load_avg": run["load_avg"],
+            "wall_s": run["process_s"],
+            "build_s": run["build_s"],
+            "cpu_s": run["tree_cpu_s"],
+            "articles_per_s": docs / run["process_s"],
+            "chunks_per_s": chunks / run["process_s"],
+            "chunks_per_s_build": chunks / run["build_s"],
+            "tokens_per_cpu_s": tokens / run["tree_cpu_s"],
+            "driver_peak_rss_mb": run["driver_peak_rss_mb"],
+            "tree_rss_mb": run["tree_rss_mb"],
+            "tree_pss_mb": run["tree_pss_mb"],
+            "processes": run["processes"],
+            "load_avg": run["load_avg"],
         }
     if {"local", "ray"} <= set(out):
         a, b = out["ray"], out["local"]
-        out["ray_over_local"] = {k: a[k] / b[k] for k in ("wall_s", "build_s", "cpu_s", "chunks_per_s",
-                                                          "driver_peak_rss_mb", "tree_pss_mb") if b[k]}
+        out["ray_over_local"] = {
+            k: a[k] / b[k]
+            for k in ("wall_s", "build_s", "cpu_s", "chunks_per_s", "driver_peak_rss_mb", "tree_pss_mb")
+            if b[k]
+        }
     return out
 
 

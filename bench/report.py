@@ -18,19 +18,38 @@ def goals(r: dict) -> list[tuple[str, str, str, bool | None]]:
     rows: list[tuple[str, str, str, bool | None]] = []
     b = r.get("build", {})
     ratio = b.get("ratio_chunks_per_s_process")
-    rows.append(("full build vs txtai (chunks/s, whole process)", "≥ 2.5×", _f(ratio, 2) + "×" if ratio else "n/a",
-                 None if ratio is None else ratio >= 2.5))
+    rows.append(
+        (
+            "full build vs txtai (chunks/s, whole process)",
+            "≥ 2.5×",
+            _f(ratio, 2) + "×" if ratio else "n/a",
+            None if ratio is None else ratio >= 2.5,
+        )
+    )
     ratio_8 = (b.get("int8") or {}).get("ratio_chunks_per_s_process")
     if ratio_8:
-        rows.append(("full build vs txtai, qa with the int8 model (opt-in)", "≥ 2.5×", _f(ratio_8, 2) + "×",
-                     ratio_8 >= 2.5))
+        rows.append(
+            ("full build vs txtai, qa with the int8 model (opt-in)", "≥ 2.5×", _f(ratio_8, 2) + "×", ratio_8 >= 2.5)
+        )
     ratio_i = b.get("ratio_chunks_per_s_index")
-    rows.append(("full build vs txtai (chunks/s, indexing call only)", "≥ 2.5×",
-                 _f(ratio_i, 2) + "×" if ratio_i else "n/a", None if ratio_i is None else ratio_i >= 2.5))
+    rows.append(
+        (
+            "full build vs txtai (chunks/s, indexing call only)",
+            "≥ 2.5×",
+            _f(ratio_i, 2) + "×" if ratio_i else "n/a",
+            None if ratio_i is None else ratio_i >= 2.5,
+        )
+    )
     inc = r.get("incremental", {}).get("change_1pct", {})
     share = inc.get("share_of_full_process")
-    rows.append(("rebuild after changing 1%", "≤ 5% of a full build",
-                 f"{share:.1%}" if share is not None else "n/a", None if share is None else share <= 0.05))
+    rows.append(
+        (
+            "rebuild after changing 1%",
+            "≤ 5% of a full build",
+            f"{share:.1%}" if share is not None else "n/a",
+            None if share is None else share <= 0.05,
+        )
+    )
     q = r.get("query", {}).get("sizes", {})
     big = q.get("100000")
     if big:
@@ -39,16 +58,29 @@ def goals(r: dict) -> list[tuple[str, str, str, bool | None]]:
         rows.append(("query p99 at 100k chunks", "≤ 40 ms", f"{e['p99']:.1f} ms", e["p99"] <= 40))
     m = r.get("million", {})
     if m.get("k100"):
-        rows.append((f"search p99 at {m['n']:,} vectors (k=100)", "≤ 20 ms", f"{m['k100']['p99']:.1f} ms",
-                     m["k100"]["p99"] <= 20))
-        rows.append((f"recall@10 at {m['n']:,} vectors", "≥ 0.97", f"{m['recall_at_10']:.3f}",
-                     m["recall_at_10"] >= 0.97))
+        rows.append(
+            (
+                f"search p99 at {m['n']:,} vectors (k=100)",
+                "≤ 20 ms",
+                f"{m['k100']['p99']:.1f} ms",
+                m["k100"]["p99"] <= 20,
+            )
+        )
+        rows.append(
+            (f"recall@10 at {m['n']:,} vectors", "≥ 0.97", f"{m['recall_at_10']:.3f}", m["recall_at_10"] >= 0.97)
+        )
     real = r.get("realrecall", {})
     ef = str(r.get("million", {}).get("spec", {}).get("efSearch", ""))
     point = real.get("ef_curve", {}).get(ef)
     if point:
-        rows.append((f"recall@10 on {real['n']:,} real embeddings (efSearch={ef})", "≥ 0.97",
-                     f"{point['recall_at_10']:.3f}", point["recall_at_10"] >= 0.97))
+        rows.append(
+            (
+                f"recall@10 on {real['n']:,} real embeddings (efSearch={ef})",
+                "≥ 0.97",
+                f"{point['recall_at_10']:.3f}",
+                point["recall_at_10"] >= 0.97,
+            )
+        )
     return rows
 
 
@@ -62,9 +94,11 @@ def table(r: dict) -> str:
         lines += ["", "index | chunks | dense | p50 ms | p95 ms | p99 ms | embed p50 | dense p50 | bm25 p50"]
         for label, e in q.items():
             s = e["stages"]
-            lines.append(f"{label} | {e['chunks']:,} | {e['dense']['type']} | {e['end_to_end']['p50']:.1f} | "
-                         f"{e['end_to_end']['p95']:.1f} | {e['end_to_end']['p99']:.1f} | {s['embed']['p50']:.1f} | "
-                         f"{s['dense']['p50']:.2f} | {s['lexical']['p50']:.1f}")
+            lines.append(
+                f"{label} | {e['chunks']:,} | {e['dense']['type']} | {e['end_to_end']['p50']:.1f} | "
+                f"{e['end_to_end']['p95']:.1f} | {e['end_to_end']['p99']:.1f} | {s['embed']['p50']:.1f} | "
+                f"{s['dense']['p50']:.2f} | {s['lexical']['p50']:.1f}"
+            )
     return "\n".join(lines)
 
 
@@ -76,7 +110,8 @@ def markdown(r: dict, plot_name: str) -> str:
         if isinstance(section, dict) and section.get("command"):
             load = section.get("load_avg")
             commands.setdefault(section["command"], []).append(
-                f"{name}, load {load:.1f}" if isinstance(load, (int, float)) and load == load else name)
+                f"{name}, load {load:.1f}" if isinstance(load, (int, float)) and load == load else name
+            )
     made_by = "; ".join(f"`{c}` ({', '.join(names)})" for c, names in commands.items()) or "`python -m bench.run`"
     out = [
         "# Benchmarks",
@@ -109,65 +144,94 @@ def _int8_md(i: dict | None, e: dict | None) -> list[str]:
     if not i:
         return []
     sub = i["subsample"]
-    out = ["", "## int8 quantization", "",
-           f"SciFact subsample: {sub['documents']:,} documents (all {sub['judged']} judged for the "
-           f"{sub['queries']} test claims, plus seeded random distractors), indexed with each model.", "",
-           "| model | mode | nDCG@10 | Recall@10 | Recall@100 |", "| --- | --- | --- | --- | --- |"]
+    out = [
+        "",
+        "## int8 quantization",
+        "",
+        f"SciFact subsample: {sub['documents']:,} documents (all {sub['judged']} judged for the "
+        f"{sub['queries']} test claims, plus seeded random distractors), indexed with each model.",
+        "",
+        "| model | mode | nDCG@10 | Recall@10 | Recall@100 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for label in ("fp32", "int8"):
         for mode, m in i[label]["metrics"].items():
             out.append(f"| {label} | {mode} | {m['nDCG@10']:.4f} | {m['Recall@10']:.4f} | {m['Recall@100']:.4f} |")
     loss = i["ndcg10_loss"]
     out.append("")
-    out.append(f"nDCG@10 lost by int8: hybrid {loss['hybrid']:+.4f}, dense {loss['dense']:+.4f}: the quality rule "
-               f"(< 0.005) is **{'passed' if i['adopt_int8'] else 'failed'}** on this subsample "
-               "(see Decisions below for what adoption still needs).")
+    out.append(
+        f"nDCG@10 lost by int8: hybrid {loss['hybrid']:+.4f}, dense {loss['dense']:+.4f}: the quality rule "
+        f"(< 0.005) is **{'passed' if i['adopt_int8'] else 'failed'}** on this subsample "
+        "(see Decisions below for what adoption still needs)."
+    )
     if e and "onnx-int8" in e:
-        out.append(f"Throughput (embedding section): int8 {e['onnx-int8']['texts_per_s']:.1f} texts/s against fp32 "
-                   f"{e['onnx']['texts_per_s']:.1f}.")
+        out.append(
+            f"Throughput (embedding section): int8 {e['onnx-int8']['texts_per_s']:.1f} texts/s against fp32 "
+            f"{e['onnx']['texts_per_s']:.1f}."
+        )
     return out
 
 
 def _embed_md(e: dict | None) -> list[str]:
     if not e:
         return []
-    out = ["", "## Embedding backends", "",
-           f"{e['texts']} real chunk texts of the news slice ({e['tokens']:,} word pieces), best of 2 "
-           "interleaved rounds. ONNX Runtime runs each text alone on one worker thread per core; "
-           "sentence-transformers encodes batches of 32 with torch on every core.", "",
-           "| backend | texts/s | tokens/s | one question p50 ms | cosine vs sentence-transformers (min / mean) |",
-           "| --- | --- | --- | --- | --- |"]
+    out = [
+        "",
+        "## Embedding backends",
+        "",
+        f"{e['texts']} real chunk texts of the news slice ({e['tokens']:,} word pieces), best of 2 "
+        "interleaved rounds. ONNX Runtime runs each text alone on one worker thread per core; "
+        "sentence-transformers encodes batches of 32 with torch on every core.",
+        "",
+        "| backend | texts/s | tokens/s | one question p50 ms | cosine vs sentence-transformers (min / mean) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name in ("onnx", "sentence-transformers", "onnx-int8"):
         if name in e:
             x = e[name]
             one = e.get("one_question_ms", {}).get(name, {})
-            out.append(f"| {name} | {x['texts_per_s']:.1f} | {x['tokens_per_s']:,.0f} | {_f(one.get('p50'))} | "
-                       f"{x['cos_vs_st_min']:.6f} / {x['cos_vs_st_mean']:.6f} |")
+            out.append(
+                f"| {name} | {x['texts_per_s']:.1f} | {x['tokens_per_s']:,.0f} | {_f(one.get('p50'))} | "
+                f"{x['cos_vs_st_min']:.6f} / {x['cos_vs_st_mean']:.6f} |"
+            )
     if "onnx" in e and "sentence-transformers" in e:
         out.append("")
-        out.append(f"ONNX / sentence-transformers throughput: "
-                   f"{e['onnx']['texts_per_s'] / e['sentence-transformers']['texts_per_s']:.2f}×.")
+        out.append(
+            f"ONNX / sentence-transformers throughput: "
+            f"{e['onnx']['texts_per_s'] / e['sentence-transformers']['texts_per_s']:.2f}×."
+        )
     if "int8_vs_fp32" in e:
         i = e["int8_vs_fp32"]
-        out.append(f"int8 vs fp32 ONNX: cosine min {i['cos_min']:.4f}, mean {i['cos_mean']:.4f}; "
-                   f"agreement of each text's 10 nearest neighbours {i['top10_overlap']:.3f}.")
+        out.append(
+            f"int8 vs fp32 ONNX: cosine min {i['cos_min']:.4f}, mean {i['cos_mean']:.4f}; "
+            f"agreement of each text's 10 nearest neighbours {i['top10_overlap']:.3f}."
+        )
     return out
 
 
 def _build_md(b: dict | None, inc: dict | None) -> list[str]:
     if not b:
         return []
-    out = ["", "## Full build: qa vs txtai (same chunks, same model)", "",
-           f"qa builds with its default model, `{b.get('model', '?')}` on ONNX Runtime, txtai with the same "
-           "model on sentence-transformers. The last rows are qa's build with the int8 weights of the model "
-           "(`QA_EMBED_BACKEND=onnx-int8`, not the default), in the same run.", "",
-           "| | qa | txtai | qa / txtai |", "| --- | --- | --- | --- |"]
+    out = [
+        "",
+        "## Full build: qa vs txtai (same chunks, same model)",
+        "",
+        f"qa builds with its default model, `{b.get('model', '?')}` on ONNX Runtime, txtai with the same "
+        "model on sentence-transformers. The last rows are qa's build with the int8 weights of the model "
+        "(`QA_EMBED_BACKEND=onnx-int8`, not the default), in the same run.",
+        "",
+        "| | qa | txtai | qa / txtai |",
+        "| --- | --- | --- | --- |",
+    ]
     tx = b.get("txtai") or {}
     ok = "error" not in tx and tx
 
     def row(name, ours, theirs, fmt=1, higher_better=True):
         ratio = ours / theirs if ok and theirs else None
-        out.append(f"| {name} | {_f(ours, fmt)} | {_f(theirs, fmt) if ok else 'n/a'} | "
-                   f"{_f(ratio, 2) + '×' if ratio else 'n/a'} |")
+        out.append(
+            f"| {name} | {_f(ours, fmt)} | {_f(theirs, fmt) if ok else 'n/a'} | "
+            f"{_f(ratio, 2) + '×' if ratio else 'n/a'} |"
+        )
 
     row("articles", b["articles"], None)
     row("chunks", b["chunks"], tx.get("chunks"), 0)
@@ -188,90 +252,130 @@ def _build_md(b: dict | None, inc: dict | None) -> list[str]:
     files = b.get("files", {})
     if files:
         out.append("")
-        out.append("qa index on disk by file kind (bytes per chunk): " + ", ".join(
-            f"{k} {v / max(1, b['chunks']):,.0f}" for k, v in sorted(files.items(), key=lambda kv: -kv[1])))
+        out.append(
+            "qa index on disk by file kind (bytes per chunk): "
+            + ", ".join(f"{k} {v / max(1, b['chunks']):,.0f}" for k, v in sorted(files.items(), key=lambda kv: -kv[1]))
+        )
     if inc:
-        out += ["", "## Incremental rebuilds", "",
-                f"Slice of {inc['articles']} articles; the full build above took {b['process_s']:.1f} s "
-                "(whole process).", "",
-                "| change | articles | chunks embedded | wall time (s) | share of the full build |",
-                "| --- | --- | --- | --- | --- |"]
+        out += [
+            "",
+            "## Incremental rebuilds",
+            "",
+            f"Slice of {inc['articles']} articles; the full build above took {b['process_s']:.1f} s (whole process).",
+            "",
+            "| change | articles | chunks embedded | wall time (s) | share of the full build |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for label, what in (("change_1pct", "changed"), ("add_1pct", "added")):
             x = inc.get(label)
             if x:
                 share = x.get("share_of_full_process")
-                out.append(f"| {label.replace('_', ' ').replace('pct', '%')} | {x[what]} {what} | {x['embedded']} "
-                           f"| {x['process_s']:.2f} | {share:.1%} |" if share is not None else "| n/a |")
+                out.append(
+                    f"| {label.replace('_', ' ').replace('pct', '%')} | {x[what]} {what} | {x['embedded']} "
+                    f"| {x['process_s']:.2f} | {share:.1%} |"
+                    if share is not None
+                    else "| n/a |"
+                )
     return out
 
 
 def _query_md(q: dict | None) -> list[str]:
     if not q:
         return []
-    out = ["", "## Query latency, end to end", "",
-           f"`Retriever.ask(question, k=5)` (hybrid: embedding, dense + BM25 search, fusion, passages, highlighting) "
-           f"over {q['questions']} questions, one by one, in a fresh process after 5 warm-up questions. "
-           "Stages are timed alone on the same questions.", "",
-           "| index | chunks | vectors real / synthetic (rest: repeated texts) | dense | p50 ms | p95 ms | p99 ms "
-           "| embed p50 | dense p50 / p99 | BM25 p50 / p99 | recall@10 | RSS per chunk | index on disk per chunk |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out = [
+        "",
+        "## Query latency, end to end",
+        "",
+        f"`Retriever.ask(question, k=5)` (hybrid: embedding, dense + BM25 search, fusion, passages, highlighting) "
+        f"over {q['questions']} questions, one by one, in a fresh process after 5 warm-up questions. "
+        "Stages are timed alone on the same questions.",
+        "",
+        "| index | chunks | vectors real / synthetic (rest: repeated texts) | dense | p50 ms | p95 ms | p99 ms "
+        "| embed p50 | dense p50 / p99 | BM25 p50 / p99 | recall@10 | RSS per chunk | index on disk per chunk |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for label, e in q["sizes"].items():
         s, end = e["stages"], e["end_to_end"]
         vec = e.get("build") or {}
-        vecs = (f"≤ {vec.get('slice_vectors', 0):,} / {vec['synthetic_vectors']:,}" if vec else "all real")
+        vecs = f"≤ {vec.get('slice_vectors', 0):,} / {vec['synthetic_vectors']:,}" if vec else "all real"
         rec = e.get("recall_at_10")
         out.append(
             f"| {label} | {e['chunks']:,} | {vecs} | {e['dense']['type']} | {end['p50']:.1f} | {end['p95']:.1f} | "
             f"{end['p99']:.1f} | {s['embed']['p50']:.1f} | {s['dense']['p50']:.2f} / {s['dense']['p99']:.2f} | "
             f"{s['lexical']['p50']:.1f} / {s['lexical']['p99']:.1f} | {_f(rec, 3)} | "
-            f"{e['rss_bytes_per_chunk']:,.0f} B | {e['index_bytes_per_chunk']:,.0f} B |")
+            f"{e['rss_bytes_per_chunk']:,.0f} B | {e['index_bytes_per_chunk']:,.0f} B |"
+        )
     sized = sorted((e["chunks"], e) for e in q["sizes"].values())
     if len(sized) >= 2 and sized[-1][0] > sized[-2][0]:
         (n1, a), (n2, b) = sized[-2], sized[-1]
         grow = (b["rss"]["after_queries"]["rss_mb"] - a["rss"]["after_queries"]["rss_mb"]) * 2**20 / (n2 - n1)
         out.append("")
-        out.append(f"Resident memory grows by {grow:,.0f} bytes per chunk between {n1:,} and {n2:,} chunks "
-                   f"(RSS after the questions; the model and libraries are the fixed part). manifest.json is "
-                   f"{b['manifest_bytes'] / max(1, b['articles']):,.0f} bytes per article on disk"
-                   + (f" and {b['manifest_python_mb'] * 2**20 / max(1, b['articles']):,.0f} bytes per article as "
-                      "Python objects once parsed" if b.get("manifest_python_mb") else "") + ".")
+        out.append(
+            f"Resident memory grows by {grow:,.0f} bytes per chunk between {n1:,} and {n2:,} chunks "
+            f"(RSS after the questions; the model and libraries are the fixed part). manifest.json is "
+            f"{b['manifest_bytes'] / max(1, b['articles']):,.0f} bytes per article on disk"
+            + (
+                f" and {b['manifest_python_mb'] * 2**20 / max(1, b['articles']):,.0f} bytes per article as "
+                "Python objects once parsed"
+                if b.get("manifest_python_mb")
+                else ""
+            )
+            + "."
+        )
     if "txtai_slice" in q:
         t = q["txtai_slice"]
         same = q.get("qa_slice_p50_same_conditions", q["sizes"]["slice"]["end_to_end"]["p50"])
         out.append("")
-        out.append(f"txtai on the slice (its `search`, dense only, no highlighting; timed in the build section): p50 "
-                   f"{t['p50']:.1f} ms, p95 {t['p95']:.1f} ms, p99 {t['p99']:.1f} ms; qa end to end in the same "
-                   f"conditions: p50 {same:.1f} ms, so qa / txtai p50 = {same / t['p50']:.2f}× (txtai embeds "
-                   "the question with sentence-transformers on torch).")
+        out.append(
+            f"txtai on the slice (its `search`, dense only, no highlighting; timed in the build section): p50 "
+            f"{t['p50']:.1f} ms, p95 {t['p95']:.1f} ms, p99 {t['p99']:.1f} ms; qa end to end in the same "
+            f"conditions: p50 {same:.1f} ms, so qa / txtai p50 = {same / t['p50']:.2f}× (txtai embeds "
+            "the question with sentence-transformers on torch)."
+        )
     builds = [(label, e["build"]) for label, e in q["sizes"].items() if e.get("build")]
     if builds:
         out.append("")
-        out.append("Scaled indexes were built in-process from the news corpus and paragraph-rotated variants of it; "
-                   "time without the model (reading, chunking, BM25, FAISS, writing): " + "; ".join(
-                       f"{label}: {b['seconds_without_model']:.0f} s for {b['chunks']:,} chunks" for label, b in builds)
-                   + ".")
+        out.append(
+            "Scaled indexes were built in-process from the news corpus and paragraph-rotated variants of it; "
+            "time without the model (reading, chunking, BM25, FAISS, writing): "
+            + "; ".join(
+                f"{label}: {b['seconds_without_model']:.0f} s for {b['chunks']:,} chunks" for label, b in builds
+            )
+            + "."
+        )
     return out
 
 
 def _million_md(m: dict | None) -> list[str]:
     if not m:
         return []
-    out = ["", f"## Dense search alone at {m['n']:,} vectors", "",
-           "Exact (flat) search latency by size, one query, k=100, one thread:", "",
-           "| vectors | p50 ms | p95 ms | p99 ms |", "| --- | --- | --- | --- |"]
+    out = [
+        "",
+        f"## Dense search alone at {m['n']:,} vectors",
+        "",
+        "Exact (flat) search latency by size, one query, k=100, one thread:",
+        "",
+        "| vectors | p50 ms | p95 ms | p99 ms |",
+        "| --- | --- | --- | --- |",
+    ]
     for size, x in m["flat_by_size"].items():
         out.append(f"| {int(size):,} | {x['p50']:.2f} | {x['p95']:.2f} | {x['p99']:.2f} |")
     s = m["spec"]
-    out += ["", f"HNSW (M={s.get('M')}, efConstruction={s.get('efConstruction')}, efSearch={s.get('efSearch')}) "
-                f"built in {m['build_s']:.0f} s; {m['index_bytes_per_vector']:,.0f} bytes per vector in memory.", "",
-            "| search | p50 ms | p95 ms | p99 ms | recall@10 vs exact |", "| --- | --- | --- | --- | --- |",
-            f"| k=100 (as the retriever asks) | {m['k100']['p50']:.2f} | {m['k100']['p95']:.2f} | "
-            f"{m['k100']['p99']:.2f} | |",
-            f"| k=10 | {m['k10']['p50']:.2f} | {m['k10']['p95']:.2f} | {m['k10']['p99']:.2f} | "
-            f"{m['recall_at_10']:.3f} |"]
+    out += [
+        "",
+        f"HNSW (M={s.get('M')}, efConstruction={s.get('efConstruction')}, efSearch={s.get('efSearch')}) "
+        f"built in {m['build_s']:.0f} s; {m['index_bytes_per_vector']:,.0f} bytes per vector in memory.",
+        "",
+        "| search | p50 ms | p95 ms | p99 ms | recall@10 vs exact |",
+        "| --- | --- | --- | --- | --- |",
+        f"| k=100 (as the retriever asks) | {m['k100']['p50']:.2f} | {m['k100']['p95']:.2f} | "
+        f"{m['k100']['p99']:.2f} | |",
+        f"| k=10 | {m['k10']['p50']:.2f} | {m['k10']['p95']:.2f} | {m['k10']['p99']:.2f} | {m['recall_at_10']:.3f} |",
+    ]
     for ef, x in m.get("ef_curve", {}).items():
-        out.append(f"| k=10, efSearch={ef} | {x['p50']:.2f} | {x['p95']:.2f} | {x['p99']:.2f} | "
-                   f"{x['recall_at_10']:.3f} |")
+        out.append(
+            f"| k=10, efSearch={ef} | {x['p50']:.2f} | {x['p95']:.2f} | {x['p99']:.2f} | {x['recall_at_10']:.3f} |"
+        )
     return out
 
 
@@ -279,11 +383,17 @@ def _realrecall_md(x: dict | None) -> list[str]:
     if not x:
         return []
     s = x["spec"]
-    out = ["", f"## HNSW recall on real embeddings ({x['n']:,} vectors)", "",
-           f"Real vectors of the model ({', '.join(Path(p).parent.name if '/' in p else p for p in x['sources'])}), "
-           f"{x['queries']} real questions; HNSW M={s.get('M')}, efConstruction={s.get('efConstruction')}, "
-           f"built in {x['build_s']:.0f} s.", "",
-           "| efSearch | p50 ms | p99 ms | recall@10 vs exact |", "| --- | --- | --- | --- |"]
+    out = [
+        "",
+        f"## HNSW recall on real embeddings ({x['n']:,} vectors)",
+        "",
+        f"Real vectors of the model ({', '.join(Path(p).parent.name if '/' in p else p for p in x['sources'])}), "
+        f"{x['queries']} real questions; HNSW M={s.get('M')}, efConstruction={s.get('efConstruction')}, "
+        f"built in {x['build_s']:.0f} s.",
+        "",
+        "| efSearch | p50 ms | p99 ms | recall@10 vs exact |",
+        "| --- | --- | --- | --- |",
+    ]
     for ef, v in x["ef_curve"].items():
         out.append(f"| {ef} | {v['p50']:.2f} | {v['p99']:.2f} | {v['recall_at_10']:.3f} |")
     return out
@@ -292,8 +402,14 @@ def _realrecall_md(x: dict | None) -> list[str]:
 def _cold_md(c: dict | None) -> list[str]:
     if not c:
         return []
-    out = ["", "## Cold start", "", "| what | seconds |", "| --- | --- |",
-           f"| `python -c 'import qa'` | {c['import_qa_s']:.2f} |"]
+    out = [
+        "",
+        "## Cold start",
+        "",
+        "| what | seconds |",
+        "| --- | --- |",
+        f"| `python -c 'import qa'` | {c['import_qa_s']:.2f} |",
+    ]
     for label in ("onnx", "sentence-transformers"):
         x = c.get(f"qa_ask_{label}_s")
         if x:
@@ -323,8 +439,13 @@ def plot(r: dict, path: Path) -> None:
     flat = m.get("flat_by_size", {})
     dense_pts = sorted((e["chunks"], e["stages"]["dense"]["p50"]) for e in sizes.values())
     if flat:
-        ax1.plot([int(k) for k in flat], [v["p50"] for v in flat.values()], "x-", color="grey",
-                 label="exact search p50 (k=100)")
+        ax1.plot(
+            [int(k) for k in flat],
+            [v["p50"] for v in flat.values()],
+            "x-",
+            color="grey",
+            label="exact search p50 (k=100)",
+        )
     if m.get("k100"):
         dense_pts.append((m["n"], m["k100"]["p50"]))
         dense_pts.sort()

@@ -42,18 +42,31 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--million", type=int, default=1_000_000, help="vectors for the search-only benchmark")
     ap.add_argument("--questions", type=int, default=200, help="questions per latency measurement")
     ap.add_argument("--embed-texts", type=int, default=256, help="texts for the backend throughput test")
-    ap.add_argument("--txtai-python", default=os.environ.get("QA_BENCH_TXTAI_PYTHON", TXTAI_PYTHON),
-                    help="python of txtai's own environment ('' to skip txtai)")
-    ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "qa-bench",
-                    help="scratch directory (indexes, results.json)")
+    ap.add_argument(
+        "--txtai-python",
+        default=os.environ.get("QA_BENCH_TXTAI_PYTHON", TXTAI_PYTHON),
+        help="python of txtai's own environment ('' to skip txtai)",
+    )
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path(os.environ.get("TMPDIR", "/tmp")) / "qa-bench",
+        help="scratch directory (indexes, results.json)",
+    )
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
-    ap.add_argument("--reuse", action="store_true",
-                    help="query section: reuse the scaled indexes left in WORK by the last run")
+    ap.add_argument(
+        "--reuse", action="store_true", help="query section: reuse the scaled indexes left in WORK by the last run"
+    )
     ap.add_argument("--no-int8", action="store_true", help="skip the int8 ONNX throughput measurement")
     ap.add_argument("--int8-docs", type=int, default=1500, help="SciFact documents for the int8 quality test")
     ap.add_argument("--fp32-cache", type=Path, default=None, help="see python -m bench.int8_eval --help")
-    ap.add_argument("--real-vectors", type=Path, nargs="*", default=[],
-                    help="embeddings.sqlite files of other real corpora, for the realrecall section")
+    ap.add_argument(
+        "--real-vectors",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="embeddings.sqlite files of other real corpora, for the realrecall section",
+    )
     ap.add_argument("--out", type=Path, default=None, help="write the Markdown report here (and a PNG beside it)")
     ap.add_argument("--plot", type=Path, default=None, help="PNG plot path (default: OUT's folder/bench_cost.png)")
     return ap
@@ -97,9 +110,14 @@ def _machine() -> dict:
     import faiss
     import onnxruntime
 
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "faiss": faiss.__version__,
-            "onnxruntime": onnxruntime.__version__, "load_avg_start": measure.load_avg(),
-            "date": time.strftime("%Y-%m-%d %H:%M")}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "faiss": faiss.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "load_avg_start": measure.load_avg(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 class Bench:
@@ -143,12 +161,20 @@ class Bench:
         for name in backends:
             cos = (vectors[name] * ref).sum(axis=1)
             best = min(times[name])
-            out[name] = {"texts_per_s": len(texts) / best, "tokens_per_s": tokens / best, "seconds": times[name],
-                         "cos_vs_st_min": float(cos.min()), "cos_vs_st_mean": float(cos.mean())}
+            out[name] = {
+                "texts_per_s": len(texts) / best,
+                "tokens_per_s": tokens / best,
+                "seconds": times[name],
+                "cos_vs_st_min": float(cos.min()),
+                "cos_vs_st_mean": float(cos.mean()),
+            }
         if "onnx-int8" in vectors:
             cos = (vectors["onnx-int8"] * vectors["onnx"]).sum(axis=1)
-            out["int8_vs_fp32"] = {"cos_min": float(cos.min()), "cos_mean": float(cos.mean()),
-                                   "top10_overlap": _topk_overlap(vectors["onnx"], vectors["onnx-int8"])}
+            out["int8_vs_fp32"] = {
+                "cos_min": float(cos.min()),
+                "cos_mean": float(cos.mean()),
+                "top10_overlap": _topk_overlap(vectors["onnx"], vectors["onnx-int8"]),
+            }
         single = {}
         for name, model in backends.items():
             lat = []
@@ -179,16 +205,37 @@ class Bench:
     def build(self) -> dict:
         data.write_corpus(self.slice, self.corpus / "news.jsonl")
         shutil.rmtree(self.qa_index, ignore_errors=True)
-        qa_run = measure.run_process([measure.python(), "-m", "qa", "build", "--corpus", str(self.corpus),
-                                      "--index", str(self.qa_index), "--full", "--json", "--quiet"])
+        qa_run = measure.run_process(
+            [
+                measure.python(),
+                "-m",
+                "qa",
+                "build",
+                "--corpus",
+                str(self.corpus),
+                "--index",
+                str(self.qa_index),
+                "--full",
+                "--json",
+                "--quiet",
+            ]
+        )
         rep = qa_run.json()
         total = measure.dir_bytes(self.qa_index)
         cache = measure.dir_bytes(self.qa_index) - measure.dir_bytes(self.qa_index, skip=("embeddings.sqlite",))
         files = self._largest_files(self.qa_index)
-        out = {"articles": rep["documents"], "chunks": rep["chunks"], "embedded": rep["embedded"],
-               "skipped": rep["skipped"], "build_s": rep["seconds"], "process_s": qa_run.seconds,
-               "peak_rss_mb": qa_run.peak_rss_mb, "index_bytes": total - cache, "cache_bytes": cache,
-               "files": files}
+        out = {
+            "articles": rep["documents"],
+            "chunks": rep["chunks"],
+            "embedded": rep["embedded"],
+            "skipped": rep["skipped"],
+            "build_s": rep["seconds"],
+            "process_s": qa_run.seconds,
+            "peak_rss_mb": qa_run.peak_rss_mb,
+            "index_bytes": total - cache,
+            "cache_bytes": cache,
+            "files": files,
+        }
         out["articles_per_s"] = rep["documents"] / qa_run.seconds
         out["chunks_per_s"] = rep["chunks"] / qa_run.seconds
         out["index_bytes_per_chunk"] = (total - cache) / max(1, rep["chunks"])
@@ -196,14 +243,31 @@ class Bench:
         # The same build with the int8 model (QA_EMBED_BACKEND=onnx-int8): what int8 would buy, in this run.
         int8_index = self.work / "qa-index-int8"
         shutil.rmtree(int8_index, ignore_errors=True)
-        int8_run = measure.run_process([measure.python(), "-m", "qa", "build", "--corpus", str(self.corpus),
-                                        "--index", str(int8_index), "--full", "--json", "--quiet"],
-                                       env={"QA_EMBED_BACKEND": "onnx-int8"})
+        int8_run = measure.run_process(
+            [
+                measure.python(),
+                "-m",
+                "qa",
+                "build",
+                "--corpus",
+                str(self.corpus),
+                "--index",
+                str(int8_index),
+                "--full",
+                "--json",
+                "--quiet",
+            ],
+            env={"QA_EMBED_BACKEND": "onnx-int8"},
+        )
         int8_rep = int8_run.json()
-        out["int8"] = {"model": self._model_id(int8_index), "chunks": int8_rep["chunks"],
-                       "build_s": int8_rep["seconds"], "process_s": int8_run.seconds,
-                       "peak_rss_mb": int8_run.peak_rss_mb,
-                       "chunks_per_s": int8_rep["chunks"] / int8_run.seconds}
+        out["int8"] = {
+            "model": self._model_id(int8_index),
+            "chunks": int8_rep["chunks"],
+            "build_s": int8_rep["seconds"],
+            "process_s": int8_run.seconds,
+            "peak_rss_mb": int8_run.peak_rss_mb,
+            "chunks_per_s": int8_rep["chunks"] / int8_run.seconds,
+        }
         out["ratio_int8_vs_fp32"] = out["int8"]["chunks_per_s"] / out["chunks_per_s"]
         if self.args.txtai_python:
             out["txtai"] = self._txtai()
@@ -240,17 +304,20 @@ class Bench:
         index = self.qa_index
         table = store.JsonlTable(index / manifest.file("chunks"), index / manifest.file("chunk_offsets"))
         try:
-            chunks = [{"id": r["id"], "text": f"{r['title']}\n{r['text']}" if r["title"] else r["text"]}
-                      for r in table]
+            chunks = [{"id": r["id"], "text": f"{r['title']}\n{r['text']}" if r["title"] else r["text"]} for r in table]
         finally:
             table.close()
         spec = self.work / "txtai-input.json"
-        spec.write_text(json.dumps({"model": str(model_path()), "chunks": chunks, "questions": self.questions,
-                                    "k": 5}), encoding="utf-8")
+        spec.write_text(
+            json.dumps({"model": str(model_path()), "chunks": chunks, "questions": self.questions, "k": 5}),
+            encoding="utf-8",
+        )
         out_dir = self.work / "txtai-index"
         shutil.rmtree(out_dir, ignore_errors=True)
-        run = measure.run_process([python, str(Path(__file__).with_name("txtai_side.py")), str(spec), str(out_dir)],
-                                  env={"TOKENIZERS_PARALLELISM": "false"})
+        run = measure.run_process(
+            [python, str(Path(__file__).with_name("txtai_side.py")), str(spec), str(out_dir)],
+            env={"TOKENIZERS_PARALLELISM": "false"},
+        )
         try:
             res = run.json()
         except RuntimeError as exc:
@@ -271,19 +338,48 @@ class Bench:
             self.build()
         n = max(1, round(len(self.slice) / 100))
         changed = [data.edited(r, "bench") if i % 100 == 0 else r for i, r in enumerate(self.slice)]
-        out = {"articles": len(self.slice), "changed": sum(r is not o for r, o in zip(changed, self.slice)),
-               "added": n}
+        out = {"articles": len(self.slice), "changed": sum(r is not o for r, o in zip(changed, self.slice)), "added": n}
         runs = {}
         for label, rows in (("change_1pct", changed), ("add_1pct", changed + self.rest[:n])):
             data.write_corpus(rows, self.corpus / "news.jsonl")
-            run = measure.run_process([measure.python(), "-m", "qa", "build", "--corpus", str(self.corpus),
-                                       "--index", str(self.qa_index), "--json", "--quiet"])
+            run = measure.run_process(
+                [
+                    measure.python(),
+                    "-m",
+                    "qa",
+                    "build",
+                    "--corpus",
+                    str(self.corpus),
+                    "--index",
+                    str(self.qa_index),
+                    "--json",
+                    "--quiet",
+                ]
+            )
             rep = run.json()
-            runs[label] = {"process_s": run.seconds, "build_s": rep["seconds"], "embedded": rep["embedded"],
-                           "changed": rep["changed"], "added": rep["added"], "peak_rss_mb": run.peak_rss_mb}
+            runs[label] = {
+                "process_s": run.seconds,
+                "build_s": rep["seconds"],
+                "embedded": rep["embedded"],
+                "changed": rep["changed"],
+                "added": rep["added"],
+                "peak_rss_mb": run.peak_rss_mb,
+            }
         data.write_corpus(self.slice, self.corpus / "news.jsonl")  # leave the slice as built for later sections
-        run = measure.run_process([measure.python(), "-m", "qa", "build", "--corpus", str(self.corpus),
-                                   "--index", str(self.qa_index), "--json", "--quiet"])
+        run = measure.run_process(
+            [
+                measure.python(),
+                "-m",
+                "qa",
+                "build",
+                "--corpus",
+                str(self.corpus),
+                "--index",
+                str(self.qa_index),
+                "--json",
+                "--quiet",
+            ]
+        )
         run.json()
         out.update(runs)
         full = self.results.get("build", {})
@@ -313,21 +409,32 @@ class Bench:
             res = run.json()
             chunks = res["chunks"]
             rss = res["rss"]
-            entry.update({
-                "chunks": chunks, "articles": res["articles"], "dense": res["dense"], "load_s": res["load_s"],
-                "backend": res["backend"], "end_to_end": measure.percentiles(res["latencies"]),
-                "stages": {k: measure.percentiles(v) for k, v in res["stages"].items()},
-                "recall_at_10": res["recall"], "rss": rss, "peak_rss_mb": run.peak_rss_mb,
-                "index_bytes": measure.dir_bytes(index_dir, skip=("embeddings.sqlite",)),
-            })
+            entry.update(
+                {
+                    "chunks": chunks,
+                    "articles": res["articles"],
+                    "dense": res["dense"],
+                    "load_s": res["load_s"],
+                    "backend": res["backend"],
+                    "end_to_end": measure.percentiles(res["latencies"]),
+                    "stages": {k: measure.percentiles(v) for k, v in res["stages"].items()},
+                    "recall_at_10": res["recall"],
+                    "rss": rss,
+                    "peak_rss_mb": run.peak_rss_mb,
+                    "index_bytes": measure.dir_bytes(index_dir, skip=("embeddings.sqlite",)),
+                }
+            )
             entry["index_bytes_per_chunk"] = entry["index_bytes"] / max(1, chunks)
             grown = rss["after_queries"]["rss_mb"] - rss["with_model"]["rss_mb"]
             entry["rss_bytes_per_chunk"] = grown * 2**20 / max(1, chunks)
             entry["manifest_bytes"] = (index_dir / "manifest.json").stat().st_size
             entry["manifest_python_mb"] = res.get("manifest_python_mb")
             out["sizes"][label] = entry
-            print(f"   {label}: {chunks} chunks, p50 {entry['end_to_end']['p50']:.1f} ms, "
-                  f"p99 {entry['end_to_end']['p99']:.1f} ms", flush=True)
+            print(
+                f"   {label}: {chunks} chunks, p50 {entry['end_to_end']['p50']:.1f} ms, "
+                f"p99 {entry['end_to_end']['p99']:.1f} ms",
+                flush=True,
+            )
         tx = self.results.get("build", {}).get("txtai", {})
         if "query" in tx:
             out["txtai_slice"] = tx["query"]
@@ -356,16 +463,23 @@ class Bench:
         if cache.exists():
             shutil.copy(cache, index_dir / qa_store.CACHE)
         real = self._real_vectors()
-        items = (Article(r["id"], r.get("title") or "", r["text"], r.get("source"), (r.get("date") or "")[:10] or None)
-                 for r in rows)
+        items = (
+            Article(r["id"], r.get("title") or "", r["text"], r.get("source"), (r.get("date") or "")[:10] or None)
+            for r in rows
+        )
         t = time.perf_counter()
         synthetic = data.SyntheticEmbedder(real, model_id=self._model_id(self.qa_index))
         rep = build_from(items, index_dir, embedder=synthetic, config=Config(), progress=False)
         seconds = time.perf_counter() - t
         slice_chunks = int((self.results.get("build") or {}).get("chunks") or 0)
-        return {"articles": rep.documents, "chunks": rep.chunks, "synthetic_vectors": rep.embedded,
-                "slice_vectors": slice_chunks, "from_cache": rep.chunks - rep.embedded,
-                "seconds_without_model": seconds}
+        return {
+            "articles": rep.documents,
+            "chunks": rep.chunks,
+            "synthetic_vectors": rep.embedded,
+            "slice_vectors": slice_chunks,
+            "from_cache": rep.chunks - rep.embedded,
+            "seconds_without_model": seconds,
+        }
 
     def _chunks_per_article(self, rows: list[dict], sample: int = 300) -> float:
         from qa.chunk import Chunker
@@ -397,8 +511,15 @@ class Bench:
 
     # -- int8 quantization: quality on a SciFact subsample --------------------------
     def int8(self) -> dict:
-        cmd = [measure.python(), "-m", "bench.int8_eval", "--docs", str(self.args.int8_docs),
-               "--work", str(self.work / "int8")]
+        cmd = [
+            measure.python(),
+            "-m",
+            "bench.int8_eval",
+            "--docs",
+            str(self.args.int8_docs),
+            "--work",
+            str(self.work / "int8"),
+        ]
         if self.args.fp32_cache:
             cmd += ["--fp32-cache", str(self.args.fp32_cache)]
         run = measure.run_process(cmd)
@@ -424,8 +545,10 @@ class Bench:
         q = self.questions[0]
         out: dict = {"question": q}
         cmd = [measure.python(), "-m", "qa", "ask", q, "--index", str(self.qa_index), "--json"]
-        for label, env in (("onnx", {"QA_EMBED_BACKEND": "onnx"}),
-                           ("sentence-transformers", {"QA_EMBED_BACKEND": "sentence-transformers"})):
+        for label, env in (
+            ("onnx", {"QA_EMBED_BACKEND": "onnx"}),
+            ("sentence-transformers", {"QA_EMBED_BACKEND": "sentence-transformers"}),
+        ):
             times = []
             for _ in range(3):
                 run = measure.run_process(cmd, env=env)
@@ -450,9 +573,21 @@ class Bench:
             port = s.getsockname()[1]
         log = open(self.work / "ui.log", "w")  # noqa: SIM115 - closed below
         started = time.perf_counter()
-        proc = subprocess.Popen([measure.python(), "ui.py", "--index", str(self.qa_index), "--corpus",
-                                 str(self.work / "no-corpus"), "--port", str(port)],
-                                cwd=data.ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                measure.python(),
+                "ui.py",
+                "--index",
+                str(self.qa_index),
+                "--corpus",
+                str(self.work / "no-corpus"),
+                "--port",
+                str(port),
+            ],
+            cwd=data.ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             while time.perf_counter() - started < 300 and proc.poll() is None:
                 try:

@@ -71,8 +71,9 @@ def _exact_top(vectors_batches, queries: np.ndarray, k: int) -> np.ndarray:
     return best_i
 
 
-def _time_queries(index, queries: np.ndarray, k: int, rerank: np.ndarray | None = None,
-                  final_k: int = 10) -> tuple[dict, np.ndarray]:
+def _time_queries(
+    index, queries: np.ndarray, k: int, rerank: np.ndarray | None = None, final_k: int = 10
+) -> tuple[dict, np.ndarray]:
     """One query at a time; with `rerank` (the float vectors) the k candidates are re-scored exactly."""
     index.search(queries[:1], k)
     times, rows = [], []
@@ -96,12 +97,23 @@ def fit_cost_model(curve: dict[int, dict], n: int, nlist: int) -> dict:
     xs = np.array([p * n / nlist for p in curve], dtype=np.float64)
     ys = np.array([curve[p]["p50"] for p in curve], dtype=np.float64) / 1000  # seconds
     slope, intercept = np.polyfit(xs, ys, 1)
-    return {"t_code_ns": float(slope * 1e9), "t_coarse_ms_at_nlist": float(intercept * 1000),
-            "t_coarse_ns_per_centroid": float(intercept * 1e9 / nlist)}
+    return {
+        "t_code_ns": float(slope * 1e9),
+        "t_coarse_ms_at_nlist": float(intercept * 1000),
+        "t_coarse_ns_per_centroid": float(intercept * 1e9 / nlist),
+    }
 
 
-def extrapolate(model: dict, curve: dict[int, dict], ivf: dict, dim: int, bytes_per_chunk: dict,
-                recall_target: float, targets=TARGETS, shards=SHARDS) -> dict:
+def extrapolate(
+    model: dict,
+    curve: dict[int, dict],
+    ivf: dict,
+    dim: int,
+    bytes_per_chunk: dict,
+    recall_target: float,
+    targets=TARGETS,
+    shards=SHARDS,
+) -> dict:
     """Latency and RAM at each target N: the smallest measured nprobe reaching the recall target, same nlist.
 
     Per shard of N / S vectors: t = t_coarse + nprobe * (N / S / nlist) * t_code
@@ -123,8 +135,15 @@ def extrapolate(model: dict, curve: dict[int, dict], ivf: dict, dim: int, bytes_
     rerank_ms = point["rerank_p50"] - point["p50"] if key == "rerank_recall_at_10" else 0.0
     t_code_s = model["t_code_ns"] / 1e9
     coarse_ms = model["t_coarse_ms_at_nlist"]
-    out: dict = {"recall_target": recall_target, "nprobe": chosen, "nlist": nlist, "recall_at_10": point[key],
-                 "with_rerank": key == "rerank_recall_at_10", "rerank_ms": rerank_ms, "by_n": {}}
+    out: dict = {
+        "recall_target": recall_target,
+        "nprobe": chosen,
+        "nlist": nlist,
+        "recall_at_10": point[key],
+        "with_rerank": key == "rerank_recall_at_10",
+        "rerank_ms": rerank_ms,
+        "by_n": {},
+    }
     text_side = {k: bytes_per_chunk[k] for k in ("chunks", "lexical", "articles") if k in bytes_per_chunk}
     for n in targets:
         per_shard = {}
@@ -150,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=1_000_000, help="synthetic vectors for IVF-PQ (0: skip that part)")
     ap.add_argument("--nlist", type=int, default=2048)
     ap.add_argument("--codes", default="PQ48,PQ96,SQ8", help="IVF encodings (faiss factory names), comma-separated")
-    ap.add_argument("--real-vectors", default=None,
-                    help="embeddings.sqlite files (comma-separated): recall on real vectors of the fp32 model")
+    ap.add_argument(
+        "--real-vectors",
+        default=None,
+        help="embeddings.sqlite files (comma-separated): recall on real vectors of the fp32 model",
+    )
     ap.add_argument("--train", type=int, default=None, help="training vectors (default: 39 per list, faiss's minimum)")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--rerank", type=int, default=100, help="IVF-PQ candidates re-scored exactly by float vectors")
@@ -174,12 +196,18 @@ def main(argv: list[str] | None = None) -> int:
     from qa.testing import fake_requested
 
     index_dir = Path(args.index)
-    out: dict = {"command": "python -m bench.scaling " + " ".join(argv if argv is not None else sys.argv[1:]),
-                 "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_avg": measure.load_avg(),
-                 "machine": {"python": platform.python_version(), "faiss": faiss.__version__,
-                             "cpus": len(os.sched_getaffinity(0))},
-                 "embedder": "fake (QA_FAKE_EMBEDDER)" if fake_requested() else embed_backend(),
-                 "index_files": _bytes_per_chunk(index_dir)}
+    out: dict = {
+        "command": "python -m bench.scaling " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "load_avg": measure.load_avg(),
+        "machine": {
+            "python": platform.python_version(),
+            "faiss": faiss.__version__,
+            "cpus": len(os.sched_getaffinity(0)),
+        },
+        "embedder": "fake (QA_FAKE_EMBEDDER)" if fake_requested() else embed_backend(),
+        "index_files": _bytes_per_chunk(index_dir),
+    }
     res = measure.run_process([measure.python(), "-m", "bench.scaling", "--ram-child", str(index_dir)])
     out["ram"] = dict(res.json(), peak_rss_mb=res.peak_rss_mb)
     res = measure.run_process([measure.python(), "-m", "bench.scaling", "--serve-child", str(index_dir)])
@@ -213,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         ivf.update(flat_ns_per_vector=out["flat"]["ns_per_vector"], hnsw_link_bytes_per_vector=hnsw_links)
         ivf["model"] = fit_cost_model(ivf["curve"], args.n, args.nlist)
         out["ivf"][code] = ivf
-        out["extrapolation"][code] = extrapolate(ivf["model"], ivf["curve"], ivf, vectors.shape[1],
-                                                 out["index_files"]["bytes_per_chunk"], args.recall_target)
+        out["extrapolation"][code] = extrapolate(
+            ivf["model"], ivf["curve"], ivf, vectors.shape[1], out["index_files"]["bytes_per_chunk"], args.recall_target
+        )
     reaching = [c for c, e in out["extrapolation"].items() if e["recall_at_10"] >= args.recall_target]
     out["choice"] = min(reaching, key=lambda c: out["ivf"][c]["code_bytes"]) if reaching else None
     del vectors
@@ -222,16 +251,23 @@ def main(argv: list[str] | None = None) -> int:
         real_all = _real_vectors(args.real_vectors.split(","))
         exact_real = _exact_top([real_all], queries, 10)
         nlist = max(16, len(real_all) // 500)
-        out["real"] = {"sources": args.real_vectors.split(","), "n": int(len(real_all)), "nlist": nlist,
-                       "codes": {code: ivf_sweep(real_all, queries, exact_real, nlist, code, args.rerank, None)
-                                 for code in args.codes.split(",")}}
+        out["real"] = {
+            "sources": args.real_vectors.split(","),
+            "n": int(len(real_all)),
+            "nlist": nlist,
+            "codes": {
+                code: ivf_sweep(real_all, queries, exact_real, nlist, code, args.rerank, None)
+                for code in args.codes.split(",")
+            },
+        }
     out["load_avg_end"] = measure.load_avg()
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return _done(out, args.out)
 
 
-def ivf_sweep(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray, nlist: int, code: str, rerank: int,
-              train: int | None) -> dict:
+def ivf_sweep(
+    vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray, nlist: int, code: str, rerank: int, train: int | None
+) -> dict:
     """IVF<nlist>,<code> over vectors: train and add times, bytes, and latency/recall by nprobe (one thread)."""
     import faiss
 
@@ -243,8 +279,14 @@ def ivf_sweep(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray, nlist
         n_train = min(len(vectors), max(n_train, 39 * 256))  # PQ's own k-means: 256 centroids a sub-space
     t = time.perf_counter()
     index.train(vectors[rng.choice(len(vectors), n_train, replace=False)])
-    out: dict = {"code": code, "nlist": nlist, "n": int(len(vectors)), "train_vectors": n_train,
-                 "train_s": time.perf_counter() - t, "rerank": rerank}
+    out: dict = {
+        "code": code,
+        "nlist": nlist,
+        "n": int(len(vectors)),
+        "train_vectors": n_train,
+        "train_s": time.perf_counter() - t,
+        "rerank": rerank,
+    }
     t = time.perf_counter()
     for i in range(0, len(vectors), 100_000):
         index.add(vectors[i : i + 100_000])
@@ -257,8 +299,13 @@ def ivf_sweep(vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray, nlist
         index.nprobe = nprobe
         stats, rows = _time_queries(index, queries, 10)
         re_stats, re_rows = _time_queries(index, queries, rerank, rerank=vectors)
-        curve[nprobe] = dict(stats, recall_at_10=_recall(rows, exact), rerank_p50=re_stats["p50"],
-                             rerank_p99=re_stats["p99"], rerank_recall_at_10=_recall(re_rows, exact))
+        curve[nprobe] = dict(
+            stats,
+            recall_at_10=_recall(rows, exact),
+            rerank_p50=re_stats["p50"],
+            rerank_p99=re_stats["p99"],
+            rerank_recall_at_10=_recall(re_rows, exact),
+        )
     out["curve"] = curve
     return out
 
@@ -303,9 +350,13 @@ def _bytes_per_chunk(index_dir: Path) -> dict:
     for name in (store.MANIFEST, store.CACHE):
         if (index_dir / name).exists():
             per_chunk[name] = (index_dir / name).stat().st_size / n
-    return {"chunks": n, "documents": manifest.data["counts"]["documents"],
-            "dense_type": manifest.data["dense"]["type"], "bytes_per_chunk": per_chunk,
-            "total_bytes_per_chunk": sum(per_chunk.values())}
+    return {
+        "chunks": n,
+        "documents": manifest.data["counts"]["documents"],
+        "dense_type": manifest.data["dense"]["type"],
+        "bytes_per_chunk": per_chunk,
+        "total_bytes_per_chunk": sum(per_chunk.values()),
+    }
 
 
 def _hnsw_bytes(vectors: np.ndarray) -> dict:
@@ -319,8 +370,12 @@ def _hnsw_bytes(vectors: np.ndarray) -> dict:
     spec = index_spec(max(len(vectors), config.hnsw_threshold), config)
     index = build_dense(vectors, spec)
     total = int(faiss.serialize_index(index).nbytes) / max(1, len(vectors))
-    return {"n": int(len(vectors)), "M": spec["M"], "bytes_per_vector": total,
-            "link_bytes_per_vector": total - 4 * vectors.shape[1]}
+    return {
+        "n": int(len(vectors)),
+        "M": spec["M"],
+        "bytes_per_vector": total,
+        "link_bytes_per_vector": total - 4 * vectors.shape[1],
+    }
 
 
 def ram_child(index_dir: Path) -> dict:
@@ -365,10 +420,17 @@ def ram_child(index_dir: Path) -> dict:
     vectors = np.load(index_dir / manifest.file("vectors"), mmap_mode="r")
     float(vectors.sum())
     step("vectors_read")
-    out.update(chunks=n, documents=docs, rss_end_mb=last, dense_ntotal=int(dense.ntotal),
-               chunk_text_chars=text, bm25_checksum=touched,
-               bytes=steps, bytes_per_chunk={k: v / max(1, n) for k, v in steps.items()},
-               manifest_bytes_per_document=steps["manifest"] / max(1, docs))
+    out.update(
+        chunks=n,
+        documents=docs,
+        rss_end_mb=last,
+        dense_ntotal=int(dense.ntotal),
+        chunk_text_chars=text,
+        bm25_checksum=touched,
+        bytes=steps,
+        bytes_per_chunk={k: v / max(1, n) for k, v in steps.items()},
+        manifest_bytes_per_document=steps["manifest"] / max(1, docs),
+    )
     return out
 
 

@@ -23,8 +23,9 @@ def main(argv: list[str]) -> int:
     from txtai import Embeddings
 
     imported = time.perf_counter() - started
-    embeddings = Embeddings(path=spec["model"], content=True, batch=spec.get("batch", 1024),
-                            encodebatch=spec.get("encodebatch", 32))
+    embeddings = Embeddings(
+        path=spec["model"], content=True, batch=spec.get("batch", 1024), encodebatch=spec.get("encodebatch", 32)
+    )
     rows = [(c["id"], c["text"], None) for c in spec["chunks"]]
     t = time.perf_counter()
     embeddings.index(rows)
@@ -43,10 +44,21 @@ def main(argv: list[str]) -> int:
         res = embeddings.search(q, k)
         latencies.append(time.perf_counter() - t)
         hits.append([r["id"] for r in res])
-    print(json.dumps({"import_s": imported, "index_s": index_s, "save_s": save_s, "build_wall_s": build_wall,
-                      "chunks": len(rows),
-                      "index_bytes": size, "latencies": latencies, "hits": hits,
-                      "config": {k: v for k, v in embeddings.config.items() if k != "build"}}))
+    print(
+        json.dumps(
+            {
+                "import_s": imported,
+                "index_s": index_s,
+                "save_s": save_s,
+                "build_wall_s": build_wall,
+                "chunks": len(rows),
+                "index_bytes": size,
+                "latencies": latencies,
+                "hits": hits,
+                "config": {k: v for k, v in embeddings.config.items() if k != "build"},
+            }
+        )
+    )
     return 0
 
 

@@ -21,8 +21,19 @@ if TYPE_CHECKING:
     from .builder import BuildReport, build
     from .retriever import Retriever
 
-__all__ = ["Answer", "Article", "BuildReport", "Chunk", "Config", "Passage", "QAError", "Retriever",
-           "Skipped", "build", "__version__"]
+__all__ = [
+    "Answer",
+    "Article",
+    "BuildReport",
+    "Chunk",
+    "Config",
+    "Passage",
+    "QAError",
+    "Retriever",
+    "Skipped",
+    "build",
+    "__version__",
+]
 
 
 def __getattr__(name: str):

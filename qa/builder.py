@@ -126,9 +126,17 @@ def build(
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus directory {corpus_dir} does not exist or is not a directory")
-    return build_from(iter_corpus(corpus_dir), index_dir, corpus_label=str(corpus_dir.resolve()), full=full,
-                      config=config, embedder=embedder, progress=progress, on_progress=on_progress,
-                      lock_timeout=lock_timeout)
+    return build_from(
+        iter_corpus(corpus_dir),
+        index_dir,
+        corpus_label=str(corpus_dir.resolve()),
+        full=full,
+        config=config,
+        embedder=embedder,
+        progress=progress,
+        on_progress=on_progress,
+        lock_timeout=lock_timeout,
+    )
 
 
 def build_from(
@@ -309,8 +317,19 @@ def _build_locked(items, corpus_label, index_dir, full, config, embedder, prog) 
 
     # 4. Write the new generation, then commit it with the manifest.
     article_dicts = (dict(articles[aid].to_dict(), hash=manifest_articles[aid]["hash"]) for aid in sorted(articles))
-    _write_generation(index_dir, current, rows, vectors, manifest_articles, article_dicts, report, corpus_label,
-                      config, prog, cache.model_id)
+    _write_generation(
+        index_dir,
+        current,
+        rows,
+        vectors,
+        manifest_articles,
+        article_dicts,
+        report,
+        corpus_label,
+        config,
+        prog,
+        cache.model_id,
+    )
     return report
 
 
@@ -323,8 +342,7 @@ class ModelForBuild:
     model is loaded only when text must be embedded.
     """
 
-    def __init__(self, embedder: Embedder | EmbedderFactory | None, config: Config,
-                 old: store.Manifest | None):
+    def __init__(self, embedder: Embedder | EmbedderFactory | None, config: Config, old: store.Manifest | None):
         self._given = embedder
         self._config = config
         self._model: Embedder | None = embedder if hasattr(embedder, "embed") else None
@@ -411,8 +429,7 @@ def _write_generation(
         "previous_generation": current.generation if current else None,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "corpus": corpus_label,
-        "model": {"id": model_id, "dim": MODEL_DIM, "max_tokens": config.max_model_tokens,
-                  "package": _model_package()},
+        "model": {"id": model_id, "dim": MODEL_DIM, "max_tokens": config.max_model_tokens, "package": _model_package()},
         "chunking": config.chunking_params(),
         "dense": spec,
         "lexical": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "stemmer": "english"},

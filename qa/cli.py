@@ -26,21 +26,44 @@ def parser() -> argparse.ArgumentParser:
     _add_common(b, corpus=True)
     b.add_argument("--full", action="store_true", help="rebuild from scratch (ignore the old index and cache)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
-    b.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                   help="wait this long for another running build instead of stopping")
-    b.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process; ray: a Ray Data pipeline (pip install -e \".[ray]\"), see README")
-    b.add_argument("--address", default=None, metavar="ADDR",
-                   help="with --engine ray: the cluster (head host:6379, or auto); default: a local Ray runtime")
-    b.add_argument("--actors", type=int, default=None, metavar="N",
-                   help="with --engine ray: embedding actors (default: one per 4 cluster CPUs)")
+    b.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="wait this long for another running build instead of stopping",
+    )
+    b.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help='local: this process; ray: a Ray Data pipeline (pip install -e ".[ray]"), see README',
+    )
+    b.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="with --engine ray: the cluster (head host:6379, or auto); default: a local Ray runtime",
+    )
+    b.add_argument(
+        "--actors",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --engine ray: embedding actors (default: one per 4 cluster CPUs)",
+    )
 
     a = sub.add_parser("ask", help="answer a question with cited passages")
     a.add_argument("question")
     a.add_argument("-k", type=int, default=5, help="number of passages (default: 5)")
     a.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
-    a.add_argument("--source", action="append", dest="sources", metavar="SOURCE",
-                   help="only articles from this source (repeatable)")
+    a.add_argument(
+        "--source",
+        action="append",
+        dest="sources",
+        metavar="SOURCE",
+        help="only articles from this source (repeatable)",
+    )
     a.add_argument("--since", help="only articles dated on or after YYYY-MM-DD")
     a.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
     a.add_argument("--diversity", type=float, default=None, help="MMR diversity 0..1 (default: off)")
@@ -51,31 +74,56 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="measure retrieval on a BEIR folder or a questions file")
     e.add_argument("dataset", help="a BEIR folder (corpus, queries, qrels) or a questions .jsonl file")
-    e.add_argument("--index", default=None,
-                   help="index directory; for a BEIR folder it is built (and reused) there "
-                        "(default: $QA_BENCH_CACHE or ~/.cache/qa/bench, then <name>-c<chunk tokens>, "
-                        "plus -int8 for the int8 model)")
-    e.add_argument("--corpus", default=None,
-                   help="questions file only: build or update --index first from this corpus folder "
-                        "or articles .jsonl[.gz] file")
-    e.add_argument("--corpus-subset", choices=("news-questions",), default=None,
-                   help="index only this subset of an articles file (news-questions: see tests/data)")
+    e.add_argument(
+        "--index",
+        default=None,
+        help="index directory; for a BEIR folder it is built (and reused) there "
+        "(default: $QA_BENCH_CACHE or ~/.cache/qa/bench, then <name>-c<chunk tokens>, "
+        "plus -int8 for the int8 model)",
+    )
+    e.add_argument(
+        "--corpus",
+        default=None,
+        help="questions file only: build or update --index first from this corpus folder or articles .jsonl[.gz] file",
+    )
+    e.add_argument(
+        "--corpus-subset",
+        choices=("news-questions",),
+        default=None,
+        help="index only this subset of an articles file (news-questions: see tests/data)",
+    )
     e.add_argument("--qrels", default=None, help="judgments TSV (default: qrels_test.tsv, else qrels.tsv)")
     e.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
     e.add_argument("-k", type=int, default=5, help="passages per question for a questions file (default: 5)")
-    e.add_argument("--max-queries", type=int, default=None, metavar="N",
-                   help="a fixed subset of N queries (the same N ids every run)")
+    e.add_argument(
+        "--max-queries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a fixed subset of N queries (the same N ids every run)",
+    )
     e.add_argument("--chunk-tokens", type=int, default=None, metavar="N", help="chunk budget (default: Config)")
     e.add_argument("--fusion", choices=("convex", "rrf"), default=None, help="hybrid fusion (default: Config)")
     e.add_argument("--dense-weight", type=float, default=None, metavar="W", help="convex fusion weight of dense")
-    e.add_argument("--dense-norm", choices=("minmax", "max", "raw"), default=None,
-                   help="convex fusion: how dense scores are scaled")
+    e.add_argument(
+        "--dense-norm",
+        choices=("minmax", "max", "raw"),
+        default=None,
+        help="convex fusion: how dense scores are scaled",
+    )
     e.add_argument("--rrf-k", type=int, default=None, metavar="K", help="reciprocal-rank fusion constant")
-    e.add_argument("--highlight", choices=("lexical", "dense", "both"), default=None,
-                   help="how the answering sentence is picked (default: Config)")
+    e.add_argument(
+        "--highlight",
+        choices=("lexical", "dense", "both"),
+        default=None,
+        help="how the answering sentence is picked (default: Config)",
+    )
     e.add_argument("--details", default=None, metavar="FILE", help="write one JSON line per query here")
-    e.add_argument("--grid", action="store_true",
-                   help="compare single modes and a grid of fusion settings (for tuning on development data)")
+    e.add_argument(
+        "--grid",
+        action="store_true",
+        help="compare single modes and a grid of fusion settings (for tuning on development data)",
+    )
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -115,8 +163,14 @@ def cmd_build(args) -> int:
 
         if args.actors is not None and args.actors < 1:
             raise ValueError("--actors must be at least 1")
-        report = build_ray(args.corpus, args.index, full=args.full, progress=progress, lock_timeout=args.wait,
-                           options=RayOptions(address=args.address, embed_actors=args.actors))
+        report = build_ray(
+            args.corpus,
+            args.index,
+            full=args.full,
+            progress=progress,
+            lock_timeout=args.wait,
+            options=RayOptions(address=args.address, embed_actors=args.actors),
+        )
     elif args.address or args.actors:
         raise ValueError("--address and --actors need --engine ray")
     else:
@@ -134,8 +188,14 @@ def cmd_ask(args) -> int:
     from .retriever import Retriever
 
     answer = Retriever.load(args.index).ask(
-        args.question, k=args.k, mode=args.mode, sources=args.sources, since=args.since,
-        until=args.until, diversity=args.diversity, auto_refresh=False,
+        args.question,
+        k=args.k,
+        mode=args.mode,
+        sources=args.sources,
+        since=args.since,
+        until=args.until,
+        diversity=args.diversity,
+        auto_refresh=False,
     )
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -186,11 +246,17 @@ def corpus_status(corpus: Path, index: Path) -> dict:
     deleted = sorted(set(old) - set(seen))
     changed = sorted(a for a in set(seen) & set(old) if seen[a] != old[a])
     return {
-        "index": str(index), "corpus": str(corpus), "model": m["model"]["id"],
-        "documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
-        "built_at": m["built_at"], "dense": m["dense"]["type"],
+        "index": str(index),
+        "corpus": str(corpus),
+        "model": m["model"]["id"],
+        "documents": m["counts"]["documents"],
+        "chunks": m["counts"]["chunks"],
+        "built_at": m["built_at"],
+        "dense": m["dense"]["type"],
         "corpus_changed": bool(added or deleted or changed),
-        "added": added, "changed": changed, "deleted": deleted,
+        "added": added,
+        "changed": changed,
+        "deleted": deleted,
     }
 
 
@@ -203,8 +269,10 @@ def cmd_status(args) -> int:
     print(f"model      {st['model']}")
     print(f"documents  {st['documents']}, chunks {st['chunks']}, dense search {st['dense']}")
     if st["corpus_changed"]:
-        print(f"corpus     changed since the build: {len(st['added'])} added, {len(st['changed'])} changed, "
-              f"{len(st['deleted'])} deleted; run `qa build`")
+        print(
+            f"corpus     changed since the build: {len(st['added'])} added, {len(st['changed'])} changed, "
+            f"{len(st['deleted'])} deleted; run `qa build`"
+        )
     else:
         print("corpus     unchanged since the build")
     return 0
@@ -213,29 +281,50 @@ def cmd_status(args) -> int:
 def cmd_eval(args) -> int:
     from . import evaluate
 
-    config = evaluate.config_with(chunk_tokens=args.chunk_tokens, fusion=args.fusion, dense_weight=args.dense_weight,
-                                  dense_norm=args.dense_norm, rrf_k=args.rrf_k, highlight=args.highlight)
+    config = evaluate.config_with(
+        chunk_tokens=args.chunk_tokens,
+        fusion=args.fusion,
+        dense_weight=args.dense_weight,
+        dense_norm=args.dense_norm,
+        rrf_k=args.rrf_k,
+        highlight=args.highlight,
+    )
     show = sys.stderr.isatty() and not args.quiet
     data = Path(args.dataset)
     index = Path(args.index) if args.index else None
     if not data.is_dir() and args.corpus:
-        evaluate.build_corpus(Path(args.corpus), index or Path("index"), subset=args.corpus_subset, config=config,
-                              progress=show)
+        evaluate.build_corpus(
+            Path(args.corpus), index or Path("index"), subset=args.corpus_subset, config=config, progress=show
+        )
     if args.grid:
         if data.is_dir():
-            result = evaluate.grid_beir(data, index_dir=index, qrels_path=args.qrels, max_queries=args.max_queries,
-                                        config=config, progress=show)
+            result = evaluate.grid_beir(
+                data, index_dir=index, qrels_path=args.qrels, max_queries=args.max_queries, config=config, progress=show
+            )
         else:
             result = evaluate.grid_questions(data, index or Path("index"), k=args.k, config=config, progress=show)
         print(json.dumps(result.to_dict()) if args.json else format_grid(result))
         return 0
     if data.is_dir():
-        result = evaluate.evaluate_beir(data, index_dir=Path(args.index) if args.index else None,
-                                        qrels_path=args.qrels, mode=args.mode, max_queries=args.max_queries,
-                                        config=config, progress=show)
+        result = evaluate.evaluate_beir(
+            data,
+            index_dir=Path(args.index) if args.index else None,
+            qrels_path=args.qrels,
+            mode=args.mode,
+            max_queries=args.max_queries,
+            config=config,
+            progress=show,
+        )
     else:
-        result = evaluate.evaluate_questions(data, index or Path("index"), mode=args.mode, k=args.k,
-                                             max_queries=args.max_queries, config=config, progress=show)
+        result = evaluate.evaluate_questions(
+            data,
+            index or Path("index"),
+            mode=args.mode,
+            k=args.k,
+            max_queries=args.max_queries,
+            config=config,
+            progress=show,
+        )
     if args.details:
         evaluate.write_details(result, Path(args.details))
     if args.json:
@@ -251,8 +340,10 @@ def cmd_eval(args) -> int:
 def format_grid(result) -> str:
     """One line per setting: its metrics side by side."""
     names = [n for n in next(iter(result.metrics.values())) if n not in ("answerable", "unanswerable")]
-    lines = [f"{result.dataset}: {result.queries} queries, {result.seconds:.1f}s",
-             f"{'setting':<22} " + " ".join(f"{n:>12}" for n in names)]
+    lines = [
+        f"{result.dataset}: {result.queries} queries, {result.seconds:.1f}s",
+        f"{'setting':<22} " + " ".join(f"{n:>12}" for n in names),
+    ]
     for label, m in result.metrics.items():
         lines.append(f"{label:<22} " + " ".join(f"{'n/a' if m[n] is None else m[n]:>12}" for n in names))
     return "\n".join(lines)

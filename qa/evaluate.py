@@ -43,8 +43,13 @@ class EvalResult:
 
     def to_dict(self) -> dict:
         """The `qa eval --json` object."""
-        return {"dataset": self.dataset, "mode": self.mode, "queries": self.queries,
-                "metrics": self.metrics, "seconds": round(self.seconds, 3)}
+        return {
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "queries": self.queries,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def bench_cache() -> Path:
@@ -120,9 +125,16 @@ def fusion_grid(base: Config) -> list[tuple[str, Config]]:
     return grid
 
 
-def grid_beir(folder: Path, *, index_dir: Path | None = None, qrels_path: Path | None = None,
-              max_queries: int | None = None, config: Config | None = None, embedder=None,
-              progress: bool = False) -> EvalResult:
+def grid_beir(
+    folder: Path,
+    *,
+    index_dir: Path | None = None,
+    qrels_path: Path | None = None,
+    max_queries: int | None = None,
+    config: Config | None = None,
+    embedder=None,
+    progress: bool = False,
+) -> EvalResult:
     """nDCG@10 etc. of every fusion setting of fusion_grid, from one retrieval per query."""
     from .retriever import fuse
 
@@ -152,16 +164,27 @@ def beir_metrics(qrels: dict[str, dict[str, int]], runs: dict[str, list[str]]) -
     judged = {q: rel for q, rel in qrels.items() if q in runs}
     full = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10", "recall.10", "recall.100"}).evaluate(run)
     cut = pytrec_eval.RelevanceEvaluator(judged, {"recip_rank"}).evaluate(run10)
-    names = {"nDCG@10": (full, "ndcg_cut_10"), "Recall@10": (full, "recall_10"),
-             "Recall@100": (full, "recall_100"), "MRR@10": (cut, "recip_rank")}
+    names = {
+        "nDCG@10": (full, "ndcg_cut_10"),
+        "Recall@10": (full, "recall_10"),
+        "Recall@100": (full, "recall_100"),
+        "MRR@10": (cut, "recip_rank"),
+    }
     n = max(1, len(judged))
-    return {name: round(sum(res.get(q, {}).get(key, 0.0) for q in judged) / n, 4)
-            for name, (res, key) in names.items()}
+    return {name: round(sum(res.get(q, {}).get(key, 0.0) for q in judged) / n, 4) for name, (res, key) in names.items()}
 
 
-def evaluate_beir(folder: Path, *, index_dir: Path | None = None, qrels_path: Path | None = None,
-                  mode: str = "hybrid", max_queries: int | None = None, config: Config | None = None,
-                  embedder=None, progress: bool = False) -> EvalResult:
+def evaluate_beir(
+    folder: Path,
+    *,
+    index_dir: Path | None = None,
+    qrels_path: Path | None = None,
+    mode: str = "hybrid",
+    max_queries: int | None = None,
+    config: Config | None = None,
+    embedder=None,
+    progress: bool = False,
+) -> EvalResult:
     """Index the BEIR corpus (reused if unchanged), rank documents for each judged query, score them."""
     started = time.perf_counter()
     config = config or Config()
@@ -191,8 +214,14 @@ def _open_beir(folder, index_dir, qrels_path, max_queries, config, embedder, pro
     if not ids:
         raise DatasetError(f"no judged query of {folder} has a text in its queries file")
     index_dir = Path(index_dir) if index_dir else default_index(folder, config)
-    build_from(beir.iter_corpus(folder), index_dir, corpus_label=str(folder.resolve()), config=config,
-               embedder=embedder, progress=progress)
+    build_from(
+        beir.iter_corpus(folder),
+        index_dir,
+        corpus_label=str(folder.resolve()),
+        config=config,
+        embedder=embedder,
+        progress=progress,
+    )
     return Retriever.load(index_dir, embedder, config), ids, queries, qrels
 
 
@@ -206,8 +235,9 @@ def load_questions(path: Path) -> list[dict]:
         text = row.get("question")
         if not isinstance(text, str) or not isinstance(row.get("answers", []), list):
             raise DatasetError(f"{path}:{number}: each line needs `question` (text) and `answers` (a list)")
-        out.append({"id": str(row.get("id", number)), "question": text,
-                    "answers": [str(a) for a in row.get("answers") or []]})
+        out.append(
+            {"id": str(row.get("id", number)), "question": text, "answers": [str(a) for a in row.get("answers") or []]}
+        )
     if not out:
         raise DatasetError(f"questions file {path} is empty")
     return out
@@ -233,8 +263,9 @@ def question_metrics(rows: list[dict], ks: tuple[int, ...] = (1, 3, 5)) -> dict[
     m: dict[str, float | int | None] = {"answerable": len(answerable), "unanswerable": len(unanswerable)}
     for prefix, key in (("hit", "hits"), ("highlight_hit", "highlight_hits")):
         for k in ks:
-            m[f"{prefix}@{k}"] = (round(sum(any(r[key][:k]) for r in answerable) / len(answerable), 4)
-                                  if answerable else None)
+            m[f"{prefix}@{k}"] = (
+                round(sum(any(r[key][:k]) for r in answerable) / len(answerable), 4) if answerable else None
+            )
     flagged_ok = sum(r["no_answer"] for r in unanswerable)
     flagged_bad = sum(r["no_answer"] for r in answerable)
     m["no_answer_flagged"] = flagged_ok + flagged_bad
@@ -244,9 +275,17 @@ def question_metrics(rows: list[dict], ks: tuple[int, ...] = (1, 3, 5)) -> dict[
     return m
 
 
-def evaluate_questions(path: Path, index_dir: Path, *, mode: str = "hybrid", k: int = 5,
-                       max_queries: int | None = None, config: Config | None = None, embedder=None,
-                       progress: bool = False) -> EvalResult:
+def evaluate_questions(
+    path: Path,
+    index_dir: Path,
+    *,
+    mode: str = "hybrid",
+    k: int = 5,
+    max_queries: int | None = None,
+    config: Config | None = None,
+    embedder=None,
+    progress: bool = False,
+) -> EvalResult:
     """Ask every question of a questions file against an existing index."""
     from .retriever import Retriever
 
@@ -258,8 +297,7 @@ def evaluate_questions(path: Path, index_dir: Path, *, mode: str = "hybrid", k: 
     with _bar(len(questions), progress, f"eval {Path(path).name}") as bar:
         rows = _ask_all(retriever, questions, mode, k, bar)
     ks = tuple(sorted({1, 3, 5, k}))
-    return EvalResult(Path(path).name, mode, len(rows), question_metrics(rows, ks), time.perf_counter() - started,
-                      rows)
+    return EvalResult(Path(path).name, mode, len(rows), question_metrics(rows, ks), time.perf_counter() - started, rows)
 
 
 def _ask_all(retriever, questions: list[dict], mode: str, k: int, bar=None) -> list[dict]:
@@ -267,20 +305,27 @@ def _ask_all(retriever, questions: list[dict], mode: str, k: int, bar=None) -> l
     for q in questions:
         answer = retriever.ask(q["question"], k=max(k, 5), mode=mode, auto_refresh=False)
         p0 = answer.passages[0] if answer.passages else None
-        rows.append({
-            "id": q["id"], "question": q["question"], "answers": q["answers"],
-            "no_answer": answer.no_answer, "reason": answer.reason,
-            "hits": [contains_answer(p.text, q["answers"]) for p in answer.passages],
-            "highlight_hits": [contains_answer(p.highlight_text, q["answers"]) for p in answer.passages],
-            "top": p0.article_id if p0 else None, "top_highlight": p0.highlight_text if p0 else None,
-        })
+        rows.append(
+            {
+                "id": q["id"],
+                "question": q["question"],
+                "answers": q["answers"],
+                "no_answer": answer.no_answer,
+                "reason": answer.reason,
+                "hits": [contains_answer(p.text, q["answers"]) for p in answer.passages],
+                "highlight_hits": [contains_answer(p.highlight_text, q["answers"]) for p in answer.passages],
+                "top": p0.article_id if p0 else None,
+                "top_highlight": p0.highlight_text if p0 else None,
+            }
+        )
         if bar is not None:
             bar.update(1)
     return rows
 
 
-def grid_questions(path: Path, index_dir: Path, *, k: int = 5, config: Config | None = None, embedder=None,
-                   progress: bool = False) -> EvalResult:
+def grid_questions(
+    path: Path, index_dir: Path, *, k: int = 5, config: Config | None = None, embedder=None, progress: bool = False
+) -> EvalResult:
     """Answer-hit metrics of single modes and of every fusion setting of fusion_grid."""
     from .embed import load_embedder
     from .index import Index
@@ -309,8 +354,15 @@ def read_articles(path: Path) -> list[Article]:
         if aid is None or not isinstance(row.get("text"), str):
             raise DatasetError(f"{path}:{number}: an article line needs `id` and `text`")
         date = row.get("date")
-        out.append(Article(id=str(aid), title=str(row.get("title") or "").strip(), text=row["text"],
-                           source=row.get("source"), date=str(date)[:10] if date else None))
+        out.append(
+            Article(
+                id=str(aid),
+                title=str(row.get("title") or "").strip(),
+                text=row["text"],
+                source=row.get("source"),
+                date=str(date)[:10] if date else None,
+            )
+        )
     return out
 
 
@@ -325,8 +377,9 @@ def news_questions_subset(articles: list[Article]) -> list[Article]:
 SUBSETS = {"news-questions": news_questions_subset}
 
 
-def build_corpus(corpus: Path, index_dir: Path, *, subset: str | None = None, config: Config | None = None,
-                 progress: bool = False):
+def build_corpus(
+    corpus: Path, index_dir: Path, *, subset: str | None = None, config: Config | None = None, progress: bool = False
+):
     """Build or update index_dir from a corpus folder (cleaned as `qa build` does) or an articles
     `.jsonl[.gz]` file (taken as it is, optionally cut to a named subset)."""
     from .builder import build, build_from
@@ -341,8 +394,9 @@ def build_corpus(corpus: Path, index_dir: Path, *, subset: str | None = None, co
         if subset not in SUBSETS:
             raise DatasetError(f"unknown subset {subset!r}; known: {', '.join(SUBSETS)}")
         articles = SUBSETS[subset](articles)
-    return build_from(articles, index_dir, corpus_label=f"{corpus.resolve()}:{subset or 'all'}", config=config,
-                      progress=progress)
+    return build_from(
+        articles, index_dir, corpus_label=f"{corpus.resolve()}:{subset or 'all'}", config=config, progress=progress
+    )
 
 
 def config_with(**overrides) -> Config:

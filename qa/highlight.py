@@ -32,8 +32,10 @@ def _stop_and_stem():
 
         stem = Stemmer.Stemmer("english").stemWords
     except ImportError:  # PyStemmer is optional, as in lexical.py
+
         def stem(words):
             return words
+
     return frozenset(STOPWORDS_EN), stem
 
 
@@ -46,8 +48,14 @@ def terms(text: str) -> list[str]:
 class Highlighter:
     """Scores sentences against one question; weights are computed once per question."""
 
-    def __init__(self, question: str, idf: dict[str, float], method: str = "lexical",
-                 embed: Callable[[list[str]], np.ndarray] | None = None, question_vector: np.ndarray | None = None):
+    def __init__(
+        self,
+        question: str,
+        idf: dict[str, float],
+        method: str = "lexical",
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+        question_vector: np.ndarray | None = None,
+    ):
         if method not in METHODS:
             raise ValueError(f"highlight method must be one of {', '.join(METHODS)}, got {method!r}")
         if method != "lexical" and (embed is None or question_vector is None):

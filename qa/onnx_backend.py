@@ -29,10 +29,19 @@ log = logging.getLogger("qa.embed")
 EXPORT_VERSION = 1  # bump when the exported graph changes
 OPSET = 17
 MAX_TOKENS = 256  # the model's window (sentence_bert_config.json max_seq_length)
-_MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json",
-                "sentence_bert_config.json", "1_Pooling/config.json")
-_PROBES = ("Who replaced the fired US Secretary of Defense?", "a",
-           "Shares of the company rose 4% after it reported quarterly earnings above forecasts. " * 6)
+_MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+)
+_PROBES = (
+    "Who replaced the fired US Secretary of Defense?",
+    "a",
+    "Shares of the company rose 4% after it reported quarterly earnings above forecasts. " * 6,
+)
 
 
 class EmbedBackendError(QAError):
@@ -109,11 +118,19 @@ def export_onnx(model_dir: Path, dest: Path, quantize: bool = False) -> Path:
             axes = {0: "batch", 1: "tokens"}
             with torch.no_grad():
                 torch.onnx.export(
-                    wrapper, (sample, sample, torch.zeros_like(sample)), str(tmp),
-                    input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embeddings"],
-                    dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                  "embeddings": {0: "batch"}},
-                    opset_version=OPSET, dynamo=False,
+                    wrapper,
+                    (sample, sample, torch.zeros_like(sample)),
+                    str(tmp),
+                    input_names=["input_ids", "attention_mask", "token_type_ids"],
+                    output_names=["embeddings"],
+                    dynamic_axes={
+                        "input_ids": axes,
+                        "attention_mask": axes,
+                        "token_type_ids": axes,
+                        "embeddings": {0: "batch"},
+                    },
+                    opset_version=OPSET,
+                    dynamo=False,
                 )
             _fuse(tmp)
             if quantize:
@@ -141,8 +158,7 @@ def _pooled_encoder(bert):
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids)[0]
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
@@ -169,8 +185,14 @@ def _quantize(path: Path) -> None:
 
     out = path.with_name(path.stem + ".q8.onnx")
     try:
-        quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        quantize_dynamic(
+            str(path),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
         os.replace(out, path)
     finally:
         out.unlink(missing_ok=True)
@@ -227,8 +249,9 @@ def _session(path: Path, threads: int):
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 through ONNX Runtime; same vectors as sentence-transformers (cosine ≥ 0.9999)."""
 
-    def __init__(self, path: Path | None = None, batch_size: int = 32, threads: int | None = None,
-                 quantize: bool = False):
+    def __init__(
+        self, path: Path | None = None, batch_size: int = 32, threads: int | None = None, quantize: bool = False
+    ):
         from .embed import INT8_MODEL_ID, MODEL_DIM, MODEL_ID, WordPieceCounter, model_path
 
         try:

@@ -83,7 +83,7 @@ def _import_ray():
         import ray.data  # noqa: F401 - the pipeline needs the data extra
     except ImportError as exc:
         raise RayEngineError(
-            f"the Ray engine needs Ray Data ({exc.name or 'ray'} is not installed): pip install -e \".[ray]\""
+            f'the Ray engine needs Ray Data ({exc.name or "ray"} is not installed): pip install -e ".[ray]"'
         ) from None
     return ray
 
@@ -98,8 +98,10 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
     """
     if address and address.startswith("ray://"):
         # The driver writes the index and the cache reader runs beside it, on this machine.
-        raise RayEngineError("Ray Client addresses (ray://) are not supported: run `qa build --engine ray` on a "
-                             "node of the cluster, with --address auto or the head's host:6379")
+        raise RayEngineError(
+            "Ray Client addresses (ray://) are not supported: run `qa build --engine ray` on a "
+            "node of the cluster, with --address auto or the head's host:6379"
+        )
     if not address and "ray" not in sys.modules:
         # Ray's single-machine mode (its default on macOS and Windows): the node's address is the
         # loopback one, so its servers listen on 127.0.0.1 only. Read once, when ray is imported.
@@ -117,15 +119,22 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
             ray.init(address=address, runtime_env={"env_vars": env} if env else None, **common)
         else:
             temp = tempfile.mkdtemp(prefix="qa-ray-")
-            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1",
-                     _temp_dir=temp, **common)
+            ray.init(
+                address="local",
+                num_cpus=num_cpus or os.cpu_count() or 1,
+                _node_ip_address="127.0.0.1",
+                _temp_dir=temp,
+                **common,
+            )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         if temp:
             shutil.rmtree(temp, ignore_errors=True)
         if not address:
             raise RayEngineError(f"cannot start a local Ray runtime: {exc}") from None
-        raise RayEngineError(f"cannot connect to the Ray cluster at {address!r} ({exc}); check the address "
-                             "(host:6379 of the head node, or 'auto' on a cluster node)") from None
+        raise RayEngineError(
+            f"cannot connect to the Ray cluster at {address!r} ({exc}); check the address "
+            "(host:6379 of the head node, or 'auto' on a cluster node)"
+        ) from None
     try:
         yield
     finally:
@@ -138,7 +147,10 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
 
 
 def plan_shards(
-    root: Path, *, files_per_shard: int = FILES_PER_SHARD, lines_per_shard: int = LINES_PER_SHARD,
+    root: Path,
+    *,
+    files_per_shard: int = FILES_PER_SHARD,
+    lines_per_shard: int = LINES_PER_SHARD,
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
 ) -> Iterator[dict | tuple[tuple[int, int], Skipped]]:
     """Shard specs in corpus order, plus ((shard, 0), Skipped) for entries the walk itself rejects.
@@ -215,8 +227,10 @@ def _jsonl_ranges(path: Path, lines_per_shard: int, max_bytes: int) -> list[tupl
     total = newlines + (last != b"\n")  # a last line without a newline is a line too
     if len(starts) > 1 and starts[-1] >= pos:
         starts.pop()
-    return [(offset, k * lines_per_shard + 1, min(lines_per_shard, total - k * lines_per_shard))
-            for k, offset in enumerate(starts)]
+    return [
+        (offset, k * lines_per_shard + 1, min(lines_per_shard, total - k * lines_per_shard))
+        for k, offset in enumerate(starts)
+    ]
 
 
 # --- read: the same Articles and Skipped as qa.ingest.iter_corpus, per shard ----------------------------
@@ -233,8 +247,9 @@ def read_shard(spec: dict, max_bytes: int = ingest.DEFAULT_MAX_BYTES) -> Iterato
         yield from _guarded(rel, lambda: _read_jsonl_range(rel, Path(path), spec, max_bytes))
         return
     for rel, path in spec["files"]:
-        yield from _guarded(rel, lambda rel=rel, path=path: (
-            (got, None) for got in ingest._read(rel, Path(path), max_bytes, set())))
+        yield from _guarded(
+            rel, lambda rel=rel, path=path: ((got, None) for got in ingest._read(rel, Path(path), max_bytes, set()))
+        )
 
 
 def _read_jsonl_range(rel: str, path: Path, spec: dict, max_bytes: int) -> Iterator[tuple[Article | Skipped, int]]:
@@ -284,9 +299,16 @@ _COLUMNS = ("shard", "pos", "kind", "meta", "article", "rows", "vectors", "embed
 def _table(cols: dict[str, list]):
     import pyarrow as pa
 
-    types = {"shard": pa.int64(), "pos": pa.int64(), "kind": pa.string(), "meta": pa.large_string(),
-             "article": pa.large_string(), "rows": pa.large_string(), "vectors": pa.large_binary(),
-             "embedded": pa.large_string()}
+    types = {
+        "shard": pa.int64(),
+        "pos": pa.int64(),
+        "kind": pa.string(),
+        "meta": pa.large_string(),
+        "article": pa.large_string(),
+        "rows": pa.large_string(),
+        "vectors": pa.large_binary(),
+        "embedded": pa.large_string(),
+    }
     return pa.table({c: pa.array(cols[c], type=types[c]) for c in _COLUMNS})
 
 
@@ -317,8 +339,15 @@ class _ChunkStage:
                     cols["article"].append("")
                     cols["rows"].append("")
                     continue
-                meta = {"id": item.id, "hash": item.hash, "title": item.title, "source": item.source,
-                        "date": item.date, "path": item.path, "line": line}
+                meta = {
+                    "id": item.id,
+                    "hash": item.hash,
+                    "title": item.title,
+                    "source": item.source,
+                    "date": item.date,
+                    "path": item.path,
+                    "line": line,
+                }
                 fresh = self.full or self.known.get(item.id) != meta["hash"]
                 cols["kind"].append("fresh" if fresh else "unchanged")
                 cols["meta"].append(json.dumps(meta, ensure_ascii=False))
@@ -450,14 +479,17 @@ def build_ray(
         raise CorpusError(f"corpus directory {corpus_dir} does not exist or is not a directory")
     prog = builder._Progress(sys.stderr.isatty() if progress is None else progress, on_progress)
     if importlib.util.find_spec("ray") is None:  # fail before taking the lock; ray is imported by ray_runtime
-        raise RayEngineError("the Ray engine needs Ray Data (ray is not installed): pip install -e \".[ray]\"")
+        raise RayEngineError('the Ray engine needs Ray Data (ray is not installed): pip install -e ".[ray]"')
     with builder.locked_index(index_dir, lock_timeout):
         old = builder._previous(index_dir, full, config)
         current = builder._live_generation(index_dir)
         # The model is settled on the driver: the index's own when it grows, else the one the factory
         # makes (a class or callable may say, like FakeEmbedder), else the default of this environment.
-        model_id = (old.data["model"]["id"] if old is not None
-                    else getattr(embedder_factory, "model_id", None) or default_model_id())
+        model_id = (
+            old.data["model"]["id"]
+            if old is not None
+            else getattr(embedder_factory, "model_id", None) or default_model_id()
+        )
         factory = embedder_factory or default_embedder_factory(config, model_id)
         if full:  # from scratch: nothing cached is trusted
             for suffix in ("", "-wal", "-shm"):
@@ -465,8 +497,20 @@ def build_ray(
         spill_dir = Path(tempfile.mkdtemp(prefix=".tmp-ray-", dir=index_dir))  # collected if the build dies
         try:
             with ray_runtime(options.address, options.num_cpus):
-                report = _build_locked(corpus_dir, index_dir, old, current, full, config, options, factory,
-                                       model_id, prog, max_bytes, spill_dir)
+                report = _build_locked(
+                    corpus_dir,
+                    index_dir,
+                    old,
+                    current,
+                    full,
+                    config,
+                    options,
+                    factory,
+                    model_id,
+                    prog,
+                    max_bytes,
+                    spill_dir,
+                )
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
     report.seconds = time.perf_counter() - started
@@ -480,8 +524,9 @@ def _actor_counts(ray, options: RayOptions) -> tuple[int, int]:
     return embed, chunk
 
 
-def _build_locked(corpus_dir, index_dir, old, current, full, config, options, factory, model_id, prog, max_bytes,
-                  spill_dir) -> builder.BuildReport:
+def _build_locked(
+    corpus_dir, index_dir, old, current, full, config, options, factory, model_id, prog, max_bytes, spill_dir
+) -> builder.BuildReport:
     import ray
     import ray.data
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -493,8 +538,12 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
     prog.report("planning", 0, 1)
     # Absolute paths: the chunking actors open the files, and on another node a relative path would
     # name a file under that worker's own working directory. Ids stay relative to the corpus.
-    for got in plan_shards(corpus_dir.absolute(), files_per_shard=options.files_per_shard,
-                           lines_per_shard=options.lines_per_shard, max_bytes=max_bytes):
+    for got in plan_shards(
+        corpus_dir.absolute(),
+        files_per_shard=options.files_per_shard,
+        lines_per_shard=options.lines_per_shard,
+        max_bytes=max_bytes,
+    ):
         if isinstance(got, dict):
             specs.append({"spec": json.dumps(got, ensure_ascii=False)})
             planned += got.get("lines") or len(got.get("files", ()))
@@ -511,21 +560,33 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
             if specs:
                 embed_actors, chunk_actors = _actor_counts(ray, options)
                 here = ray.get_runtime_context().get_node_id()
-                reader = ray.remote(_CacheReader).options(
-                    num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)
-                ).remote(str(index_dir.resolve() / store.CACHE), model_id)
+                reader = (
+                    ray.remote(_CacheReader)
+                    .options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
+                    .remote(str(index_dir.resolve() / store.CACHE), model_id)
+                )
                 logging.getLogger("ray.data").setLevel(logging.ERROR)
                 ctx = ray.data.DataContext.get_current()
                 ctx.enable_progress_bars = False
                 ctx.print_on_execution_start = False
                 ds = (
                     ray.data.from_items(specs, override_num_blocks=min(len(specs), 1000))
-                    .map_batches(_ChunkStage, batch_size=1, batch_format="pyarrow",
-                                 fn_constructor_args=(old_hashes, config, full, max_bytes), num_cpus=0.5,
-                                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=chunk_actors))
-                    .map_batches(_EmbedStage, batch_size=ARTICLES_PER_EMBED_BATCH, batch_format="pyarrow",
-                                 fn_constructor_args=(factory, reader, model_id), num_cpus=1,
-                                 compute=ray.data.ActorPoolStrategy(size=embed_actors))
+                    .map_batches(
+                        _ChunkStage,
+                        batch_size=1,
+                        batch_format="pyarrow",
+                        fn_constructor_args=(old_hashes, config, full, max_bytes),
+                        num_cpus=0.5,
+                        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=chunk_actors),
+                    )
+                    .map_batches(
+                        _EmbedStage,
+                        batch_size=ARTICLES_PER_EMBED_BATCH,
+                        batch_format="pyarrow",
+                        fn_constructor_args=(factory, reader, model_id),
+                        num_cpus=1,
+                        compute=ray.data.ActorPoolStrategy(size=embed_actors),
+                    )
                 )
                 bar = prog.bar("ray pipeline", planned)
                 done = 0
@@ -538,16 +599,28 @@ def _build_locked(corpus_dir, index_dir, old, current, full, config, options, fa
                     raise RayEngineError(f"the Ray pipeline failed: {exc}") from exc
                 finally:
                     bar.close()
-            return _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, report,
-                           str(corpus_dir.resolve()), config, prog, spill, cache)
+            return _finish(
+                index_dir,
+                old,
+                current,
+                old_hashes,
+                entries,
+                skipped,
+                embedded,
+                report,
+                str(corpus_dir.resolve()),
+                config,
+                prog,
+                spill,
+                cache,
+            )
     finally:
         cache.close()
         if reader is not None:
             ray.kill(reader)
 
 
-def _take(table, entries: dict[str, _Entry], skipped: list, embedded: set[str], cache: EmbeddingCache,
-          spill) -> int:
+def _take(table, entries: dict[str, _Entry], skipped: list, embedded: set[str], cache: EmbeddingCache, spill) -> int:
     """Fold one result batch into the driver's state; returns how many articles it held."""
     cols = {c: table.column(c).to_pylist() for c in _COLUMNS}
     fresh_vectors: list[tuple[str, np.ndarray]] = []
@@ -586,8 +659,9 @@ def _take(table, entries: dict[str, _Entry], skipped: list, embedded: set[str], 
     return articles
 
 
-def _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, report, corpus_label, config, prog,
-            spill, cache) -> builder.BuildReport:
+def _finish(
+    index_dir, old, current, old_hashes, entries, skipped, embedded, report, corpus_label, config, prog, spill, cache
+) -> builder.BuildReport:
     """Diff, reuse the old rows of unchanged articles, and write with the local builder's writer."""
     skipped.sort(key=lambda ks: ks[0])
     ingest_log = logging.getLogger("qa.ingest")
@@ -625,14 +699,22 @@ def _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, rep
         else:
             lo, hi = _old_range(old, aid)
             n = hi - lo
-        manifest_articles[aid] = {"hash": m["hash"], "title": m["title"], "source": m["source"], "date": m["date"],
-                                  "path": m["path"], "chunks": [total, total + n]}
+        manifest_articles[aid] = {
+            "hash": m["hash"],
+            "title": m["title"],
+            "source": m["source"],
+            "date": m["date"],
+            "path": m["path"],
+            "chunks": [total, total + n],
+        }
         total += n
-    old_vectors = (np.load(index_dir / old.file("vectors"), mmap_mode="r", allow_pickle=False)
-                   if old is not None else None)
+    old_vectors = (
+        np.load(index_dir / old.file("vectors"), mmap_mode="r", allow_pickle=False) if old is not None else None
+    )
     if total:
-        vectors = np.lib.format.open_memmap(Path(spill.name).with_name("vectors.npy"), mode="w+",
-                                            dtype=np.float32, shape=(total, MODEL_DIM))
+        vectors = np.lib.format.open_memmap(
+            Path(spill.name).with_name("vectors.npy"), mode="w+", dtype=np.float32, shape=(total, MODEL_DIM)
+        )
     else:
         vectors = np.zeros((0, MODEL_DIM), dtype=np.float32)
     for aid in ids:
@@ -645,9 +727,19 @@ def _finish(index_dir, old, current, old_hashes, entries, skipped, embedded, rep
         else:
             olo, ohi = _old_range(old, aid)
             vectors[lo:hi] = old_vectors[olo:ohi]
-    builder._write_generation(index_dir, current, _rows(index_dir, old, ids, entries, spill), vectors,
-                              manifest_articles, _article_records(index_dir, old, ids, entries, spill), report,
-                              corpus_label, config, prog, cache.model_id)
+    builder._write_generation(
+        index_dir,
+        current,
+        _rows(index_dir, old, ids, entries, spill),
+        vectors,
+        manifest_articles,
+        _article_records(index_dir, old, ids, entries, spill),
+        report,
+        corpus_label,
+        config,
+        prog,
+        cache.model_id,
+    )
     return report
 
 

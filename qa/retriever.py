@@ -56,8 +56,9 @@ class Retriever:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, index_dir: str | Path = "index", embedder: Embedder | None = None,
-             config: Config | None = None) -> Retriever:
+    def load(
+        cls, index_dir: str | Path = "index", embedder: Embedder | None = None, config: Config | None = None
+    ) -> Retriever:
         return cls(Index.open(index_dir), embedder, config)
 
     @property
@@ -91,9 +92,18 @@ class Retriever:
                 return True
         return False
 
-    def ask(self, question: str, k: int = 5, *, mode: str = "hybrid", sources: list[str] | None = None,
-            since: str | None = None, until: str | None = None, diversity: float | None = None,
-            auto_refresh: bool = True) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        mode: str = "hybrid",
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        diversity: float | None = None,
+        auto_refresh: bool = True,
+    ) -> Answer:
         """The k best passages for question, each with the sentence most likely to answer it."""
         if mode not in MODES:
             raise QuestionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -176,9 +186,7 @@ class Retriever:
         if self._embedder is not None or len(question) > limit:
             tokens = self._count(question)
             if tokens > limit:
-                warnings.append(
-                    f"the question has {tokens} word pieces; the model reads only the first {limit}"
-                )
+                warnings.append(f"the question has {tokens} word pieces; the model reads only the first {limit}")
         for w in warnings if not quiet else ():
             log.warning(w)
         return question, warnings
@@ -198,8 +206,9 @@ class Retriever:
             cands.question_vector = self.embedder.embed([question])[0]
         return Highlighter(question, index.idf(), method, self.embedder.embed, cands.question_vector)
 
-    def _passages(self, index: Index, highlighter: Highlighter, ranked: list[tuple[int, float]], k: int
-                  ) -> list[Passage]:
+    def _passages(
+        self, index: Index, highlighter: Highlighter, ranked: list[tuple[int, float]], k: int
+    ) -> list[Passage]:
         passages: list[Passage] = []
         kept_rows: list[int] = []
         for row, score in ranked:
@@ -212,17 +221,24 @@ class Retriever:
                 dup.also_in.append(_citation(chunk, entry))
                 continue
             hl = highlighter.best(chunk["text"], chunk["start"], chunk.get("sentences"))
-            passages.append(Passage(
-                rank=len(passages) + 1, score=float(score), text=chunk["text"],
-                article_id=chunk["article_id"], title=entry.get("title") or chunk["article_id"],
-                source=entry.get("source"), date=entry.get("date"),
-                start=chunk["start"], end=chunk["end"], highlight=hl,
-            ))
+            passages.append(
+                Passage(
+                    rank=len(passages) + 1,
+                    score=float(score),
+                    text=chunk["text"],
+                    article_id=chunk["article_id"],
+                    title=entry.get("title") or chunk["article_id"],
+                    source=entry.get("source"),
+                    date=entry.get("date"),
+                    start=chunk["start"],
+                    end=chunk["end"],
+                    highlight=hl,
+                )
+            )
             kept_rows.append(row)
         return passages
 
-    def _judge(self, highlighter: Highlighter, passages: list[Passage], cands: Candidates
-               ) -> tuple[bool, str | None]:
+    def _judge(self, highlighter: Highlighter, passages: list[Passage], cands: Candidates) -> tuple[bool, str | None]:
         """Too-weak evidence: flag it (passages are still returned)."""
         if not passages:
             return True, "no passage matches the question"
@@ -239,8 +255,14 @@ class Retriever:
 
 
 def _citation(chunk: dict, entry: dict) -> dict:
-    return {"article_id": chunk["article_id"], "title": entry.get("title"), "source": entry.get("source"),
-            "date": entry.get("date"), "start": chunk["start"], "end": chunk["end"]}
+    return {
+        "article_id": chunk["article_id"],
+        "title": entry.get("title"),
+        "source": entry.get("source"),
+        "date": entry.get("date"),
+        "start": chunk["start"],
+        "end": chunk["end"],
+    }
 
 
 NEAR_DUPLICATE_COSINE = 0.97

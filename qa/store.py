@@ -241,7 +241,9 @@ def _manifest_problem(data: dict) -> str | None:
     for aid, entry in articles.items():
         span = entry.get("chunks")
         if not isinstance(entry.get("hash"), str) or not (
-            isinstance(span, list) and len(span) == 2 and all(_is_count(x) for x in span)
+            isinstance(span, list)
+            and len(span) == 2
+            and all(_is_count(x) for x in span)
             and span[0] <= span[1] <= counts["chunks"]
         ):
             return f"the entry of article {aid!r} is incomplete"
@@ -251,8 +253,10 @@ def _manifest_problem(data: dict) -> str | None:
     if max(ends, default=0) != counts["chunks"]:
         return f"the article entries cover {max(ends, default=0)} chunks but 'counts.chunks' is {counts['chunks']}"
     dense = data.get("dense")
-    if not isinstance(dense, dict) or dense.get("type") not in ("flat", "hnsw") or (
-        dense["type"] == "hnsw" and not _is_count(dense.get("efSearch"))
+    if (
+        not isinstance(dense, dict)
+        or dense.get("type") not in ("flat", "hnsw")
+        or (dense["type"] == "hnsw" and not _is_count(dense.get("efSearch")))
     ):
         return "'dense' does not describe a flat or HNSW index"
     sizes = data.get("sizes")

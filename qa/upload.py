@@ -25,7 +25,7 @@ ALLOWED_SUFFIXES: tuple[str, ...] = tuple(s.lower() for s in SUPPORTED_SUFFIXES)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_NAME_CHARS = 200
 _UTF8_ONLY = (".txt", ".md", ".markdown", ".jsonl")  # ingest reads these as UTF-8; HTML declares its own charset
-_FORBIDDEN = set('/\\:\0')
+_FORBIDDEN = set("/\\:\0")
 # Bidirectional overrides make "evil\u202etxt.exe" display as "evilexe.txt".
 _BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
 
@@ -178,7 +178,7 @@ def _reason(message: str, name: str) -> str:
     """The message without a leading repetition of the file name (the caller shows the name)."""
     for prefix in (f"{name}: ", f"{name!r}: "):
         if message.startswith(prefix):
-            return message[len(prefix):]
+            return message[len(prefix) :]
     return message
 
 

@@ -17,8 +17,16 @@ from qa.config import Config  # noqa: E402
 from qa.dense import index_spec  # noqa: E402
 from qa.index import Index  # noqa: E402
 
-ROWS = [{"id": f"n{i}", "title": f"Title number {i} here", "text": f"First para {i}.\n\nSecond para {i} words.",
-         "source": "Wire", "date": f"1987-03-0{i % 9 + 1}T10:00:00"} for i in range(30)]
+ROWS = [
+    {
+        "id": f"n{i}",
+        "title": f"Title number {i} here",
+        "text": f"First para {i}.\n\nSecond para {i} words.",
+        "source": "Wire",
+        "date": f"1987-03-0{i % 9 + 1}T10:00:00",
+    }
+    for i in range(30)
+]
 
 
 def test_slice_questions_and_scaled_rows_are_deterministic():
@@ -100,7 +108,9 @@ def _write(corpus: Path, n: int, changed: int | None = None) -> None:
         extra = " A late correction was issued." if i == changed else ""
         (corpus / f"s{i:02d}.txt").write_text(
             f"Story {i}\n\nThe harbour of port {i} handled {i * 13} ships. Dockers in port {i} went on strike."
-            f"{extra}\n", encoding="utf-8")
+            f"{extra}\n",
+            encoding="utf-8",
+        )
 
 
 def test_hnsw_index_is_recorded_and_updated_incrementally(tmp_path, fake_embedder):
@@ -122,8 +132,9 @@ def test_hnsw_index_is_recorded_and_updated_incrementally(tmp_path, fake_embedde
 
     answer = Retriever.load(index_dir, fake_embedder, config).ask("dockers strike port 14", k=3, mode="dense")
     assert answer.passages and answer.passages[0].article_id == "s14.txt"
-    filtered = Retriever.load(index_dir, fake_embedder, config).ask("harbour ships", k=3, mode="dense",
-                                                                   sources=["nowhere"])
+    filtered = Retriever.load(index_dir, fake_embedder, config).ask(
+        "harbour ships", k=3, mode="dense", sources=["nowhere"]
+    )
     assert filtered.passages == []
 
 
@@ -147,9 +158,18 @@ def test_ray_vs_local_summary_gives_throughput_memory_and_ratios():
     from bench.ray_vs_local import summary
 
     def run(engine, wall, cpu, rss):
-        return {"engine": engine, "process_s": wall, "build_s": wall - 1, "tree_cpu_s": cpu,
-                "report": {"documents": 100, "chunks": 400}, "driver_peak_rss_mb": rss, "tree_rss_mb": rss * 2,
-                "tree_pss_mb": rss * 1.5, "processes": 1, "load_avg": 1.0}
+        return {
+            "engine": engine,
+            "process_s": wall,
+            "build_s": wall - 1,
+            "tree_cpu_s": cpu,
+            "report": {"documents": 100, "chunks": 400},
+            "driver_peak_rss_mb": rss,
+            "tree_rss_mb": rss * 2,
+            "tree_pss_mb": rss * 1.5,
+            "processes": 1,
+            "load_avg": 1.0,
+        }
 
     runs = [run("local", 10.0, 18.0, 500), run("ray", 12.0, 20.0, 300), run("local", 9.0, 17.0, 500)]
     got = summary(runs, tokens=34_000)
@@ -164,14 +184,28 @@ def test_scaling_cost_model_is_recovered_and_extrapolated():
     from bench.scaling import extrapolate, fit_cost_model
 
     n, nlist, t_code_ns, coarse_ms = 1_000_000, 1000, 2.0, 0.4
-    curve = {p: {"p50": coarse_ms + p * (n / nlist) * t_code_ns / 1e6, "recall_at_10": min(1.0, 0.5 + p / 100),
-                 "rerank_p50": coarse_ms + p * (n / nlist) * t_code_ns / 1e6 + 0.1,
-                 "rerank_recall_at_10": min(1.0, 0.6 + p / 50)} for p in (1, 8, 16, 32)}
+    curve = {
+        p: {
+            "p50": coarse_ms + p * (n / nlist) * t_code_ns / 1e6,
+            "recall_at_10": min(1.0, 0.5 + p / 100),
+            "rerank_p50": coarse_ms + p * (n / nlist) * t_code_ns / 1e6 + 0.1,
+            "rerank_recall_at_10": min(1.0, 0.6 + p / 50),
+        }
+        for p in (1, 8, 16, 32)
+    }
     model = fit_cost_model(curve, n, nlist)
     assert model["t_code_ns"] == pytest.approx(t_code_ns) and model["t_coarse_ms_at_nlist"] == pytest.approx(coarse_ms)
     ivf = {"nlist": nlist, "code_bytes": 48, "flat_ns_per_vector": 50.0, "hnsw_link_bytes_per_vector": 270.0}
-    got = extrapolate(model, curve, ivf, 384, {"chunks": 600.0, "lexical": 400.0, "vectors": 1536.0}, 0.9,
-                      targets=(10_000_000,), shards=(1, 4))
+    got = extrapolate(
+        model,
+        curve,
+        ivf,
+        384,
+        {"chunks": 600.0, "lexical": 400.0, "vectors": 1536.0},
+        0.9,
+        targets=(10_000_000,),
+        shards=(1, 4),
+    )
     assert got["nprobe"] == 16 and got["with_rerank"] and got["rerank_ms"] == pytest.approx(0.1)
     at = got["by_n"][10_000_000]
     assert at["shards"][1]["scan_ms"] == pytest.approx(16 * 10_000 * t_code_ns / 1e6)
@@ -191,8 +225,24 @@ def test_scaling_runs_end_to_end_on_a_tiny_index(tmp_path, fake_embedder, monkey
     data.write_corpus(rows, tmp_path / "c" / "news.jsonl")
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
     out_path = tmp_path / "s.json"
-    scaling.main(["--index", str(tmp_path / "i"), "--n", "2000", "--nlist", "8", "--codes", "PQ8,SQ8",
-                  "--queries", "6", "--rerank", "2000", "--out", str(out_path)])
+    scaling.main(
+        [
+            "--index",
+            str(tmp_path / "i"),
+            "--n",
+            "2000",
+            "--nlist",
+            "8",
+            "--codes",
+            "PQ8,SQ8",
+            "--queries",
+            "6",
+            "--rerank",
+            "2000",
+            "--out",
+            str(out_path),
+        ]
+    )
     out = json.loads(out_path.read_text())
     assert out["index_files"]["chunks"] == len(Index.open(tmp_path / "i"))
     assert out["ram"]["bytes_per_chunk"]["dense_index"] >= 0 and "vectors" in out["index_files"]["bytes_per_chunk"]

@@ -158,8 +158,7 @@ def test_changed_chunking_settings_require_full(tmp_path, fake_embedder):
     write_articles(tmp_path / "c", 2)
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
     with pytest.raises(IndexFormatError, match="qa build --full"):
-        build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False,
-              config=Config(chunk_tokens=64))
+        build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False, config=Config(chunk_tokens=64))
 
 
 def test_index_dir_is_only_plain_files(tmp_path, fake_embedder):
@@ -208,8 +207,12 @@ def test_an_index_keeps_its_model_and_refuses_vectors_of_another(tmp_path, fake_
     with pytest.raises(IndexFormatError, match="use the same model"):
         build(tmp_path / "c", tmp_path / "i", embedder=Int8Fake(), progress=False)
     asked = []  # a factory is told which model the index needs
-    build(tmp_path / "c", tmp_path / "i", embedder=lambda model_id: asked.append(model_id) or FakeEmbedder(),
-          progress=False)
+    build(
+        tmp_path / "c",
+        tmp_path / "i",
+        embedder=lambda model_id: asked.append(model_id) or FakeEmbedder(),
+        progress=False,
+    )
     assert asked == [embed.MODEL_ID]
     report = build(tmp_path / "c", tmp_path / "i", full=True, embedder=Int8Fake(), progress=False)
     assert report.embedded == report.chunks  # a full build may change the model: everything is embedded again

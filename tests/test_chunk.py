@@ -71,13 +71,18 @@ def test_shipped_corpus_never_exceeds_the_model_window(wordpiece):
 
 
 words = st.text(alphabet=st.sampled_from(list("abcdefghij")), min_size=1, max_size=12)
-sentences = st.builds(lambda ws, end: " ".join(ws) + end, st.lists(words, min_size=1, max_size=30),
-                      st.sampled_from([".", "!", "?", ""]))
+sentences = st.builds(
+    lambda ws, end: " ".join(ws) + end, st.lists(words, min_size=1, max_size=30), st.sampled_from([".", "!", "?", ""])
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(sentences, min_size=1, max_size=25), st.sampled_from([" ", "\n", "\n\n"]),
-       st.integers(min_value=8, max_value=60), st.integers(min_value=0, max_value=2))
+@given(
+    st.lists(sentences, min_size=1, max_size=25),
+    st.sampled_from([" ", "\n", "\n\n"]),
+    st.integers(min_value=8, max_value=60),
+    st.integers(min_value=0, max_value=2),
+)
 def test_property_offsets_exact_and_nothing_lost(parts, sep, budget, overlap):
     text = sep.join(parts)
     chunks = Chunker(Words(), Config(chunk_tokens=budget, overlap_sentences=overlap)).chunk(article(text))

@@ -24,8 +24,17 @@ def test_build_json_is_exactly_the_report(tmp_path):
     out = qa("build", "--corpus", str(corpus), "--index", str(tmp_path / "i"), "--json", "--quiet")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert set(report) == {"documents", "chunks", "added", "changed", "deleted", "unchanged", "skipped",
-                           "embedded", "seconds"}
+    assert set(report) == {
+        "documents",
+        "chunks",
+        "added",
+        "changed",
+        "deleted",
+        "unchanged",
+        "skipped",
+        "embedded",
+        "seconds",
+    }
     assert (report["documents"], report["added"], report["skipped"]) == (1, 1, 1)
     assert "bad.txt" in out.stderr and "Traceback" not in out.stderr
 
@@ -77,8 +86,13 @@ def test_an_int8_index_keeps_and_uses_its_model(tmp_path, corpus_copy):
     index = tmp_path / "i"
 
     def run(*args, backend):
-        return subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=600,
-                              env=dict(env, QA_EMBED_BACKEND=backend))
+        return subprocess.run(
+            [sys.executable, "-m", "qa", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=dict(env, QA_EMBED_BACKEND=backend),
+        )
 
     out = run("build", "--corpus", str(corpus_copy), "--index", str(index), "--json", "--quiet", backend="onnx-int8")
     assert out.returncode == 0, out.stderr

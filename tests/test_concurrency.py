@@ -31,14 +31,16 @@ NEW_ID = "article0133.txt"
 
 def qa(*args: str, **kw) -> subprocess.CompletedProcess:
     env = dict(os.environ, QA_FAKE_EMBEDDER="1", HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "qa", *args], env=env, capture_output=True, text=True,
-                          timeout=180, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], env=env, capture_output=True, text=True, timeout=180, **kw
+    )
 
 
 def qa_popen(*args: str) -> subprocess.Popen:
     env = dict(os.environ, QA_FAKE_EMBEDDER="1", HF_HUB_OFFLINE="1")
-    return subprocess.Popen([sys.executable, "-m", "qa", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.fixture(scope="module")

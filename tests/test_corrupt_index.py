@@ -72,20 +72,32 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], bool]] = {
     "faiss truncated to 0 bytes": (_truncate("dense", 0), ("dense.1.faiss",), True),
     "faiss missing": (lambda d: _file(d, "dense").unlink(), ("dense.1.faiss", "missing"), True),
     "manifest missing": (lambda d: (d / store.MANIFEST).unlink(), ("manifest.json", "missing"), False),
-    "manifest not JSON": (lambda d: (d / store.MANIFEST).write_text("{\"format_version\": 1, "),
-                          ("manifest.json", "unreadable"), True),
+    "manifest not JSON": (
+        lambda d: (d / store.MANIFEST).write_text('{"format_version": 1, '),
+        ("manifest.json", "unreadable"),
+        True,
+    ),
     "manifest empty": (lambda d: (d / store.MANIFEST).write_text(""), ("manifest.json", "unreadable"), True),
     "manifest not UTF-8": (lambda d: (d / store.MANIFEST).write_bytes(b"\xff\xfe{}"), ("manifest.json",), True),
     "manifest is a list": (lambda d: (d / store.MANIFEST).write_text("[]"), ("manifest.json", "JSON object"), True),
     "manifest lacks files": (_edit(lambda m: m.pop("files")), ("manifest.json", "files"), True),
     "manifest file entry removed": (_edit(lambda m: m["files"].pop("chunks")), ("files.chunks",), True),
-    "manifest file points outside": (_edit(lambda m: m["files"].update(chunks="../../etc/passwd")),
-                                     ("files.chunks",), True),
+    "manifest file points outside": (
+        _edit(lambda m: m["files"].update(chunks="../../etc/passwd")),
+        ("files.chunks",),
+        True,
+    ),
     "manifest generation edited": (_edit(lambda m: m.update(generation="two")), ("generation",), True),
-    "manifest count edited": (_edit(lambda m: m["counts"].update(chunks=m["counts"]["chunks"] + 5)),
-                              ("counts.chunks",), True),
-    "manifest article removed": (_edit(lambda m: m["articles"].pop(sorted(m["articles"])[0])),
-                                 ("counts.documents",), True),
+    "manifest count edited": (
+        _edit(lambda m: m["counts"].update(chunks=m["counts"]["chunks"] + 5)),
+        ("counts.chunks",),
+        True,
+    ),
+    "manifest article removed": (
+        _edit(lambda m: m["articles"].pop(sorted(m["articles"])[0])),
+        ("counts.documents",),
+        True,
+    ),
     "manifest articles not a map": (_edit(lambda m: m.update(articles=[])), ("articles",), True),
     "chunk table missing": (lambda d: _file(d, "chunks").unlink(), ("chunks.1.jsonl", "missing"), True),
     "chunk table truncated": (_truncate("chunks", 0.9), ("chunks.1.jsonl",), True),
@@ -93,12 +105,21 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], bool]] = {
     "article table missing": (lambda d: _file(d, "articles").unlink(), ("articles.1.jsonl",), True),
     "vectors truncated": (_truncate("vectors", 0.5), ("vectors.1.npy",), True),
     "lexical index missing": (lambda d: shutil.rmtree(_file(d, "lexical")), ("lexical.1",), True),
-    "other model": (_edit(lambda m: m["model"].update(id="sentence-transformers/all-mpnet-base-v2", dim=768)),
-                    ("all-mpnet-base-v2", "all-MiniLM-L6-v2"), True),
-    "other model, same dimension": (_edit(lambda m: m["model"].update(id="BAAI/bge-small-en-v1.5")),
-                                    ("bge-small-en-v1.5",), True),
-    "newer format version": (_edit(lambda m: m.update(format_version=store.FORMAT_VERSION + 1)),
-                             ("format version", str(store.FORMAT_VERSION + 1)), True),
+    "other model": (
+        _edit(lambda m: m["model"].update(id="sentence-transformers/all-mpnet-base-v2", dim=768)),
+        ("all-mpnet-base-v2", "all-MiniLM-L6-v2"),
+        True,
+    ),
+    "other model, same dimension": (
+        _edit(lambda m: m["model"].update(id="BAAI/bge-small-en-v1.5")),
+        ("bge-small-en-v1.5",),
+        True,
+    ),
+    "newer format version": (
+        _edit(lambda m: m.update(format_version=store.FORMAT_VERSION + 1)),
+        ("format version", str(store.FORMAT_VERSION + 1)),
+        True,
+    ),
     "no format version": (_edit(lambda m: m.pop("format_version")), ("format version",), True),
 }
 
@@ -126,15 +147,27 @@ def _env() -> dict:
 
 
 # The list, run as real `qa` processes; every case also runs through the CLI in-process below.
-IN_A_SUBPROCESS = ["faiss truncated to half", "manifest not JSON", "manifest count edited", "manifest missing",
-                   "chunk table missing", "other model", "newer format version"]
+IN_A_SUBPROCESS = [
+    "faiss truncated to half",
+    "manifest not JSON",
+    "manifest count edited",
+    "manifest missing",
+    "chunk table missing",
+    "other model",
+    "newer format version",
+]
 
 
 @pytest.mark.parametrize("damaged", IN_A_SUBPROCESS, indirect=True)
 def test_qa_ask_process_gives_one_clear_error(damaged):
     index, words, _ = damaged
-    out = subprocess.run([sys.executable, "-m", "qa", "ask", "harbour budget", "--index", str(index)],
-                         capture_output=True, text=True, env=_env(), timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "harbour budget", "--index", str(index)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
     assert out.returncode != 0
     line = _one_error_line(out.stderr, words)
     assert FIX in line
@@ -194,8 +227,11 @@ def test_damaged_embedding_cache_is_dropped_with_a_warning(tmp_path, good, caplo
 
 
 def _data_files(index: Path) -> list[str]:
-    return sorted(str(p.relative_to(index)) for p in index.rglob("*")
-                  if p.is_file() and not p.name.startswith((store.CACHE, store.LOCK)))
+    return sorted(
+        str(p.relative_to(index))
+        for p in index.rglob("*")
+        if p.is_file() and not p.name.startswith((store.CACHE, store.LOCK))
+    )
 
 
 def test_every_truncation_of_every_data_file_is_detected(good, tmp_path):

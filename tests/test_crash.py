@@ -41,8 +41,17 @@ MIN_KILLS = 20
 POLL = 0.0005
 
 # Later stages, in the order a build reaches them, and how to see each from outside.
-EVENTS = ("cache_reset", "chunks_tmp", "chunks_file", "vectors_file", "dense_file", "lexical_tmp",
-          "lexical_file", "manifest_tmp", "commit")
+EVENTS = (
+    "cache_reset",
+    "chunks_tmp",
+    "chunks_file",
+    "vectors_file",
+    "dense_file",
+    "lexical_tmp",
+    "lexical_file",
+    "manifest_tmp",
+    "commit",
+)
 
 
 def qa_env() -> dict:
@@ -157,8 +166,10 @@ def leftovers(index: Path) -> set[str]:
 
 def plans(time_to_write: float) -> list[Plan]:
     """Kill points covering every stage; about half are --full builds (they also re-embed)."""
-    out = [Plan(f"{frac:.0%} of the way to the first write", full=i % 2 == 1, delay=frac * time_to_write)
-           for i, frac in enumerate((0.02, 0.15, 0.3, 0.45, 0.6, 0.75, 0.85, 0.95))]
+    out = [
+        Plan(f"{frac:.0%} of the way to the first write", full=i % 2 == 1, delay=frac * time_to_write)
+        for i, frac in enumerate((0.02, 0.15, 0.3, 0.45, 0.6, 0.75, 0.85, 0.95))
+    ]
     out += [
         Plan("embedding, just after the cache reset", True, 0.0, "cache_reset"),
         Plan("embedding, 20 ms after the cache reset", True, 0.02, "cache_reset"),
@@ -208,8 +219,9 @@ def test_sigkill_at_every_stage_never_harms_the_index(tmp_path, corpora, referen
     # A full `qa build`, watched (not killed), calibrates the time-based kill points.
     started = time.perf_counter()
     watcher = Watcher(index)
-    proc = subprocess.Popen(build_cmd(corpora["B"], index, True), env=qa_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        build_cmd(corpora["B"], index, True), env=qa_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     while proc.poll() is None:
         watcher.poll()
         time.sleep(POLL)
@@ -251,8 +263,9 @@ def test_sigkill_at_every_stage_never_harms_the_index(tmp_path, corpora, referen
         if pending:
             target = "A" if live == "B" else "B"
             if completions % 3 == 0:
-                done = subprocess.run(build_cmd(corpora[target], index, False), env=qa_env(),
-                                      capture_output=True, text=True, timeout=120)
+                done = subprocess.run(
+                    build_cmd(corpora[target], index, False), env=qa_env(), capture_output=True, text=True, timeout=120
+                )
                 assert done.returncode == 0, done.stderr
                 assert "Traceback" not in done.stderr
             else:
@@ -267,8 +280,9 @@ def test_sigkill_at_every_stage_never_harms_the_index(tmp_path, corpora, referen
             pending = True
 
     kills = [o for o in outcomes if o.killed]
-    summary = "\n".join(f"  {o.plan.label:<45} {'killed' if o.killed else 'finished first'} at {o.stage}"
-                        for o in outcomes)
+    summary = "\n".join(
+        f"  {o.plan.label:<45} {'killed' if o.killed else 'finished first'} at {o.stage}" for o in outcomes
+    )
     print(f"\n{len(kills)} kills (first write after {time_to_write:.2f}s):\n{summary}")
     assert len(kills) >= MIN_KILLS, summary
     stages = {o.stage for o in kills}
@@ -282,15 +296,22 @@ def test_a_crash_during_a_first_build_leaves_no_index_and_the_next_build_works(t
     """With no previous index there is nothing to protect, but nothing half-built may look like an index."""
     index = tmp_path / "index"
     index.mkdir()
-    proc = subprocess.Popen(build_cmd(corpora["A"], index, False), env=qa_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while proc.poll() is None and not any(n.startswith(".chunks.1.") or n == "chunks.1.jsonl"
-                                          for n in os.listdir(index)):
+    proc = subprocess.Popen(
+        build_cmd(corpora["A"], index, False), env=qa_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    while proc.poll() is None and not any(
+        n.startswith(".chunks.1.") or n == "chunks.1.jsonl" for n in os.listdir(index)
+    ):
         time.sleep(POLL)
     proc.kill()
     proc.wait()
-    ask = subprocess.run([sys.executable, "-m", "qa", "ask", "harbour", "--index", str(index)], env=qa_env(),
-                         capture_output=True, text=True, timeout=60)
+    ask = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "harbour", "--index", str(index)],
+        env=qa_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ask.returncode != 0 and "Traceback" not in ask.stderr
     assert ask.stderr.startswith("error:") and "qa build" in ask.stderr
     done = subprocess.run(build_cmd(corpora["A"], index, False), env=qa_env(), capture_output=True, text=True)

@@ -31,6 +31,7 @@ def run_cli(*argv: str) -> tuple[int, str]:
 
 # --- reading BEIR folders -------------------------------------------------------------------------
 
+
 def test_reads_tiny_beir_plain_and_gzipped(tmp_path):
     docs = list(iter_corpus(TINY))
     assert [d.id for d in docs] == [f"d{i:02d}" for i in range(1, 13)]
@@ -74,6 +75,7 @@ def test_cli_reports_a_folder_that_is_not_beir(tmp_path, capsys):
 
 
 # --- metrics --------------------------------------------------------------------------------------
+
 
 def test_metrics_come_from_trec_eval_definitions():
     qrels = {"a": {"d1": 1}, "b": {"d1": 1, "d2": 1}, "c": {"d9": 1}}
@@ -126,6 +128,7 @@ def test_question_metrics_count_hits_and_the_no_answer_flag():
 
 # --- end to end with the real model ---------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny_index(tmp_path_factory, real_embedder) -> Path:
     return tmp_path_factory.mktemp("tiny") / "index"
@@ -158,8 +161,18 @@ def test_eval_reuses_its_benchmark_index(tiny_index):
 
 def test_max_queries_and_details(tiny_index, tmp_path):
     details = tmp_path / "d.jsonl"
-    code, out = run_cli("eval", str(TINY), "--index", str(tiny_index), "--json", "--quiet", "--max-queries", "3",
-                        "--details", str(details))
+    code, out = run_cli(
+        "eval",
+        str(TINY),
+        "--index",
+        str(tiny_index),
+        "--json",
+        "--quiet",
+        "--max-queries",
+        "3",
+        "--details",
+        str(details),
+    )
     assert code == 0 and json.loads(out)["queries"] == 3
     rows = [json.loads(line) for line in details.read_text().splitlines()]
     assert len(rows) == 3 and all(r["ranked"] and r["relevant"] for r in rows)
@@ -179,12 +192,21 @@ def test_progress_bar_goes_to_stderr(tiny_index, real_embedder, capsys):
 
 def test_qa_eval_questions_file(shipped_index, tmp_path):
     questions = tmp_path / "q.jsonl"
-    questions.write_text("\n".join(json.dumps(q) for q in [
-        {"id": "1", "question": "Who is the spokesman for the Taliban?", "answers": ["Zabihullah Mujahid"]},
-        {"id": "2", "question": "How much has the war in Afghanistan cost the United States?",
-         "answers": ["2 trillion"]},
-        {"id": "3", "question": "What is the boiling point of water in Fahrenheit?", "answers": []},
-    ]) + "\n")
+    questions.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"id": "1", "question": "Who is the spokesman for the Taliban?", "answers": ["Zabihullah Mujahid"]},
+                {
+                    "id": "2",
+                    "question": "How much has the war in Afghanistan cost the United States?",
+                    "answers": ["2 trillion"],
+                },
+                {"id": "3", "question": "What is the boiling point of water in Fahrenheit?", "answers": []},
+            ]
+        )
+        + "\n"
+    )
     code, out = run_cli("eval", str(questions), "--index", str(shipped_index), "--json", "--quiet")
     assert code == 0
     result = json.loads(out)
@@ -211,8 +233,12 @@ def test_news_subset_matches_its_readme():
     expected = "9cea82eae88754fd54418176d9f3584fbaa27aed87ee0b40cc51843978da2eda"
     assert hashlib.sha256(ids.encode()).hexdigest() == expected
     assert sum(len(a.text) for a in articles) == 3_104_870
-    wanted = {s for line in (DATA / "news_questions.jsonl").read_text().splitlines() if line.strip()
-              for s in json.loads(line)["sources"]}
+    wanted = {
+        s
+        for line in (DATA / "news_questions.jsonl").read_text().splitlines()
+        if line.strip()
+        for s in json.loads(line)["sources"]
+    }
     assert wanted <= {a.id for a in articles}
 
 

@@ -32,12 +32,26 @@ from qa.testing import FakeEmbedder, write_synthetic_corpus
 from qa.upload import UploadError, save_upload, save_uploads
 from tests.conftest import ROOT
 
-ARTICLE = ("{title}\n\nThe {place} council opened a new ferry terminal on Monday. "
-           "Officials in {place} expect more trade.\n")
+ARTICLE = (
+    "{title}\n\nThe {place} council opened a new ferry terminal on Monday. Officials in {place} expect more trade.\n"
+)
 ODD_NAMES = [
-    "with space.txt", "ünïcödé.txt", "emoji 😀.md", "-rf.txt", "--full.txt", "$(touch pwned).txt",
-    "semi;colon.txt", "quote'\".txt", "new\nline.txt", "tab\tname.txt", "back\\slash.txt", "UPPER.TXT",
-    "x" * 240 + ".txt", "evil\u202etxt.md", "<img src=x onerror=alert(1)>.txt", "%2e%2e%2fpercent.txt",
+    "with space.txt",
+    "ünïcödé.txt",
+    "emoji 😀.md",
+    "-rf.txt",
+    "--full.txt",
+    "$(touch pwned).txt",
+    "semi;colon.txt",
+    "quote'\".txt",
+    "new\nline.txt",
+    "tab\tname.txt",
+    "back\\slash.txt",
+    "UPPER.TXT",
+    "x" * 240 + ".txt",
+    "evil\u202etxt.md",
+    "<img src=x onerror=alert(1)>.txt",
+    "%2e%2e%2fpercent.txt",
 ]
 BIG_BYTES = 50 * 1024 * 1024
 
@@ -54,8 +68,10 @@ def write_hostile_corpus(root: Path) -> Path:
     (outside / "more.txt").write_text("Zebracorn second secret.\n")
     # Good files of every type.
     (corpus / "good.txt").write_text(ARTICLE.format(title="Harbour news", place="Alphaville"))
-    (corpus / "good.md").write_text("---\ntitle: Market day\ndate: 2021-03-04\n---\n# Market day\n\n"
-                                    "The market in Betatown sold quinces to visitors from the coast.\n")
+    (corpus / "good.md").write_text(
+        "---\ntitle: Market day\ndate: 2021-03-04\n---\n# Market day\n\n"
+        "The market in Betatown sold quinces to visitors from the coast.\n"
+    )
     (corpus / "crlf_bom.txt").write_bytes("\ufeffFerry times\r\n\r\nThe Omicronville ferry runs at dawn.\r\n".encode())
     # Binary, undecodable, huge, empty.
     (corpus / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
@@ -73,28 +89,42 @@ def write_hostile_corpus(root: Path) -> Path:
     # A base64-like blob: the model reads it as [UNK], the chunks must stay small anyway.
     (corpus / "blob.txt").write_text("Blob\n\n" + "QUJD" * 250_000 + "\n\nThe Lambdaville blob ends here.\n")
     # HTML: deeply nested, reasonably nested, scripts and styles.
-    (corpus / "nested.html").write_text("<html><body>" + "<div>" * 100_000 + "Iotaville deep text." + "</div>" * 100_000
-                                        + "</body></html>")
-    (corpus / "nested_ok.html").write_text("<html><body>" + "<div>" * 300 + "<p>The Kappatown school reopened after "
-                                           "repairs to the roof.</p>" + "</div>" * 300 + "</body></html>")
+    (corpus / "nested.html").write_text(
+        "<html><body>" + "<div>" * 100_000 + "Iotaville deep text." + "</div>" * 100_000 + "</body></html>"
+    )
+    (corpus / "nested_ok.html").write_text(
+        "<html><body>" + "<div>" * 300 + "<p>The Kappatown school reopened after "
+        "repairs to the roof.</p>" + "</div>" * 300 + "</body></html>"
+    )
     (corpus / "scripts.html").write_text(
         "<html><head><title>Council vote</title><style>body{color:red} .gammaStyleWord{}</style>"
         "<script>var gammaScriptWord = 1; alert('xss')</script></head><body><article><h1>Council vote</h1>"
         "<p>The council of Gammaburg approved the bridge budget on Tuesday after a long debate.</p>"
-        "<p onclick=\"alert(1)\">Residents of Gammaburg welcomed the decision about the bridge.</p>"
+        '<p onclick="alert(1)">Residents of Gammaburg welcomed the decision about the bridge.</p>'
         "<noscript>gammaNoscriptWord</noscript><script>document.write('gammaScriptTwo')</script>"
-        "<iframe src=\"javascript:alert(2)\"></iframe></article></body></html>")
+        '<iframe src="javascript:alert(2)"></iframe></article></body></html>'
+    )
     # JSON lines, some broken.
     lines = [
-        json.dumps({"id": "j1", "title": "Lighthouse", "text": "The Deltaport lighthouse was repainted white.",
-                    "source": "Harbour Gazette"}),
+        json.dumps(
+            {
+                "id": "j1",
+                "title": "Lighthouse",
+                "text": "The Deltaport lighthouse was repainted white.",
+                "source": "Harbour Gazette",
+            }
+        ),
         '{"id": "j2", "title": "broken", "text": "unterminated',
         "[1, 2, 3]",
         json.dumps({"id": "j4", "title": "no text"}),
         json.dumps({"id": "j5", "text": "The Epsilonville orchard harvested pears."}),
     ]
-    (corpus / "mixed.jsonl").write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "j6", "text": "bad \xff"}\n'
-                                         + json.dumps({"id": "j7", "text": "Zetaton mill reopened."}).encode() + b"\n")
+    (corpus / "mixed.jsonl").write_bytes(
+        ("\n".join(lines) + "\n").encode()
+        + b'{"id": "j6", "text": "bad \xff"}\n'
+        + json.dumps({"id": "j7", "text": "Zetaton mill reopened."}).encode()
+        + b"\n"
+    )
     # Symlinks: outside file, outside directory, inside file, dangling, loop; a FIFO; a directory named like a file.
     os.symlink(outside / "secret.txt", corpus / "escape.txt")
     os.symlink(outside, corpus / "escapedir")
@@ -119,8 +149,13 @@ def hostile(tmp_path_factory) -> dict:
     corpus = write_hostile_corpus(root)
     index = root / "index"
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)],
-                         env=_env(), capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     seconds = time.perf_counter() - started
     (corpus / "big.txt").unlink()  # 50 MB: not needed after the build
     skipped = {}
@@ -130,8 +165,14 @@ def hostile(tmp_path_factory) -> dict:
             skipped[(m[1], int(m[2]) if m[2] else None)] = m[3]
     index_obj = Index.open(index)
     return {
-        "out": out, "seconds": seconds, "skipped": skipped, "index": index, "corpus": corpus,
-        "ids": set(index_obj.article_ids), "chunks": list(index_obj.chunks), "idx": index_obj,
+        "out": out,
+        "seconds": seconds,
+        "skipped": skipped,
+        "index": index,
+        "corpus": corpus,
+        "ids": set(index_obj.article_ids),
+        "chunks": list(index_obj.chunks),
+        "idx": index_obj,
         "retriever": Retriever(index_obj, FakeEmbedder()),
     }
 
@@ -141,8 +182,9 @@ def _assert_skipped(hostile: dict, path: str, reason: str, line: int | None = No
     assert key in hostile["skipped"], f"{path}:{line} not in the build report: {sorted(hostile['skipped'])}"
     assert reason in hostile["skipped"][key], hostile["skipped"][key]
     where = f"{path}:{line}" if line else path
-    assert any(ln.startswith("warning:") and where in ln for ln in hostile["out"].stderr.splitlines()), \
+    assert any(ln.startswith("warning:") and where in ln for ln in hostile["out"].stderr.splitlines()), (
         f"no warning naming {where}"
+    )
     assert path not in hostile["ids"]
 
 
@@ -161,23 +203,38 @@ def test_the_build_completes_and_reports(hostile):
 
 
 def test_good_files_get_in_and_are_searchable(hostile):
-    for aid, question in [("good.txt", "Alphaville ferry terminal"), ("good.md", "Betatown quinces"),
-                          ("crlf_bom.txt", "Omicronville ferry dawn"), ("j1", "Deltaport lighthouse")]:
+    for aid, question in [
+        ("good.txt", "Alphaville ferry terminal"),
+        ("good.md", "Betatown quinces"),
+        ("crlf_bom.txt", "Omicronville ferry dawn"),
+        ("j1", "Deltaport lighthouse"),
+    ]:
         assert aid in hostile["ids"]
         assert _top_ids(hostile, question)[0] == aid
     article = hostile["idx"].article("good.md")
     assert (article.title, article.date) == ("Market day", "2021-03-04")
     assert hostile["idx"].article("crlf_bom.txt").text == "The Omicronville ferry runs at dawn."
     # Through the CLI as well.
-    out = subprocess.run([sys.executable, "-m", "qa", "ask", "Betatown quinces", "--index", str(hostile["index"]),
-                          "--json"], env=_env(), capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "Betatown quinces", "--index", str(hostile["index"]), "--json"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["passages"][0]["article_id"] == "good.md"
 
 
-@pytest.mark.parametrize(("path", "reason"), [
-    ("binary.txt", "binary"), ("binary.jsonl", "binary"), ("utf16.txt", "UTF-16"), ("latin1.txt", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("binary.txt", "binary"),
+        ("binary.jsonl", "binary"),
+        ("utf16.txt", "UTF-16"),
+        ("latin1.txt", "UTF-8"),
+    ],
+)
 def test_binary_and_undecodable_files_are_skipped_by_name(hostile, path, reason):
     _assert_skipped(hostile, path, reason)
 
@@ -202,8 +259,15 @@ def test_scripts_styles_and_handlers_never_reach_the_index(hostile):
     text = hostile["idx"].article("scripts.html").text
     assert "Gammaburg approved the bridge budget" in text and "welcomed the decision" in text
     everything = " ".join(c["text"] + " " + c["title"] for c in hostile["chunks"])
-    for word in ("gammaScriptWord", "gammaScriptTwo", "gammaStyleWord", "gammaNoscriptWord", "alert(", "onclick",
-                 "javascript:"):
+    for word in (
+        "gammaScriptWord",
+        "gammaScriptTwo",
+        "gammaStyleWord",
+        "gammaNoscriptWord",
+        "alert(",
+        "onclick",
+        "javascript:",
+    ):
         assert word not in everything
 
 
@@ -214,10 +278,16 @@ def test_json_lines_with_broken_lines_keep_the_good_ones(hostile):
     assert _top_ids(hostile, "Zetaton mill")[0] == "j7"
 
 
-@pytest.mark.parametrize(("path", "reason"), [
-    ("escape.txt", "outside the corpus"), ("escapedir", "outside the corpus"), ("dangling.txt", "broken symlink"),
-    ("loop.txt", "symlink"), ("pipe.txt", "not a regular file"),
-])
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("escape.txt", "outside the corpus"),
+        ("escapedir", "outside the corpus"),
+        ("dangling.txt", "broken symlink"),
+        ("loop.txt", "symlink"),
+        ("pipe.txt", "not a regular file"),
+    ],
+)
 def test_symlinks_out_of_the_corpus_and_special_files_are_skipped(hostile, path, reason):
     _assert_skipped(hostile, path, reason)
 
@@ -322,13 +392,28 @@ def test_the_spokesman_is_still_found_through_noise(shipped_index, real_embedder
         assert any("Zabihullah Mujahid" in p.text for p in answer.passages), name
 
 
-@pytest.mark.parametrize("name", ["empty", "whitespace", "100k characters", "control characters", "Arabic",
-                                  "Chinese", "HTML", "lone surrogate"])
+@pytest.mark.parametrize(
+    "name",
+    ["empty", "whitespace", "100k characters", "control characters", "Arabic", "Chinese", "HTML", "lone surrogate"],
+)
 def test_hostile_questions_through_the_cli(hostile, name):
     # argv cannot hold NUL; a lone surrogate goes in as the raw bytes a terminal could send
     question = QUESTIONS[name].replace("\x00", " ").encode("utf-8", "surrogatepass")
-    out = subprocess.run([sys.executable.encode(), b"-m", b"qa", b"ask", question, b"--index",
-                          str(hostile["index"]).encode(), b"--json"], env=_env(), capture_output=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-m",
+            b"qa",
+            b"ask",
+            question,
+            b"--index",
+            str(hostile["index"]).encode(),
+            b"--json",
+        ],
+        env=_env(),
+        capture_output=True,
+        timeout=120,
+    )
     stderr = out.stderr.decode("utf-8", "replace")
     assert "Traceback" not in stderr
     if name in EMPTY:
@@ -338,11 +423,19 @@ def test_hostile_questions_through_the_cli(hostile, name):
         assert isinstance(json.loads(out.stdout)["passages"], list)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"k": 0}, "k must be"), ({"k": -3}, "k must be"), ({"k": 2.5}, "k must be"), ({"mode": "magic"}, "mode"),
-    ({"sources": [1, 2]}, "sources"), ({"sources": 7}, "sources"), ({"diversity": 5.0}, "diversity"),
-    ({"diversity": float("nan")}, "diversity"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "k must be"),
+        ({"k": -3}, "k must be"),
+        ({"k": 2.5}, "k must be"),
+        ({"mode": "magic"}, "mode"),
+        ({"sources": [1, 2]}, "sources"),
+        ({"sources": 7}, "sources"),
+        ({"diversity": 5.0}, "diversity"),
+        ({"diversity": float("nan")}, "diversity"),
+    ],
+)
 def test_bad_options_are_clear_errors(hostile, kwargs, message):
     with pytest.raises(QAError, match=message):
         hostile["retriever"].ask("Alphaville", **kwargs)
@@ -376,10 +469,24 @@ def _everything_under(root: Path) -> set[Path]:
     return {p for p in root.rglob("*")}
 
 
-@pytest.mark.parametrize("name", [
-    "x.txt/", "./x.txt", "../x.txt", "sub/../x.txt", "x.txt\x00.exe", "\\\\server\\share\\x.txt", "x.txt\n",
-    "x.txt:stream", "/", "~/x.txt", "..\u2215x.txt\u202e", "x\u0000.md", "\ud800.txt",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x.txt/",
+        "./x.txt",
+        "../x.txt",
+        "sub/../x.txt",
+        "x.txt\x00.exe",
+        "\\\\server\\share\\x.txt",
+        "x.txt\n",
+        "x.txt:stream",
+        "/",
+        "~/x.txt",
+        "..\u2215x.txt\u202e",
+        "x\u0000.md",
+        "\ud800.txt",
+    ],
+)
 def test_more_hostile_upload_names_are_refused(upload_dir, name):
     before = _everything_under(upload_dir.parent)
     with pytest.raises(UploadError):
@@ -387,8 +494,9 @@ def test_more_hostile_upload_names_are_refused(upload_dir, name):
     assert _everything_under(upload_dir.parent) == before
 
 
-@pytest.mark.parametrize("name", ["x\u2215..\u2215y.txt", "x\uff0f..\uff0fy.txt", "%2e%2e%2fx.txt", "CON.txt",
-                                  "x..txt"])
+@pytest.mark.parametrize(
+    "name", ["x\u2215..\u2215y.txt", "x\uff0f..\uff0fy.txt", "%2e%2e%2fx.txt", "CON.txt", "x..txt"]
+)
 def test_lookalike_separators_stay_plain_names_inside_the_corpus(upload_dir, name):
     saved = save_upload(upload_dir, name, UPLOAD)
     assert saved.path.parent == upload_dir and saved.path.read_bytes() == UPLOAD
@@ -422,6 +530,7 @@ def test_uploads_through_a_symlinked_subfolder_are_refused(upload_dir, tmp_path)
 # The web server listens on loopback only, unless told otherwise.
 # ---------------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -452,9 +561,14 @@ def server(tmp_path_factory):
     write_synthetic_corpus(corpus, range(5))
     build(corpus, index, embedder=FakeEmbedder(), progress=False)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(index),
-                             "--port", str(port)], env=dict(_env(), GRADIO_ANALYTICS_ENABLED="False"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(index), "--port", str(port)],
+        env=dict(_env(), GRADIO_ANALYTICS_ENABLED="False"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=root,
+    )
     try:
         listening: list[tuple[str, int]] = []
         deadline = time.monotonic() + 120
@@ -508,8 +622,9 @@ def test_the_web_server_refuses_uploads_over_the_size_cap(server):
     from qa.upload import MAX_UPLOAD_BYTES
 
     def post(size: int) -> httpx.Response:
-        return httpx.post(f"{server['url']}gradio_api/upload", files={"files": ("big.txt", b"a" * size, "text/plain")},
-                          timeout=60)
+        return httpx.post(
+            f"{server['url']}gradio_api/upload", files={"files": ("big.txt", b"a" * size, "text/plain")}, timeout=60
+        )
 
     assert post(1000).status_code == 200  # the route is there: a refusal below is the cap, not a 404
     refused = post(MAX_UPLOAD_BYTES + 1)
@@ -522,8 +637,9 @@ def _api_ask(url: str, body: str) -> tuple[str, str]:
     import httpx
 
     with httpx.Client(base_url=url, timeout=60) as client:
-        r = client.post("gradio_api/call/ask", content=body.encode("utf-8"),
-                        headers={"content-type": "application/json"})
+        r = client.post(
+            "gradio_api/call/ask", content=body.encode("utf-8"), headers={"content-type": "application/json"}
+        )
         if r.status_code != 200:
             return "rejected", r.text
         text = client.get(f"gradio_api/call/ask/{r.json()['event_id']}").text
@@ -535,7 +651,7 @@ def _api_ask(url: str, body: str) -> tuple[str, str]:
 HOSTILE_API_CALLS = [
     ('["harbour council budget", 3, null, null, null]', "complete"),
     ('["", 3, null, null, null]', "empty"),
-    ('[null, 3, null, null, null]', "empty"),
+    ("[null, 3, null, null, null]", "empty"),
     ('["\\u0000\\u0007", 3, null, null, null]', "empty"),
     ('["who \\ud800 voted", 3, null, null, null]', "complete"),  # a lone surrogate, as JSON allows
     ('["' + "harbour " * 12_500 + '", 3, null, null, null]', "complete"),
@@ -580,8 +696,16 @@ def test_hostile_file_names_are_escaped_in_the_web_app(hostile):
     p = answer.passages[0]
     pages = [
         ui.render_answer(answer, hashes),
-        app.article_html({"article_id": p.article_id, "start": p.start, "end": p.end, "hs": p.highlight[0],
-                          "he": p.highlight[1], "hash": hashes[p.article_id]}),
+        app.article_html(
+            {
+                "article_id": p.article_id,
+                "start": p.start,
+                "end": p.end,
+                "hs": p.highlight[0],
+                "he": p.highlight[1],
+                "hash": hashes[p.article_id],
+            }
+        ),
         app.status_html(),
     ]
     for html_out in pages:

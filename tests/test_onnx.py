@@ -97,12 +97,13 @@ def test_the_export_is_cached_and_reused(onnx_embedder):
 
 
 def test_loading_the_cached_onnx_model_does_not_import_torch(onnx_embedder):
-    code = ("import sys; from qa.embed import load_embedder; e = load_embedder(backend='onnx'); "
-            "e.embed(['hello']); assert 'torch' not in sys.modules, 'torch was imported'; "
-            "assert 'sentence_transformers' not in sys.modules; print(type(e).__name__)")
+    code = (
+        "import sys; from qa.embed import load_embedder; e = load_embedder(backend='onnx'); "
+        "e.embed(['hello']); assert 'torch' not in sys.modules, 'torch was imported'; "
+        "assert 'sentence_transformers' not in sys.modules; print(type(e).__name__)"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("QA_FAKE_EMBEDDER", "QA_EMBED_BACKEND")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env=env)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "OnnxEmbedder"
 

@@ -36,22 +36,63 @@ def wordpiece():
     return WordPieceCounter()
 
 
-WORDS = ["the", "council", "voted", "on", "Tuesday", "Mr.", "Dr.", "U.S.", "3.5%", "$2,500", "e.g.", "“quoted”",
-         "don't", "co-operate", "naïve", "café", "新闻", "发言人", "طالبان", "Москва", "😀", "a\u0301", "ﬁ",
-         "x" * 30, "Q" * 150, "https://example.com/" + "p" * 120, "—", "...", "?", "!", ";"]
-WORD = st.one_of(st.sampled_from(WORDS), st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Cc")),
-                                                 min_size=1, max_size=15))
-SENTENCE = st.builds(lambda ws, end: " ".join(ws) + end, st.lists(WORD, min_size=1, max_size=40),
-                     st.sampled_from([".", "!", "?", "", "。", "؟"]))
+WORDS = [
+    "the",
+    "council",
+    "voted",
+    "on",
+    "Tuesday",
+    "Mr.",
+    "Dr.",
+    "U.S.",
+    "3.5%",
+    "$2,500",
+    "e.g.",
+    "“quoted”",
+    "don't",
+    "co-operate",
+    "naïve",
+    "café",
+    "新闻",
+    "发言人",
+    "طالبان",
+    "Москва",
+    "😀",
+    "a\u0301",
+    "ﬁ",
+    "x" * 30,
+    "Q" * 150,
+    "https://example.com/" + "p" * 120,
+    "—",
+    "...",
+    "?",
+    "!",
+    ";",
+]
+WORD = st.one_of(
+    st.sampled_from(WORDS),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Cc")), min_size=1, max_size=15),
+)
+SENTENCE = st.builds(
+    lambda ws, end: " ".join(ws) + end,
+    st.lists(WORD, min_size=1, max_size=40),
+    st.sampled_from([".", "!", "?", "", "。", "؟"]),
+)
 SEPARATOR = st.sampled_from([" ", "  ", "\n", "\n\n", "\t", " \n ", "\r\n"])
 TEXT = st.one_of(
-    st.builds(lambda parts, seps: "".join(p + s for p, s in zip(parts, seps)),
-              st.lists(SENTENCE, min_size=1, max_size=30), st.lists(SEPARATOR, min_size=30, max_size=30)),
+    st.builds(
+        lambda parts, seps: "".join(p + s for p, s in zip(parts, seps)),
+        st.lists(SENTENCE, min_size=1, max_size=30),
+        st.lists(SEPARATOR, min_size=30, max_size=30),
+    ),
     st.text(min_size=1, max_size=600),  # anything at all, control characters included
 )
 TITLE = st.one_of(st.just(""), st.text(max_size=40), st.builds(" ".join, st.lists(WORD, max_size=60)))
-CONFIG = st.builds(lambda budget, overlap: Config(chunk_tokens=budget, overlap_sentences=overlap),
-                   st.integers(min_value=8, max_value=200), st.integers(min_value=0, max_value=3))
+CONFIG = st.builds(
+    lambda budget, overlap: Config(chunk_tokens=budget, overlap_sentences=overlap),
+    st.integers(min_value=8, max_value=200),
+    st.integers(min_value=0, max_value=3),
+)
 
 
 def _check_chunks(article: Article, config: Config, counter) -> None:
@@ -100,8 +141,12 @@ def test_chunking_properties_with_the_real_wordpiece_counter(wordpiece, text, ti
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(blob=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", min_size=200,
-                    max_size=20_000), config=CONFIG)
+@given(
+    blob=st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", min_size=200, max_size=20_000
+    ),
+    config=CONFIG,
+)
 def test_a_blob_without_spaces_gives_bounded_chunks(wordpiece, blob, config):
     """WordPiece reads a word over 100 characters as one [UNK]; chunks must still stay small."""
     article = Article(id="b", title="Blob", text=f"Before the blob. {blob} After the blob.")
@@ -129,9 +174,17 @@ def test_sentence_spans_are_exact_ordered_trimmed_and_complete(text):
     assert all(inside[i] for i, ch in enumerate(text) if not ch.isspace())
 
 
-BOILERPLATE = ["Related Posts", "Comments are closed.", "Click to Hide", "Sign up for our newsletter",
-               "Read more: https://x.y/z", "© 2021 Example Corp. All rights reserved.", "Leave a Reply",
-               "Reuters - Monday, March 1, 2021", "Your email address will not be published."]
+BOILERPLATE = [
+    "Related Posts",
+    "Comments are closed.",
+    "Click to Hide",
+    "Sign up for our newsletter",
+    "Read more: https://x.y/z",
+    "© 2021 Example Corp. All rights reserved.",
+    "Leave a Reply",
+    "Reuters - Monday, March 1, 2021",
+    "Your email address will not be published.",
+]
 SOUP = st.lists(st.one_of(SENTENCE, st.sampled_from(BOILERPLATE), SEPARATOR), min_size=1, max_size=40)
 
 

@@ -21,8 +21,13 @@ from qa.testing import FakeEmbedder, fingerprint_differences, index_fingerprint,
 from tests.conftest import CORPUS, SHARED, needs_shared
 
 NEWS = SHARED / "data" / "news" / "articles.jsonl.gz"
-QUESTIONS = ["What happened to oil prices?", "council budget approved", "Why did the shares fall?",
-             "Who won the election?", "report on topic3"]
+QUESTIONS = [
+    "What happened to oil prices?",
+    "council budget approved",
+    "Why did the shares fall?",
+    "Who won the election?",
+    "report on topic3",
+]
 
 
 def news_lines(start: int, count: int) -> str:
@@ -131,8 +136,9 @@ def assert_same_index(local_dir: Path, ray_dir: Path, embedder=None, atol: float
 def report_of(report) -> dict:
     d = report.to_dict()
     d.pop("seconds")
-    return dict(d, added=report.added, changed=report.changed, deleted=report.deleted,
-                skipped=[str(s) for s in report.skipped])
+    return dict(
+        d, added=report.added, changed=report.changed, deleted=report.deleted, skipped=[str(s) for s in report.skipped]
+    )
 
 
 def test_ray_build_equals_local_full_and_incremental(tmp_path, ray_local, fake_embedder):
@@ -212,8 +218,23 @@ def test_cli_build_engine_ray(tmp_path, ray_local, monkeypatch, capsys):
     write_synthetic_corpus(corpus, range(4))
     assert main(["build", "--corpus", str(corpus), "--index", str(tmp_path / "a"), "--json"]) == 0
     local = json.loads(capsys.readouterr().out)
-    assert main(["build", "--engine", "ray", "--actors", "1", "--corpus", str(corpus), "--index",
-                 str(tmp_path / "b"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--engine",
+                "ray",
+                "--actors",
+                "1",
+                "--corpus",
+                str(corpus),
+                "--index",
+                str(tmp_path / "b"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     remote = json.loads(capsys.readouterr().out)
     local.pop("seconds"), remote.pop("seconds")
     assert remote == local and remote["documents"] == 9

@@ -16,19 +16,27 @@ from qa.evaluate import contains_answer, load_questions
 from qa.retriever import Candidates, fuse
 from tests.conftest import DATA, SEED_QUESTIONS, needs_shared
 
-WIRE = ("Flood waters in the river delta forced ten thousand families from their homes on Tuesday. "
-        "Rescue teams used boats to reach villages cut off by the water. "
-        "The regional governor said the dams upstream were holding.")
+WIRE = (
+    "Flood waters in the river delta forced ten thousand families from their homes on Tuesday. "
+    "Rescue teams used boats to reach villages cut off by the water. "
+    "The regional governor said the dams upstream were holding."
+)
 
 
 def _cands(dense, lex, lex_dense=None) -> Candidates:
     d_rows, d_scores = (np.array([r for r, _ in dense], dtype=np.int64), np.array([s for _, s in dense], np.float32))
     l_rows, l_scores = (np.array([r for r, _ in lex], dtype=np.int64), np.array([s for _, s in lex], np.float32))
-    return Candidates(d_rows, d_scores, l_rows, l_scores,
-                      np.array(lex_dense if lex_dense is not None else [0.0] * len(lex), np.float32))
+    return Candidates(
+        d_rows,
+        d_scores,
+        l_rows,
+        l_scores,
+        np.array(lex_dense if lex_dense is not None else [0.0] * len(lex), np.float32),
+    )
 
 
 # --- fusion ---------------------------------------------------------------------------------------
+
 
 def test_convex_fusion_rewards_agreement_and_uses_exact_cosines():
     # Row 3 is second in both rankings; rows 1 and 7 each top one ranking only.
@@ -68,8 +76,14 @@ def test_lexical_candidates_get_their_exact_cosine(tmp_path, fake_embedder):
 
 def test_a_bigger_pool_only_adds_candidates(tmp_path, fake_embedder):
     """Evaluation asks for more candidates than ask() does: the head must not change."""
-    arts = [Article(f"a{i:02d}", f"Report {i}", f"The harbour {'crane ' * (i % 4)}moved {i} containers. "
-                    f"Ships waited {i % 7} days.") for i in range(60)]
+    arts = [
+        Article(
+            f"a{i:02d}",
+            f"Report {i}",
+            f"The harbour {'crane ' * (i % 4)}moved {i} containers. Ships waited {i % 7} days.",
+        )
+        for i in range(60)
+    ]
     build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
     r = Retriever.load(tmp_path / "i", fake_embedder)
     small = r.rank("crane containers ships", 20)
@@ -79,23 +93,32 @@ def test_a_bigger_pool_only_adds_candidates(tmp_path, fake_embedder):
 
 # --- near-duplicates, diversity, filters ----------------------------------------------------------
 
+
 @pytest.fixture
 def wire_index(tmp_path, fake_embedder) -> Path:
     arts = [
         Article("paper-a", "Delta floods", WIRE, source="Daily A", date="2021-03-02"),
         Article("paper-b", "Thousands flee delta flooding", WIRE + "\n", source="Daily B", date="2021-03-03"),
-        Article("paper-c", "Dam inspection", "Engineers inspected the dams upstream of the delta after the "
-                "flood waters rose. The governor asked for a report.", source="Daily A", date="2021-03-05"),
-        Article("paper-d", "Football", "The home team won the cup final on penalties.", source="Daily C",
-                date="2021-02-01"),
+        Article(
+            "paper-c",
+            "Dam inspection",
+            "Engineers inspected the dams upstream of the delta after the "
+            "flood waters rose. The governor asked for a report.",
+            source="Daily A",
+            date="2021-03-05",
+        ),
+        Article(
+            "paper-d", "Football", "The home team won the cup final on penalties.", source="Daily C", date="2021-02-01"
+        ),
     ]
     build_from(arts, tmp_path / "index", embedder=fake_embedder, progress=False)
     return tmp_path / "index"
 
 
 def test_same_wire_story_is_one_result_listing_every_source(wire_index, fake_embedder):
-    answer = Retriever.load(wire_index, fake_embedder).ask("How many families did the delta flood waters force "
-                                                           "from their homes?", k=3)
+    answer = Retriever.load(wire_index, fake_embedder).ask(
+        "How many families did the delta flood waters force from their homes?", k=3
+    )
     texts = [p.text for p in answer.passages]
     assert len(texts) == len(set(texts)), "the same story fills two results"
     top = answer.passages[0]
@@ -114,10 +137,17 @@ def test_diversity_option_returns_distinct_passages(wire_index, fake_embedder):
 
 
 def test_filters_apply_before_top_k(tmp_path, fake_embedder):
-    strong = [Article(f"big-{i}", f"Zebra {i}", "Zebra migration across the plains. Zebra herds move north. "
-                      f"Zebra count {i}.", source="Big", date=f"2020-01-{i + 1:02d}") for i in range(20)]
-    weak = [Article("small-1", "Savanna", "A lone zebra was seen near the river.", source="Small",
-                    date="2019-06-01")]
+    strong = [
+        Article(
+            f"big-{i}",
+            f"Zebra {i}",
+            f"Zebra migration across the plains. Zebra herds move north. Zebra count {i}.",
+            source="Big",
+            date=f"2020-01-{i + 1:02d}",
+        )
+        for i in range(20)
+    ]
+    weak = [Article("small-1", "Savanna", "A lone zebra was seen near the river.", source="Small", date="2019-06-01")]
     build_from(strong + weak, tmp_path / "i", embedder=fake_embedder, progress=False)
     r = Retriever.load(tmp_path / "i", fake_embedder, Config(candidates=5))
     for mode in ("hybrid", "dense", "lexical"):
@@ -127,12 +157,12 @@ def test_filters_apply_before_top_k(tmp_path, fake_embedder):
         assert [p.article_id for p in old.passages] == ["small-1"], mode
         window = r.ask("zebra migration", k=30, mode=mode, since="2020-01-05", until="2020-01-07")
         # The three near-identical stories collapse into one result that cites all of them.
-        cited = [p.article_id for p in window.passages] + [o["article_id"] for p in window.passages
-                                                           for o in p.also_in]
+        cited = [p.article_id for p in window.passages] + [o["article_id"] for p in window.passages for o in p.also_in]
         assert sorted(cited) == ["big-4", "big-5", "big-6"], mode
 
 
 # --- measured goals on the shipped corpus (real model) ----------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def shipped(shipped_index, real_embedder) -> Retriever:
@@ -176,12 +206,18 @@ def test_question_file_format():
 
 # --- highlighting ---------------------------------------------------------------------------------
 
+
 def test_highlight_terms_match_the_lexical_index():
     from qa.highlight import terms
     from qa.lexical import query_terms_many
 
-    texts = [WIRE, "Who replaced the fired U.S. Secretary of Defense, Mark Esper?", "Élan, naïve café: 12,000 troops",
-             "", "a an the of"]
+    texts = [
+        WIRE,
+        "Who replaced the fired U.S. Secretary of Defense, Mark Esper?",
+        "Élan, naïve café: 12,000 troops",
+        "",
+        "a an the of",
+    ]
     assert [terms(t) for t in texts] == query_terms_many(texts)
 
 
@@ -191,7 +227,7 @@ def test_highlight_is_a_sentence_of_the_passage(wire_index, fake_embedder, metho
     for p in r.ask("Did rescue teams use boats to reach the villages?", k=3).passages:
         article = r.index.article(p.article_id)
         assert p.start <= p.highlight[0] < p.highlight[1] <= p.end
-        assert article.text[p.highlight[0]:p.highlight[1]] == p.highlight_text
+        assert article.text[p.highlight[0] : p.highlight[1]] == p.highlight_text
         if p.article_id in ("paper-a", "paper-b"):
             assert p.highlight_text.startswith("Rescue teams used boats")
 
@@ -203,9 +239,11 @@ def test_unknown_highlight_method_is_refused(wire_index, fake_embedder):
 
 def test_a_recut_wire_story_still_collapses(tmp_path, fake_embedder):
     """Another paper adds its own opening sentence: the chunks differ but the story is the same."""
-    arts = [Article("a", "Floods", WIRE, source="A"),
-            Article("b", "Floods hit delta", "Our correspondent reports from the coast. " + WIRE, source="B"),
-            Article("c", "Other", "Flood defences were tested in a drill last spring by volunteers.", source="C")]
+    arts = [
+        Article("a", "Floods", WIRE, source="A"),
+        Article("b", "Floods hit delta", "Our correspondent reports from the coast. " + WIRE, source="B"),
+        Article("c", "Other", "Flood defences were tested in a drill last spring by volunteers.", source="C"),
+    ]
     build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
     answer = Retriever.load(tmp_path / "i", fake_embedder).ask("families forced from homes by delta flood", k=3)
     top = answer.passages[0]

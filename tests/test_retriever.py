@@ -43,8 +43,18 @@ def test_seed_questions_answer_in_top3(retriever):
 def test_to_dict_is_json(retriever):
     d = retriever.ask("Where are the peace talks held?", k=2).to_dict()
     assert json.loads(json.dumps(d)) == d
-    assert set(d["passages"][0]) >= {"rank", "score", "text", "article_id", "title", "source", "date",
-                                     "start", "end", "highlight"}
+    assert set(d["passages"][0]) >= {
+        "rank",
+        "score",
+        "text",
+        "article_id",
+        "title",
+        "source",
+        "date",
+        "start",
+        "end",
+        "highlight",
+    }
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\x00\x01"])

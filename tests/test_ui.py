@@ -16,13 +16,23 @@ import ui  # noqa: E402
 from qa.domain import Answer, Article, Passage  # noqa: E402
 from qa.errors import QuestionError  # noqa: E402
 
-PAYLOADS = ('<script>window.__x=1</script>', '<img src=x onerror="alert(1)">', '"><svg onload=alert(2)>')
+PAYLOADS = ("<script>window.__x=1</script>", '<img src=x onerror="alert(1)">', '"><svg onload=alert(2)>')
 EVIL = " and ".join(PAYLOADS)
 
 
 def _passage(text: str, hl: tuple[int, int], **kw) -> Passage:
-    base = dict(rank=1, score=0.8123, text=text, article_id="a.txt", title="Title", source="Src", date="2021-01-02",
-                start=100, end=100 + len(text), highlight=(100 + hl[0], 100 + hl[1]))
+    base = dict(
+        rank=1,
+        score=0.8123,
+        text=text,
+        article_id="a.txt",
+        title="Title",
+        source="Src",
+        date="2021-01-02",
+        start=100,
+        end=100 + len(text),
+        highlight=(100 + hl[0], 100 + hl[1]),
+    )
     base.update(kw)
     return Passage(**base)
 
@@ -39,9 +49,15 @@ def _no_markup_from(payloads, html_out: str) -> None:
 def test_card_escapes_everything_from_the_article():
     text = f"Intro. The answer is {EVIL}. Outro."
     a = text.index("The answer")
-    p = _passage(text, (a, a + len(f"The answer is {EVIL}.")), title=f"T {EVIL}", source=f"S {EVIL}",
-                 date="2021<b>", article_id=f'id"{EVIL}', also_in=[{"article_id": f"x{EVIL}", "title": EVIL,
-                                                                   "source": EVIL, "date": None, "start": 0, "end": 5}])
+    p = _passage(
+        text,
+        (a, a + len(f"The answer is {EVIL}.")),
+        title=f"T {EVIL}",
+        source=f"S {EVIL}",
+        date="2021<b>",
+        article_id=f'id"{EVIL}',
+        also_in=[{"article_id": f"x{EVIL}", "title": EVIL, "source": EVIL, "date": None, "start": 0, "end": 5}],
+    )
     out = ui.render_passage(p, article_hash='h"><script>')
     _no_markup_from(PAYLOADS, out)
     assert "&lt;script&gt;window.__x=1&lt;/script&gt;" in out
@@ -92,8 +108,10 @@ def test_article_view_marks_passage_and_answer_and_escapes():
     art = Article(id="x.md", title=EVIL, text=text, source=EVIL, date="2021-01-02", url="javascript:alert(1)")
     out = ui.render_article(art, start, end, (hs, he))
     _no_markup_from(PAYLOADS, out)
-    assert '<span class="qa-cited" id="qa-focus">Cited passage starts. <mark class="qa-hl">The answer sentence. '\
-           '</mark>Passage ends. </span>Tail.' in out
+    assert (
+        '<span class="qa-cited" id="qa-focus">Cited passage starts. <mark class="qa-hl">The answer sentence. '
+        "</mark>Passage ends. </span>Tail." in out
+    )
     assert "javascript:" not in out  # only http(s) links are rendered
     linked = ui.render_article(Article(id="y", title="t", text="abc", url='https://e.x/?a="><script>'), 0, 3, (0, 3))
     assert 'href="https://e.x/?a=&quot;&gt;&lt;script&gt;"' in linked and 'rel="noopener noreferrer nofollow"' in linked
@@ -122,7 +140,8 @@ def app_with_index(corpus_copy, tmp_path, fake_embedder):
     (corpus_copy / "payload.md").write_text(
         "---\ntitle: <img src=x onerror=alert(1)>Harbour festival\nsource: Coast <script>Gazette</script>\n"
         "date: 2021-06-03\n---\nThe harbour festival in Port Alva drew 9,400 visitors. <script>alert(2)</script>\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     app = ui.QAApp(corpus_copy, tmp_path / "index", embedder=fake_embedder)
     assert app.builder.start()
     state = app.builder.wait(60)
@@ -145,8 +164,14 @@ def test_app_answers_and_renders_escaped(app_with_index):
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         app.ask("NATO", 5, since="last week")
     p = answer.passages[0]
-    data = {"article_id": p.article_id, "start": p.start, "end": p.end, "hs": p.highlight[0], "he": p.highlight[1],
-            "hash": hashes[p.article_id]}
+    data = {
+        "article_id": p.article_id,
+        "start": p.start,
+        "end": p.end,
+        "hs": p.highlight[0],
+        "he": p.highlight[1],
+        "hash": hashes[p.article_id],
+    }
     article = app.article_html(data)
     assert 'id="qa-focus"' in article and "<mark" in article and "<script>" not in article
     assert "changed since" in app.article_html(dict(data, hash="0" * 64))
@@ -213,7 +238,8 @@ def test_searches_work_during_a_rebuild_and_switch_when_it_commits(app_with_inde
     app._embedder = gated
     q = "Which engineer runs the lunar greenhouse at Shackleton crater?"
     (app.corpus / "moon.txt").write_text(
-        "Lunar greenhouse\n\nEngineer Tove Lindqvist runs the lunar greenhouse at Shackleton crater.", encoding="utf-8")
+        "Lunar greenhouse\n\nEngineer Tove Lindqvist runs the lunar greenhouse at Shackleton crater.", encoding="utf-8"
+    )
     before = app.generation()
     assert app.builder.start()
     assert gated.waiting.wait(30)
@@ -252,11 +278,15 @@ def test_cli_defaults_to_loopback():
     assert not ui._is_loopback("0.0.0.0") and not ui._is_loopback("192.168.1.4")
 
 
-@pytest.mark.parametrize(("argv", "host", "warned"), [
-    ([], "127.0.0.1", False), (["--host", "::1"], "::1", False), (["--host", "0.0.0.0"], "0.0.0.0", True),
-])
-def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch, tmp_path, capsys, argv, host,
-                                                                     warned):
+@pytest.mark.parametrize(
+    ("argv", "host", "warned"),
+    [
+        ([], "127.0.0.1", False),
+        (["--host", "::1"], "::1", False),
+        (["--host", "0.0.0.0"], "0.0.0.0", True),
+    ],
+)
+def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch, tmp_path, capsys, argv, host, warned):
     """Loopback unless told otherwise; told otherwise, it says who can then reach it. Never a public share link."""
     launched: dict = {}
 

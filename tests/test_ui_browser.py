@@ -25,13 +25,23 @@ from tests.conftest import CORPUS, ROOT, SEED_QUESTIONS
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STARTUP_SECONDS = 240  # model load + first build of 6 articles on a busy 2-core machine
 
 # Fallback when ../shared is absent: the same seed question, its answer and its source article.
-SEED = {"question": "Who replaced the fired US Secretary of Defense?", "answers": ["Christopher Miller"],
-        "sources": ["000_e4fff1e13a0bbc77.txt"]}
+SEED = {
+    "question": "Who replaced the fired US Secretary of Defense?",
+    "answers": ["Christopher Miller"],
+    "sources": ["000_e4fff1e13a0bbc77.txt"],
+}
 PAYLOAD = """---
 title: <img src=x onerror="window.__qaXss=1;alert(1)">Harbour <b>festival</b>
 source: <script>window.__qaXss=2</script>Coast Gazette
@@ -42,8 +52,10 @@ Organisers said the lantern parade <img src=x onerror="window.__qaXss=4;alert(4)
 
 The mayor, Ilse Varga, announced that the festival will return next June with a second stage.
 """
-NEW_ARTICLE = ("Lunar greenhouse harvest\n\nThe lunar greenhouse at Shackleton crater, run by engineer Tove "
-               "Lindqvist, grew 43 kilograms of basil in its first season.\n")
+NEW_ARTICLE = (
+    "Lunar greenhouse harvest\n\nThe lunar greenhouse at Shackleton crater, run by engineer Tove "
+    "Lindqvist, grew 43 kilograms of basil in its first season.\n"
+)
 
 
 @dataclass
@@ -77,9 +89,23 @@ def server(tmp_path_factory):
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(index),
-             "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                sys.executable,
+                str(ROOT / "ui.py"),
+                "--corpus",
+                str(corpus),
+                "--index",
+                str(index),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=tmp,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
     srv = Server(f"http://127.0.0.1:{port}/", corpus, index, proc, log)
     try:
@@ -129,8 +155,12 @@ def page(browser, server):
     pg.dialogs = []  # every alert/confirm the page tried to open
     pg.outside = []  # requests that left the machine
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-    pg.on("request", lambda r: pg.outside.append(r.url)
-          if not r.url.startswith((server.url.rstrip("/"), "data:", "blob:")) else None)
+    pg.on(
+        "request",
+        lambda r: (
+            pg.outside.append(r.url) if not r.url.startswith((server.url.rstrip("/"), "data:", "blob:")) else None
+        ),
+    )
     pg.goto(server.url)
     pg.wait_for_selector("#qa-question textarea")
     yield pg
@@ -185,7 +215,9 @@ def test_open_article_shows_the_whole_text_with_the_passage_highlighted_in_view(
     assert " ".join(raw.split()[-8:]) in " ".join(whole.split())  # the article's end, not just the passage
     page.wait_for_function(
         """() => { const r = document.querySelector('#qa-focus mark').getBoundingClientRect();
-                   return r.bottom > 0 && r.top < window.innerHeight; }""", timeout=5000)
+                   return r.bottom > 0 && r.top < window.innerHeight; }""",
+        timeout=5000,
+    )
     page.locator("button.qa-close").click()
     page.locator("#qa-article-panel .qa-article").wait_for(state="detached")
 
@@ -199,14 +231,15 @@ def test_script_payloads_show_as_text(page, server):
     card.locator("button.qa-open").click()
     page.locator("#qa-article-panel .qa-article").wait_for()
     article = page.locator("#qa-article-panel").inner_text()
-    assert "<img src=x onerror=\"window.__qaXss=4;alert(4)\">" in article
+    assert '<img src=x onerror="window.__qaXss=4;alert(4)">' in article
     assert "<script>window.__qaXss=2</script>Coast Gazette" in article
     page.wait_for_timeout(500)  # give any injected handler the chance to run
     assert page.dialogs == []
     assert page.evaluate("() => window.__qaXss") is None
     injected = page.evaluate(
         "() => document.querySelectorAll('#qa-result script, #qa-result img, #qa-result b, "
-        "#qa-article-panel script, #qa-article-panel img, #qa-article-panel b').length")
+        "#qa-article-panel script, #qa-article-panel img, #qa-article-panel b').length"
+    )
     assert injected == 0
 
 
@@ -218,12 +251,27 @@ def test_api_ask_returns_the_answer_json(server):
     assert set(result) == {"question", "no_answer", "reason", "warnings", "passages"}
     assert result["question"] == SEED["question"] and len(result["passages"]) == 3
     first = result["passages"][0]
-    assert {"rank", "score", "text", "article_id", "title", "start", "end", "highlight", "highlight_text",
-            "also_in"} <= set(first)
+    assert {
+        "rank",
+        "score",
+        "text",
+        "article_id",
+        "title",
+        "start",
+        "end",
+        "highlight",
+        "highlight_text",
+        "also_in",
+    } <= set(first)
     text = next(iter(_articles(server.index, first["article_id"])))
-    assert text[first["start"]:first["end"]] == first["text"]
-    cli = subprocess.run([sys.executable, "-m", "qa", "ask", "--json", "-k", "3", "--index", str(server.index),
-                          SEED["question"]], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert text[first["start"] : first["end"]] == first["text"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "--json", "-k", "3", "--index", str(server.index), SEED["question"]],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert cli.returncode == 0, cli.stderr
     expected = json.loads(cli.stdout)
     for got, want in zip(result["passages"], expected["passages"]):  # scores may differ in the last bits

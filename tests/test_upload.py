@@ -24,9 +24,29 @@ def _files_outside(tmp_path: Path, corpus: Path) -> list[Path]:
     return [p for p in tmp_path.rglob("*") if p.is_file() and corpus not in p.parents]
 
 
-@pytest.mark.parametrize("name", ["../../x.txt", "../x.txt", "sub/x.txt", "/etc/x.txt", "..\\x.txt", "C:x.txt",
-                                  "..", ".", ".hidden.txt", ".txt", "a\x00b.txt", "a\nb.txt", "a\x1bb.txt",
-                                  "evil\u202etxt.md", " x.txt", "x.txt ", "", "   "])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../x.txt",
+        "../x.txt",
+        "sub/x.txt",
+        "/etc/x.txt",
+        "..\\x.txt",
+        "C:x.txt",
+        "..",
+        ".",
+        ".hidden.txt",
+        ".txt",
+        "a\x00b.txt",
+        "a\nb.txt",
+        "a\x1bb.txt",
+        "evil\u202etxt.md",
+        " x.txt",
+        "x.txt ",
+        "",
+        "   ",
+    ],
+)
 def test_unsafe_names_are_rejected_and_nothing_is_written(tmp_path, corpus, name):
     with pytest.raises(UploadError):
         save_upload(corpus, name, ARTICLE)
@@ -77,11 +97,14 @@ def test_size_cap(corpus, tmp_path):
     assert list(corpus.iterdir()) == []
 
 
-@pytest.mark.parametrize(("name", "data", "match"), [
-    ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
-    ("latin.txt", "caf\u00e9 au lait".encode("latin-1"), "UTF-8"),
-    ("empty.md", b" \n\n", "empty"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "match"),
+    [
+        ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
+        ("latin.txt", "caf\u00e9 au lait".encode("latin-1"), "UTF-8"),
+        ("empty.md", b" \n\n", "empty"),
+    ],
+)
 def test_content_checks(corpus, name, data, match):
     with pytest.raises(UploadError, match=match):
         save_upload(corpus, name, data)
@@ -126,8 +149,9 @@ def test_batch_keeps_going_and_reports_reasons(corpus, tmp_path):
     src.mkdir()
     good = src / "good.md"
     good.write_bytes(ARTICLE)
-    result = save_uploads(corpus, [("good.md", good), ("../../x.txt", ARTICLE), ("bad.exe", ARTICLE),
-                                   ("second.txt", ARTICLE)])
+    result = save_uploads(
+        corpus, [("good.md", good), ("../../x.txt", ARTICLE), ("bad.exe", ARTICLE), ("second.txt", ARTICLE)]
+    )
     assert [s.name for s in result.saved] == ["good.md", "second.txt"]
     assert [r.path for r in result.rejected] == ["../../x.txt", "bad.exe"]
     assert all(r.reason and not r.reason.startswith(r.path) for r in result.rejected)
