@@ -30,11 +30,11 @@ def main(argv: list[str]) -> int:
     questions = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
     k = 5
     base = _rss()
-    from qa import store
     from qa.embed import load_embedder
+    from qa.manifest import read_manifest
     from qa.retriever import Retriever
 
-    model_id = store.read_manifest(index_dir).data["model"]["id"]
+    model_id = read_manifest(index_dir).model.id
     gc.collect()
     embedder = load_embedder(model_id=model_id)  # the index's model
     embedder.embed(["warm up"])

@@ -14,7 +14,7 @@ shared: the load average is recorded before and after each run. `summary`
 holds articles/s, chunks/s, CPU seconds and memory per engine, and ray / local.
 
 How the driver's memory grows with the corpus, without paying for the model:
-the same command with QA_FAKE_EMBEDDER=1 (vectors meaningless, pipeline and
+the same command with QA_EMBEDDER=tests.support.fake:FakeEmbedder (vectors meaningless, pipeline and
 writer the same) at two corpus sizes, e.g. --articles 2000 and --articles 20000.
 """
 
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embed import embed_backend
-from qa.testing import fake_requested
+from qa.embed import default_model_id
+from qa.settings import embed_backend
 
 from . import data, measure
 
@@ -151,7 +151,7 @@ def _tokens(index: Path) -> int:
 
 def _compare(a: Path, b: Path, questions: list[str]) -> dict:
     from qa.embed import load_embedder
-    from qa.testing import fingerprint_differences, index_fingerprint
+    from tests.support.corpus import fingerprint_differences, index_fingerprint
 
     fa = index_fingerprint(a, questions, load_embedder())
     fb = index_fingerprint(b, questions, load_embedder())
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench.ray_vs_local " + " ".join(argv if argv is not None else sys.argv[1:]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "articles": len(rows),
-        "embedder": "fake (QA_FAKE_EMBEDDER)" if fake_requested() else embed_backend(),
+        "embedder": f"{default_model_id()} ({embed_backend()})",
         "corpus_bytes": (corpus / "news.jsonl").stat().st_size,
         "corpus_text_bytes": sum(len(r["text"].encode("utf-8")) for r in rows),
         "runs": [],

@@ -280,9 +280,9 @@ class Bench:
 
     @staticmethod
     def _model_id(index: Path) -> str:
-        from qa import store
+        from qa.manifest import read_manifest
 
-        return store.read_manifest(index).data["model"]["id"]
+        return read_manifest(index).model.id
 
     @staticmethod
     def _largest_files(index: Path) -> dict:
@@ -296,11 +296,12 @@ class Bench:
     def _txtai(self) -> dict:
         from qa import store
         from qa.embed import model_path
+        from qa.manifest import read_manifest
 
         python = self.args.txtai_python
         if not Path(python).exists():
             return {"error": f"{python} not found: create txtai's venv (see docs/BENCHMARKS.md)"}
-        manifest = store.read_manifest(self.qa_index)
+        manifest = read_manifest(self.qa_index)
         index = self.qa_index
         table = store.JsonlTable(index / manifest.file("chunks"), index / manifest.file("chunk_offsets"))
         try:
@@ -493,9 +494,9 @@ class Bench:
         return max(0.1, n / max(1, len(picked)))
 
     def _real_vectors(self) -> np.ndarray:
-        from qa import store as qa_store
+        from qa.manifest import read_manifest
 
-        manifest = qa_store.read_manifest(self.qa_index)
+        manifest = read_manifest(self.qa_index)
         return np.load(self.qa_index / manifest.file("vectors"), allow_pickle=False)
 
     # -- the search path alone at a million vectors ------------------------------

@@ -191,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import faiss
 
-    from qa import store
-    from qa.embed import embed_backend, load_embedder
-    from qa.testing import fake_requested
+    from qa.embed import default_model_id, load_embedder
+    from qa.manifest import read_manifest
+    from qa.settings import embed_backend
 
     index_dir = Path(args.index)
     out: dict = {
@@ -205,14 +205,14 @@ def main(argv: list[str] | None = None) -> int:
             "faiss": faiss.__version__,
             "cpus": len(os.sched_getaffinity(0)),
         },
-        "embedder": "fake (QA_FAKE_EMBEDDER)" if fake_requested() else embed_backend(),
+        "embedder": f"{default_model_id()} ({embed_backend()})",
         "index_files": _bytes_per_chunk(index_dir),
     }
     res = measure.run_process([measure.python(), "-m", "bench.scaling", "--ram-child", str(index_dir)])
     out["ram"] = dict(res.json(), peak_rss_mb=res.peak_rss_mb)
     res = measure.run_process([measure.python(), "-m", "bench.scaling", "--serve-child", str(index_dir)])
     out["serving"] = dict(res.json(), peak_rss_mb=res.peak_rss_mb)
-    manifest = store.read_manifest(index_dir)
+    manifest = read_manifest(index_dir)
     real = np.ascontiguousarray(np.load(index_dir / manifest.file("vectors")), dtype=np.float32)
     out["hnsw"] = _hnsw_bytes(real)
     if args.n <= 0:
@@ -340,20 +340,21 @@ def _done(out: dict, path: str | None) -> int:
 def _bytes_per_chunk(index_dir: Path) -> dict:
     """Bytes on disk per chunk of each file of the live generation (and of the manifest and cache)."""
     from qa import store
+    from qa.manifest import MANIFEST, read_manifest
 
-    manifest = store.read_manifest(index_dir)
-    n = max(1, int(manifest.data["counts"]["chunks"]))
+    manifest = read_manifest(index_dir)
+    n = max(1, int(manifest.to_dict()["counts"]["chunks"]))
     per_chunk: dict[str, float] = {}
-    for key, name in manifest.data["files"].items():
+    for key, name in manifest.to_dict()["files"].items():
         path = index_dir / name
         per_chunk[key] = (measure.dir_bytes(path) if path.is_dir() else path.stat().st_size) / n
-    for name in (store.MANIFEST, store.CACHE):
+    for name in (MANIFEST, store.CACHE):
         if (index_dir / name).exists():
             per_chunk[name] = (index_dir / name).stat().st_size / n
     return {
         "chunks": n,
-        "documents": manifest.data["counts"]["documents"],
-        "dense_type": manifest.data["dense"]["type"],
+        "documents": manifest.to_dict()["counts"]["documents"],
+        "dense_type": manifest.to_dict()["dense"]["type"],
         "bytes_per_chunk": per_chunk,
         "total_bytes_per_chunk": sum(per_chunk.values()),
     }
@@ -389,6 +390,7 @@ def ram_child(index_dir: Path) -> dict:
     from qa.dense import load_dense
     from qa.embed import MODEL_DIM
     from qa.lexical import LexicalIndex
+    from qa.manifest import read_manifest
 
     rss = measure.rss_mb
     steps: dict[str, float] = {}
@@ -402,10 +404,10 @@ def ram_child(index_dir: Path) -> dict:
         steps[name] = (now - last) * 2**20
         last = now
 
-    manifest = store.read_manifest(index_dir)
+    manifest = read_manifest(index_dir)
     step("manifest")
-    n = int(manifest.data["counts"]["chunks"])
-    docs = int(manifest.data["counts"]["documents"])
+    n = int(manifest.to_dict()["counts"]["chunks"])
+    docs = int(manifest.to_dict()["counts"]["documents"])
     dense = load_dense(index_dir / manifest.file("dense"), n, MODEL_DIM, store.FIX)
     step("dense_index")
     lexical = LexicalIndex.load(index_dir / manifest.file("lexical"))

@@ -86,12 +86,6 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="questions file only: build or update --index first from this corpus folder or articles .jsonl[.gz] file",
     )
-    e.add_argument(
-        "--corpus-subset",
-        choices=("news-questions",),
-        default=None,
-        help="index only this subset of an articles file (news-questions: see tests/data)",
-    )
     e.add_argument("--qrels", default=None, help="judgments TSV (default: qrels_test.tsv, else qrels.tsv)")
     e.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
     e.add_argument("-k", type=int, default=5, help="passages per question for a questions file (default: 5)")
@@ -227,36 +221,33 @@ def format_answer(answer) -> str:
 
 def corpus_status(corpus: Path, index: Path) -> dict:
     """Index facts plus whether the corpus differs from what was indexed."""
-    from . import store
     from .domain import Skipped
-    from .embed import MODEL_DIM, MODEL_IDS
+    from .embed import check_model
+    from .generation import diff
     from .ingest import iter_corpus
+    from .manifest import read_manifest, verify_sizes
 
-    manifest = store.read_manifest(index)
-    store.verify_sizes(index, manifest)
-    store.check_model(manifest, MODEL_IDS, MODEL_DIM, index)
-    m = manifest.data
+    manifest = read_manifest(index)
+    verify_sizes(index, manifest)
+    check_model(manifest.model.id, manifest.model.dim, index)
     seen = {}
     if corpus.is_dir():
         for item in iter_corpus(corpus):
             if not isinstance(item, Skipped):
                 seen[item.id] = item.hash
-    old = {aid: e["hash"] for aid, e in m["articles"].items()}
-    added = sorted(set(seen) - set(old))
-    deleted = sorted(set(old) - set(seen))
-    changed = sorted(a for a in set(seen) & set(old) if seen[a] != old[a])
+    plan = diff(manifest, seen)
     return {
         "index": str(index),
         "corpus": str(corpus),
-        "model": m["model"]["id"],
-        "documents": m["counts"]["documents"],
-        "chunks": m["counts"]["chunks"],
-        "built_at": m["built_at"],
-        "dense": m["dense"]["type"],
-        "corpus_changed": bool(added or deleted or changed),
-        "added": added,
-        "changed": changed,
-        "deleted": deleted,
+        "model": manifest.model.id,
+        "documents": manifest.documents,
+        "chunks": manifest.chunks,
+        "built_at": manifest.built_at,
+        "dense": manifest.dense["type"],
+        "corpus_changed": not plan.nothing_to_do,
+        "added": list(plan.added),
+        "changed": list(plan.changed),
+        "deleted": list(plan.deleted),
     }
 
 
@@ -293,9 +284,7 @@ def cmd_eval(args) -> int:
     data = Path(args.dataset)
     index = Path(args.index) if args.index else None
     if not data.is_dir() and args.corpus:
-        evaluate.build_corpus(
-            Path(args.corpus), index or Path("index"), subset=args.corpus_subset, config=config, progress=show
-        )
+        evaluate.build_corpus(Path(args.corpus), index or Path("index"), config=config, progress=show)
     if args.grid:
         if data.is_dir():
             result = evaluate.grid_beir(

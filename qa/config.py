@@ -1,8 +1,18 @@
-"""All tunable settings in one place. Defaults are the measured choices."""
+"""All tunable settings in one place, checked when made. Defaults are the measured choices."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from .errors import QAError
+
+FUSIONS = ("convex", "rrf")
+DENSE_NORMS = ("minmax", "max", "raw")
+HIGHLIGHTS = ("lexical", "dense", "both")
+
+
+class ConfigError(QAError, ValueError):
+    """A setting has a value qa cannot use."""
 
 
 @dataclass(frozen=True)
@@ -15,8 +25,9 @@ class Config:
     overlap_sentences: int = 1
     max_model_tokens: int = 256
 
-    # Embedding
-    batch_size: int = 32
+    # Embedding: chunks sent to the model per call during a build; the cache commits after each
+    # call, so a killed build resumes from the last one.
+    embed_batch: int = 256
 
     # Dense index: exact search below this many chunks, HNSW above. Measured on
     # 2 cores (docs/BENCHMARKS.md): exact search costs ~0.2 ms per 1k chunks,
@@ -39,11 +50,44 @@ class Config:
     dense_weight: float = 0.7  # weight of dense scores in fusion
     dense_norm: str = "max"  # convex fusion: "minmax", "max" (over the best) or "raw" cosine
 
+    # BM25 (bm25s, Lucene's variant): its library defaults, recorded in the manifest.
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+
     highlight: str = "lexical"  # answering sentence by "lexical" overlap, "dense" cosine or "both"
 
     # "No answer" thresholds (calibrated on tests/data, see docs/EVALUATION.md)
     min_dense_score: float = 0.30  # best cosine among the candidates
     min_lexical_overlap: float = 0.10  # IDF share of question terms in the best of the top 3 passages
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ConfigError(f"invalid setting: {what}")
+
+        need(self.fusion in FUSIONS, f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+        need(
+            self.dense_norm in DENSE_NORMS,
+            f"dense_norm must be one of {', '.join(DENSE_NORMS)}, got {self.dense_norm!r}",
+        )
+        need(self.highlight in HIGHLIGHTS, f"highlight must be one of {', '.join(HIGHLIGHTS)}, got {self.highlight!r}")
+        need(0.0 <= self.dense_weight <= 1.0, f"dense_weight must be between 0 and 1, got {self.dense_weight}")
+        need(self.max_model_tokens >= 16, f"max_model_tokens must be at least 16, got {self.max_model_tokens}")
+        need(
+            8 <= self.chunk_tokens <= self.max_model_tokens,
+            f"chunk_tokens must be between 8 and max_model_tokens ({self.max_model_tokens}), got {self.chunk_tokens}",
+        )
+        need(self.overlap_sentences >= 0, f"overlap_sentences must be 0 or more, got {self.overlap_sentences}")
+        need(self.embed_batch >= 1, f"embed_batch must be at least 1, got {self.embed_batch}")
+        need(self.hnsw_threshold >= 0 and self.hnsw_m >= 2, "hnsw_threshold must be >= 0 and hnsw_m >= 2")
+        need(self.hnsw_ef_construction >= 1 and self.hnsw_ef_search >= 1, "HNSW efConstruction/efSearch must be >= 1")
+        need(self.candidates >= 1 and self.rrf_k >= 1, "candidates and rrf_k must be at least 1")
+        need(self.bm25_k1 >= 0 and 0.0 <= self.bm25_b <= 1.0, "bm25_k1 must be >= 0 and bm25_b between 0 and 1")
+        need(0.0 <= self.min_dense_score <= 1.0, f"min_dense_score must be between 0 and 1, got {self.min_dense_score}")
+        need(
+            0.0 <= self.min_lexical_overlap <= 1.0,
+            f"min_lexical_overlap must be between 0 and 1, got {self.min_lexical_overlap}",
+        )
 
     def chunking_params(self) -> dict:
         """The settings that shape chunks: a change forces re-chunking."""

@@ -1,22 +1,30 @@
-"""Embedding: the bundled all-MiniLM-L6-v2, loaded offline, plus a content-hash cache.
+"""Embedding models: a small interface, a registry of the models an index can name, and a cache.
 
-The model is the one piece of global state we allow: loading it costs seconds,
-so `load_embedder()` keeps one instance per (path, backend) for the process.
+An index records the id of the model its vectors came from (its manifest), and
+only that model may embed questions for it or vectors added to it. So models
+are looked up by id in a registry: the bundled all-MiniLM-L6-v2 (fp32, and its
+int8 variant) is registered here; another one can be named with $QA_EMBEDDER
+("module:attribute", see `register_spec`), which is how tests give subprocesses
+their fake model, under its own id, without any switch in this code.
+
+Loading a model costs seconds, so `load_embedder()` keeps one instance per
+model (and runtime) for the process.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
-import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from . import settings
 from .errors import IndexFormatError, QAError
 from .store import FIX
 
@@ -24,12 +32,11 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # The same model with int8 weights (ONNX Runtime dynamic quantization): about twice
 # as fast, but its vectors differ (cosine ~0.99), so it is another model to an index.
 INT8_MODEL_ID = MODEL_ID + "#int8"
-MODEL_IDS = (MODEL_ID, INT8_MODEL_ID)
 MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
+BATCH_SIZE = 32  # texts per forward pass of a batching runtime (sentence-transformers)
 
-_MODELS: dict[tuple[str, str, str | None], Embedder] = {}
-_MODELS_LOCK = threading.Lock()
+log = logging.getLogger("qa.embed")
 
 
 class Embedder(Protocol):
@@ -38,13 +45,111 @@ class Embedder(Protocol):
     model_id: str
     dim: int
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         ...
 
     def count(self, texts: list[str]) -> list[int]:
         """Word pieces per text, without special tokens."""
         ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model an index can be built with: its id (recorded in the manifest), its dimension, how to load it."""
+
+    id: str
+    dim: int
+    load: Callable[[], Embedder]
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_MODELS: dict[tuple[str, str], Embedder] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Make a model loadable by its id (re-registering the same id replaces it)."""
+    _REGISTRY[spec.id] = spec
+    return spec
+
+
+def register_spec(spec: str) -> ModelSpec:
+    """Register the embedder named "module:attribute" and return its spec.
+
+    The attribute is a ModelSpec, or a class (or factory) with `model_id` and
+    `dim` attributes that makes an Embedder when called with no arguments.
+    """
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise QAError(f"QA_EMBEDDER must look like module:attribute, got {spec!r}")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise QAError(f"QA_EMBEDDER={spec!r} cannot be loaded ({exc}); check the module is importable") from None
+    if isinstance(target, ModelSpec):
+        return register(target)
+    model_id, dim = getattr(target, "model_id", None), getattr(target, "dim", None)
+    if not callable(target) or not isinstance(model_id, str) or not isinstance(dim, int):
+        raise QAError(f"QA_EMBEDDER={spec!r} must name a ModelSpec, or a class with model_id and dim attributes")
+    return register(ModelSpec(model_id, dim, target))
+
+
+def _env_model() -> ModelSpec | None:
+    spec = settings.embedder_spec()
+    return register_spec(spec) if spec else None
+
+
+def default_model_id() -> str:
+    """The model a new index gets: $QA_EMBEDDER's, else the bundled one (int8 if QA_EMBED_BACKEND=onnx-int8).
+
+    Measured (docs/BENCHMARKS.md, docs/EVALUATION.md): int8 embeds about twice as
+    fast and keeps SciFact nDCG@10, but on the seed questions hit@1 falls from
+    0.9 to 0.8, so it is a choice, not the default.
+    """
+    env = _env_model()
+    if env is not None:
+        return env.id
+    return INT8_MODEL_ID if settings.embed_backend() == "onnx-int8" else MODEL_ID
+
+
+def model_spec(model_id: str) -> ModelSpec:
+    """The registered model of this id; an index naming an unknown one gets the error and its fix."""
+    if model_id not in _REGISTRY:
+        _env_model()
+    spec = _REGISTRY.get(model_id)
+    if spec is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise IndexFormatError(
+            f"the index was built with model {model_id!r}, which this qa cannot load (it knows {known}); "
+            f"load that model (QA_EMBEDDER), or {FIX}"
+        )
+    return spec
+
+
+def check_model(model_id: str, dim: int, where: Path | str) -> ModelSpec:
+    """The spec of an index's model, if it can be loaded and has the index's dimension."""
+    spec = model_spec(model_id)
+    if spec.dim != dim:
+        raise IndexFormatError(
+            f"index in {where} holds vectors of dim {dim}, but model {model_id!r} gives dim {spec.dim}; {FIX}"
+        )
+    return spec
+
+
+def load_embedder(model_id: str | None = None) -> Embedder:
+    """The process-wide instance of a model (loaded once, on first use); by default the default model."""
+    model_id = model_id or default_model_id()
+    spec = model_spec(model_id)
+    key = (model_id, settings.embed_backend())
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            model = spec.load()
+            if model.model_id != model_id:
+                raise QAError(f"loading model {model_id!r} gave an embedder of {model.model_id!r}")
+            _MODELS[key] = model
+        return model
 
 
 def model_path() -> Path:
@@ -74,136 +179,70 @@ class WordPieceCounter:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers on the CPU."""
 
-    def __init__(self, path: Path | None = None, batch_size: int = 32):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    def __init__(self, path: Path | None = None):
+        settings.offline_model_hub()
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()
 
-        torch.set_num_threads(max(1, min(os.cpu_count() or 1, 4)))
+        torch.set_num_threads(settings.cpu_threads())
         self.path = path or model_path()
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self.model_id = MODEL_ID
         self.dim = int(self.model.get_embedding_dimension())
-        self.batch_size = batch_size
         self._counter = WordPieceCounter(self.path)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     def count(self, texts: list[str]) -> list[int]:
         return self._counter.count(texts)
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             vectors = self.model.encode(
                 list(texts),
-                batch_size=self.batch_size,
+                batch_size=BATCH_SIZE,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
-                show_progress_bar=progress,
+                show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-BACKENDS = ("auto", "onnx-int8", "onnx", "sentence-transformers")
-
-
-def embed_backend(backend: str | None = None) -> str:
-    """The backend asked for: the argument, else $QA_EMBED_BACKEND, else "auto"."""
-    backend = (backend or os.environ.get("QA_EMBED_BACKEND") or "auto").strip().lower()
-    if backend in ("torch", "st"):
-        backend = "sentence-transformers"
-    if backend == "int8":
-        backend = "onnx-int8"
-    if backend not in BACKENDS:
-        raise QAError(f"QA_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    return backend
-
-
-def default_model_id(backend: str | None = None) -> str:
-    """The model a new index gets: fp32, unless int8 is asked for ("onnx-int8").
-
-    Measured (docs/BENCHMARKS.md, docs/EVALUATION.md): int8 embeds about twice as
-    fast and keeps SciFact nDCG@10, but on the seed questions hit@1 falls from
-    0.9 to 0.8 (below our goal), so it is a choice, not the default.
-    """
-    from .testing import FakeEmbedder, fake_requested
-
-    if fake_requested():
-        return FakeEmbedder.model_id
-    backend = embed_backend(backend)
-    if backend == "onnx-int8" and _installed("onnxruntime"):
-        return INT8_MODEL_ID
-    return MODEL_ID
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # e.g. blocked in sys.modules
-        return False
-
-
-def load_embedder(batch_size: int = 32, backend: str | None = None, model_id: str | None = None) -> Embedder:
-    """The process-wide model instance (loaded once, on first use).
-
-    model_id: the model an index was built with (its manifest says); its vectors
-    are the only ones that may be searched in it, so it decides: the int8 model
-    needs ONNX Runtime, the fp32 one runs on ONNX Runtime or sentence-transformers
-    (the same vectors, cosine >= 0.9999). Without model_id, the default for a new
-    index (default_model_id): "auto" is fp32 on ONNX Runtime, falling back to
-    sentence-transformers if ONNX Runtime is missing or its one-time export fails;
-    "onnx", "onnx-int8" and "sentence-transformers" force one.
-    Test hook: $QA_FAKE_EMBEDDER=1 gives qa.testing.FakeEmbedder instead (fast, not semantic).
-    """
-    from .testing import fake_requested
-
-    if fake_requested():
-        from .testing import FakeEmbedder
-
-        return FakeEmbedder()
-    if model_id is not None and model_id not in MODEL_IDS:
-        raise IndexFormatError(f"unknown embedding model {model_id!r} (this qa knows {', '.join(MODEL_IDS)}); {FIX}")
-    backend = embed_backend(backend)
-    path = str(model_path())
-    with _MODELS_LOCK:
-        model = _MODELS.get((path, backend, model_id))
-        if model is None and model_id is not None:  # the default instance may already be this model
-            default = _MODELS.get((path, backend, None))
-            model = default if default is not None and default.model_id == model_id else None
-        if model is None:
-            model = _load(backend, batch_size, model_id)
-            _MODELS[(path, backend, model_id)] = model
-            _MODELS.setdefault((path, backend, model.model_id), model)
-        return model
-
-
-def _load(backend: str, batch_size: int, model_id: str | None) -> Embedder:
+def _load_fp32() -> Embedder:
+    """fp32 on ONNX Runtime ("auto", "onnx"), falling back to sentence-transformers for "auto" only."""
     from .onnx_backend import EmbedBackendError, OnnxEmbedder
 
-    int8 = model_id == INT8_MODEL_ID if model_id else default_model_id(backend) == INT8_MODEL_ID
-    if int8:  # an int8 index, or "onnx-int8" asked for: never a silent fallback to other vectors
-        try:
-            return OnnxEmbedder(batch_size=batch_size, quantize=True)
-        except EmbedBackendError as exc:
-            raise EmbedBackendError(
-                f"{exc}. The int8 model needs ONNX Runtime (pip install onnxruntime onnx); "
-                "or rebuild the index with the fp32 model: QA_EMBED_BACKEND=sentence-transformers qa build --full"
-            ) from exc
+    backend = settings.embed_backend()
     if backend == "sentence-transformers":
-        return SentenceTransformerEmbedder(batch_size=batch_size)
+        return SentenceTransformerEmbedder()
     try:
-        return OnnxEmbedder(batch_size=batch_size)
+        return OnnxEmbedder()
     except EmbedBackendError as exc:
         if backend == "onnx":
             raise
-        logging.getLogger("qa.embed").info("ONNX backend unavailable (%s); using sentence-transformers", exc)
-        return SentenceTransformerEmbedder(batch_size=batch_size)
+        log.info("ONNX backend unavailable (%s); using sentence-transformers", exc)
+        return SentenceTransformerEmbedder()
+
+
+def _load_int8() -> Embedder:
+    """int8 needs ONNX Runtime: never a silent fallback to other vectors."""
+    from .onnx_backend import EmbedBackendError, OnnxEmbedder
+
+    try:
+        return OnnxEmbedder(quantize=True)
+    except EmbedBackendError as exc:
+        raise EmbedBackendError(
+            f"{exc}. The int8 model needs ONNX Runtime (pip install onnxruntime onnx); "
+            "or rebuild the index with the fp32 model: QA_EMBED_BACKEND=auto qa build --full"
+        ) from exc
+
+
+register(ModelSpec(MODEL_ID, MODEL_DIM, _load_fp32))
+register(ModelSpec(INT8_MODEL_ID, MODEL_DIM, _load_int8))
 
 
 class EmbeddingCache:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import beir
+from . import beir, settings
 from .beir import DatasetError
 from .config import Config
 from .domain import Article
@@ -52,11 +51,6 @@ class EvalResult:
         }
 
 
-def bench_cache() -> Path:
-    """Where benchmark indexes are kept between runs (never inside the project)."""
-    return Path(os.environ.get("QA_BENCH_CACHE") or Path.home() / ".cache" / "qa" / "bench")
-
-
 def default_index(folder: Path, config: Config) -> Path:
     """<cache>/<data set>-c<chunk tokens>[-int8]: one cached index per chunk budget and model.
 
@@ -67,7 +61,7 @@ def default_index(folder: Path, config: Config) -> Path:
     from .embed import INT8_MODEL_ID, default_model_id
 
     suffix = "-int8" if default_model_id() == INT8_MODEL_ID else ""
-    return bench_cache() / f"{folder.resolve().name}-c{config.chunk_tokens}{suffix}"
+    return settings.bench_cache() / f"{folder.resolve().name}-c{config.chunk_tokens}{suffix}"
 
 
 def sample(ids: list[str], max_queries: int | None) -> list[str]:
@@ -335,7 +329,7 @@ def grid_questions(
     started = time.perf_counter()
     questions = load_questions(path)
     index = Index.open(index_dir)
-    model = embedder or load_embedder(config.batch_size, model_id=index.model_id)
+    model = embedder or load_embedder(index.model_id)
     grid = [("dense", config), ("lexical", config), ("hybrid", config)] + fusion_grid(config)
     metrics = {}
     with _bar(len(grid) * len(questions), progress, f"grid {Path(path).name}") as bar:
@@ -366,37 +360,16 @@ def read_articles(path: Path) -> list[Article]:
     return out
 
 
-def news_questions_subset(articles: list[Article]) -> list[Article]:
-    """The 3,400-article subset that tests/data/news_questions.jsonl is about (see its README):
-    the first 3,000 lines of the news file, then the 400 smallest `bbc-` ids."""
-    bbc = set(sorted(a.id for a in articles if a.id.startswith("bbc-"))[:400])
-    first = articles[:3000]
-    return first + sorted((a for a in articles[3000:] if a.id in bbc), key=lambda a: a.id)
-
-
-SUBSETS = {"news-questions": news_questions_subset}
-
-
-def build_corpus(
-    corpus: Path, index_dir: Path, *, subset: str | None = None, config: Config | None = None, progress: bool = False
-):
+def build_corpus(corpus: Path, index_dir: Path, *, config: Config | None = None, progress: bool = False):
     """Build or update index_dir from a corpus folder (cleaned as `qa build` does) or an articles
-    `.jsonl[.gz]` file (taken as it is, optionally cut to a named subset)."""
+    `.jsonl[.gz]` file (taken as it is)."""
     from .builder import build, build_from
 
     corpus = Path(corpus)
     if corpus.is_dir():
-        if subset:
-            raise DatasetError("--corpus-subset applies to an articles .jsonl[.gz] file, not a folder")
         return build(corpus, index_dir, config=config, progress=progress)
     articles = read_articles(corpus)
-    if subset:
-        if subset not in SUBSETS:
-            raise DatasetError(f"unknown subset {subset!r}; known: {', '.join(SUBSETS)}")
-        articles = SUBSETS[subset](articles)
-    return build_from(
-        articles, index_dir, corpus_label=f"{corpus.resolve()}:{subset or 'all'}", config=config, progress=progress
-    )
+    return build_from(articles, index_dir, corpus_label=str(corpus.resolve()), config=config, progress=progress)
 
 
 def config_with(**overrides) -> Config:

@@ -11,9 +11,10 @@ import numpy as np
 from . import store
 from .dense import load_dense
 from .domain import Article
-from .embed import MODEL_DIM, MODEL_IDS
+from .embed import check_model
 from .errors import IndexFormatError
 from .lexical import LexicalIndex
+from .manifest import Manifest, manifest_stamp, read_manifest, verify_sizes
 
 
 def parse_date(value: str | date | None, what: str = "date") -> date | None:
@@ -29,15 +30,16 @@ def parse_date(value: str | date | None, what: str = "date") -> date | None:
 
 
 class Index:
-    def __init__(self, index_dir: Path, manifest: store.Manifest):
+    def __init__(self, index_dir: Path, manifest: Manifest):
         self.dir = index_dir
         self.manifest = manifest
-        m = manifest.data
         fix = store.FIX
-        self.model_id = store.check_model(manifest, MODEL_IDS, MODEL_DIM, index_dir)  # the retriever embeds with it
-        store.verify_sizes(index_dir, manifest)
-        n_chunks = int(m["counts"]["chunks"])
-        self.article_ids: list[str] = list(m["articles"])
+        # The model a retriever must embed questions with: refused here, at open, if it cannot be loaded.
+        self.model_id = manifest.model.id
+        self.dim = check_model(manifest.model.id, manifest.model.dim, index_dir).dim
+        verify_sizes(index_dir, manifest)
+        n_chunks = manifest.chunks
+        self.article_ids: list[str] = list(manifest.articles)
         self.chunks = store.JsonlTable(index_dir / manifest.file("chunks"), index_dir / manifest.file("chunk_offsets"))
         self.articles = store.JsonlTable(
             index_dir / manifest.file("articles"), index_dir / manifest.file("article_offsets")
@@ -49,21 +51,21 @@ class Index:
             self.vectors = np.load(index_dir / manifest.file("vectors"), mmap_mode="r", allow_pickle=False)
         except Exception as exc:  # noqa: BLE001 - numpy raises many kinds on a damaged header
             raise IndexFormatError(f"index arrays in {index_dir} are missing or unreadable ({exc}); {fix}") from exc
-        if self.vectors.shape != (n_chunks, MODEL_DIM) or self.chunk_article.shape != (n_chunks,):
+        if self.vectors.shape != (n_chunks, self.dim) or self.chunk_article.shape != (n_chunks,):
             raise IndexFormatError(f"index arrays in {index_dir} do not match the manifest; {fix}")
-        self.dense_spec = m["dense"]
-        self.dense = load_dense(index_dir / manifest.file("dense"), n_chunks, MODEL_DIM, fix)
+        self.dense_spec = manifest.dense
+        self.dense = load_dense(index_dir / manifest.file("dense"), n_chunks, self.dim, fix)
         try:
             self.lexical = LexicalIndex.load(index_dir / manifest.file("lexical"))
         except Exception as exc:  # noqa: BLE001 - bm25s raises many kinds on bad files
             raise IndexFormatError(f"lexical index in {index_dir} is missing or corrupt ({exc}); {fix}") from exc
         if n_chunks and self.lexical.size != n_chunks:
             raise IndexFormatError(f"lexical index in {index_dir} does not match the manifest; {fix}")
-        entries = list(m["articles"].values())
-        self.sources = sorted({e.get("source") or "" for e in entries} - {""})
+        entries = list(manifest.articles.values())
+        self.sources = sorted({e.source or "" for e in entries} - {""})
         code = {s: i for i, s in enumerate(self.sources)}
-        self.article_source = np.array([code.get(e.get("source") or "", -1) for e in entries], dtype=np.int32)
-        self.article_date = np.array([_day(e.get("date")) for e in entries], dtype=np.int64)
+        self.article_source = np.array([code.get(e.source or "", -1) for e in entries], dtype=np.int32)
+        self.article_date = np.array([_day(e.date) for e in entries], dtype=np.int64)
         self.stamp: tuple[int, int, int] | None = None  # manifest.json as it was when opened (Index.open)
         self._idf: dict[str, float] | None = None
         self._rows: dict[str, int] | None = None
@@ -73,15 +75,15 @@ class Index:
         """Open the live generation; retries if a build swaps it while we open."""
         index_dir = Path(index_dir)
         for attempt in range(3):
-            stamp = store.manifest_stamp(index_dir)  # before reading: a commit in between only costs a re-read
-            manifest = store.read_manifest(index_dir)
+            stamp = manifest_stamp(index_dir)  # before reading: a commit in between only costs a re-read
+            manifest = read_manifest(index_dir)
             try:
                 index = cls(index_dir, manifest)
                 index.stamp = stamp
                 return index
             except IndexFormatError:
                 # A build may have committed and removed these files meanwhile.
-                if attempt == 2 or store.read_manifest(index_dir).generation == manifest.generation:
+                if attempt == 2 or read_manifest(index_dir).generation == manifest.generation:
                     raise
                 time.sleep(0.05)
         raise AssertionError("unreachable")

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,26 +53,76 @@ def iter_corpus(root: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iter
     if not base.is_dir():
         raise CorpusError(f"{base} is not a directory; pass the folder that holds your articles, not a file")
     seen: set[str] = set()
-    for item in _walk(base, base.resolve(), ""):
+    for item in walk_corpus(base):
         if isinstance(item, Skipped):
             yield _logged(item)
             continue
         rel, path = item
-        try:
-            for got in _read(rel, path, max_bytes, seen):
-                yield _logged(got) if isinstance(got, Skipped) else got
-        except _Skip as e:
-            yield _logged(Skipped(rel, str(e)))
-        except PermissionError:
-            yield _logged(Skipped(rel, "permission denied: cannot read the file"))
-        except FileNotFoundError:
-            yield _logged(Skipped(rel, "file vanished or is a broken symlink"))
-        except OSError as e:
-            yield _logged(Skipped(rel, f"cannot read the file: {e.strerror or e}"))
-        except Exception as e:  # a parser bug must not stop the whole corpus
-            skipped = Skipped(rel, f"unexpected error while reading ({type(e).__name__}: {e})")
-            log.warning("skipped %s", skipped, exc_info=True)
-            yield skipped
+        for got in guarded(rel, lambda rel=rel, path=path: _read(rel, path, max_bytes, seen)):
+            yield _logged(got) if isinstance(got, Skipped) else got
+
+
+def walk_corpus(root: Path) -> Iterator[tuple[str, Path] | Skipped]:
+    """(article id prefix, path) of every readable-looking file under root, in sorted order; or why not."""
+    return _walk(root, root.resolve(), "")
+
+
+def read_file(rel: str, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Article | Skipped]:
+    """The articles of one corpus file, or the reasons it cannot be read; ids are not claimed (the caller
+    resolves duplicates across files, with `duplicate_skip`)."""
+    return guarded(rel, lambda: _read(rel, path, max_bytes, None))
+
+
+def read_jsonl_lines(
+    rel: str, path: Path, offset: int, first_line: int, count: int, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[tuple[Article | Skipped, int]]:
+    """(article or skip, line number) for `count` lines of a .jsonl file starting at byte `offset`."""
+
+    def read() -> Iterator[tuple[Article | Skipped, int]]:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            for k, raw in _lines(f, max_bytes):
+                if k > count:
+                    return
+                n = first_line + k - 1
+                if raw is None:
+                    yield Skipped(rel, f"line {_too_big(max_bytes)}", n), n
+                elif raw.strip():
+                    try:
+                        yield _jsonl_article(rel, n, raw), n
+                    except _Skip as e:
+                        yield Skipped(rel, str(e), n), n
+
+    for got in guarded(rel, read):
+        yield (got, None) if isinstance(got, Skipped) else got
+
+
+def guarded(rel: str, read: Callable[[], Iterator]) -> Iterator:
+    """Run a reader of one file; whatever goes wrong becomes a Skipped with a reason, and the corpus goes on."""
+    try:
+        yield from read()
+    except _Skip as e:
+        yield Skipped(rel, str(e))
+    except PermissionError:
+        yield Skipped(rel, "permission denied: cannot read the file")
+    except FileNotFoundError:
+        yield Skipped(rel, "file vanished or is a broken symlink")
+    except OSError as e:
+        yield Skipped(rel, f"cannot read the file: {e.strerror or e}")
+    except Exception as e:  # noqa: BLE001 - a parser bug must not stop the whole corpus
+        log.debug("reading %s failed", rel, exc_info=True)  # the traceback, for a bug report
+        yield Skipped(rel, f"unexpected error while reading ({type(e).__name__}: {e})")
+
+
+def duplicate_skip(article_id: str, path: str | None, line: int | None = None) -> Skipped:
+    """What a later article that reuses an earlier article's id becomes: the first in corpus order wins."""
+    return Skipped(path or article_id, f"duplicate id {article_id!r}: already used earlier", line)
+
+
+def looks_binary(path: Path) -> bool:
+    """True if the file's first block holds a NUL byte (what ingest rejects as binary)."""
+    with open(path, "rb") as f:
+        return b"\0" in f.read(_SNIFF)
 
 
 def scan_corpus(root: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Article], list[Skipped]]:
@@ -130,7 +180,7 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _read(rel: str, path: Path, max_bytes: int, seen: set[str]) -> Iterator[Article | Skipped]:
+def _read(rel: str, path: Path, max_bytes: int, seen: set[str] | None) -> Iterator[Article | Skipped]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         yield from _read_jsonl(rel, path, max_bytes, seen)
@@ -145,10 +195,12 @@ def _read(rel: str, path: Path, max_bytes: int, seen: set[str]) -> Iterator[Arti
     yield _claim(article, seen, None)
 
 
-def _claim(article: Article, seen: set[str], line: int | None) -> Article | Skipped:
-    """Ids are unique across the corpus: the first one wins, later ones are skipped."""
+def _claim(article: Article, seen: set[str] | None, line: int | None) -> Article | Skipped:
+    """Ids are unique across the corpus: the first one wins, later ones are skipped (seen=None: no claim)."""
+    if seen is None:
+        return article
     if article.id in seen:
-        return Skipped(article.path or article.id, f"duplicate id {article.id!r}: already used earlier", line)
+        return duplicate_skip(article.id, article.path, line)
     seen.add(article.id)
     return article
 
@@ -352,7 +404,7 @@ def _opt_str(value: Any) -> str | None:
     return None
 
 
-def _read_jsonl(rel: str, path: Path, max_bytes: int, seen: set[str]) -> Iterator[Article | Skipped]:
+def _read_jsonl(rel: str, path: Path, max_bytes: int, seen: set[str] | None) -> Iterator[Article | Skipped]:
     """One article per line; a bad line is skipped with its number, the rest still count."""
     _check_regular(path, None)
     with open(path, "rb") as f:

@@ -25,17 +25,20 @@ def _stemmer():
         return None
 
 
+STOPWORDS = "en"
+
+
 def tokenize(texts: Iterable[str]):
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
+    return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False)
 
 
 def query_terms_many(texts: list[str]) -> list[list[str]]:
     """The stemmed, stop-word-free terms of each text, as the index sees them."""
     import bm25s
 
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return bm25s.tokenize(list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 def query_terms(text: str) -> list[str]:
@@ -47,15 +50,26 @@ class LexicalIndex:
         self.model = model
 
     @classmethod
-    def build(cls, texts: Iterable[str]) -> LexicalIndex:
+    def build(cls, texts: Iterable[str], k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
         """BM25 over texts (any iterable: a builder can stream them from disk)."""
         import bm25s
 
-        model = bm25s.BM25()
+        model = bm25s.BM25(k1=k1, b=b, method=method)
         tokens = tokenize(texts)
         if tokens.ids:
             model.index(tokens, show_progress=False)
         return cls(model)
+
+    def params(self) -> dict:
+        """What this index was built with, read from the model itself (recorded in the manifest)."""
+        return {
+            "library": "bm25s",
+            "method": self.model.method,
+            "k1": float(self.model.k1),
+            "b": float(self.model.b),
+            "stopwords": STOPWORDS,
+            "stemmer": "english" if _stemmer() is not None else None,
+        }
 
     @property
     def size(self) -> int:

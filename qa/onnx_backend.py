@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .errors import QAError
 
 log = logging.getLogger("qa.embed")
@@ -48,23 +49,6 @@ class EmbedBackendError(QAError):
     """The ONNX backend cannot be used; sentence-transformers still can (QA_EMBED_BACKEND=sentence-transformers)."""
 
 
-def cache_dir() -> Path:
-    """Where exported graphs live: $QA_CACHE_DIR, else $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
-    if os.environ.get("QA_CACHE_DIR"):
-        return Path(os.environ["QA_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "qa"
-
-
-def cpu_threads() -> int:
-    """Cores this process may use (affinity-aware), capped at 4: more only adds contention here."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return max(1, min(n, 4))
-
-
 def model_key(model_dir: Path, quantize: bool = False) -> str:
     """Content hash of the model files plus the versions that shape the exported graph."""
     import onnxruntime
@@ -84,7 +68,7 @@ def model_key(model_dir: Path, quantize: bool = False) -> str:
 
 def onnx_path(model_dir: Path, quantize: bool = False) -> Path:
     suffix = "-int8" if quantize else ""
-    return cache_dir() / f"all-MiniLM-L6-v2-{model_key(model_dir, quantize)}{suffix}.onnx"
+    return settings.cache_dir() / f"all-MiniLM-L6-v2-{model_key(model_dir, quantize)}{suffix}.onnx"
 
 
 def export_onnx(model_dir: Path, dest: Path, quantize: bool = False) -> Path:
@@ -249,9 +233,7 @@ def _session(path: Path, threads: int):
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 through ONNX Runtime; same vectors as sentence-transformers (cosine ≥ 0.9999)."""
 
-    def __init__(
-        self, path: Path | None = None, batch_size: int = 32, threads: int | None = None, quantize: bool = False
-    ):
+    def __init__(self, path: Path | None = None, threads: int | None = None, quantize: bool = False):
         from .embed import INT8_MODEL_ID, MODEL_DIM, MODEL_ID, WordPieceCounter, model_path
 
         try:
@@ -264,14 +246,13 @@ class OnnxEmbedder:
         if not self.file.exists():
             log.info("exporting the embedding model to %s (once)", self.file)
             export_onnx(self.path, self.file, quantize)
-        self.threads = threads or cpu_threads()
+        self.threads = threads or settings.cpu_threads()
         try:  # one single-thread session, run by one worker thread per core (see embed)
             self._session = _session(self.file, 1)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise EmbedBackendError(f"cannot load {self.file} ({exc}); delete it to export it again") from exc
         self.model_id = INT8_MODEL_ID if quantize else MODEL_ID
         self.dim = MODEL_DIM
-        self.batch_size = batch_size  # kept for the Embedder interface; texts run one by one
         self._tok = _tokenizer(self.path)
         self._counter = WordPieceCounter(self.path)
         self._lock = threading.Lock()  # guards the tokenizer's settings
@@ -279,7 +260,7 @@ class OnnxEmbedder:
     def count(self, texts: list[str]) -> list[int]:
         return self._counter.count(texts)
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, each text run alone, by one worker thread per core on a single-thread session.
 
         No padding, and no threads spinning while they wait for each other: faster
@@ -301,16 +282,8 @@ class OnnxEmbedder:
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
             out[i] = session.run(None, feed)[0][0]  # ONNX Runtime releases the GIL while it runs
 
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(seqs), desc="embedding", unit="text", leave=False)
         workers = min(self.threads, len(seqs))
         with ThreadPoolExecutor(workers, thread_name_prefix="qa-embed") if workers > 1 else nullcontext() as pool:
             for _ in (pool.map if pool else map)(one, range(len(seqs))):
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
+                pass
         return out

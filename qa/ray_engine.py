@@ -4,9 +4,9 @@ Why: embedding is the wall (all-MiniLM-L6-v2 costs ~21 MFLOP a token), so a
 corpus that takes days on one box must be able to use many. Ray Data gives the
 streaming, back-pressure, actor pools and fault tolerance we would otherwise
 have to write. Only the expensive, parallel stage moves to the cluster; the
-diff against the previous index, reuse of unchanged articles, the embedding
-cache and the writer are the local builder's own code (`qa.builder`), so the
-index is the same one `qa build` writes.
+plan against the previous index, reuse of unchanged articles and the writer
+are qa.generation's, shared with the local engine, so the index is the same
+one `qa build` writes.
 
 Pipeline (the driver holds file names, per-article metadata and the index
 being written, never the article texts):
@@ -17,17 +17,16 @@ being written, never the article texts):
          that know the previous index's article hashes, so an unchanged
          article is neither chunked nor sent on
       -> map_batches(_EmbedStage): a pool of actors, each loading the model
-         once (qa.embed.load_embedder, the local build's backend); vectors
+         once (the registered loader of the index's model); vectors
          already in the index's embedding cache come from a cache actor on
          the driver's node instead of the model
       -> driver: iter_batches, new vectors into the cache (a killed build
          resumes), article texts spilled to a temporary file, then
-         qa.builder._write_generation
+         qa.generation.write_generation (the local engine's writer)
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import json
 import logging
@@ -44,11 +43,29 @@ from pathlib import Path
 
 import numpy as np
 
-from . import builder, ingest, store
+from . import ingest, settings, store
+from .builder import model_package
 from .config import Config
 from .domain import Article, Skipped
-from .embed import MODEL_DIM, Embedder, EmbeddingCache, default_model_id, embed_backend, load_embedder
+from .embed import Embedder, EmbeddingCache, default_model_id, model_spec
 from .errors import CorpusError, QAError
+from .generation import (
+    ArticleMeta,
+    BuildReport,
+    BuildStart,
+    ChunkRow,
+    PlannedArticle,
+    PreviousGeneration,
+    Progress,
+    ProgressFn,
+    article_record,
+    diff,
+    embed_missing,
+    nothing_changed,
+    open_build,
+    write_generation,
+)
+from .manifest import ModelInfo
 
 log = logging.getLogger("qa.build")
 
@@ -58,7 +75,6 @@ ARTICLES_PER_EMBED_BATCH = 64  # articles (not chunks) per call of an embedding 
 CPUS_PER_EMBED_ACTOR = 4  # qa's backends use up to 4 threads each
 # Passed on to workers on a cluster (a local runtime's workers inherit them anyway).
 _LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-_WORKER_ENV = ("QA_EMBED_BACKEND", "QA_FAKE_EMBEDDER", "QA_CACHE_DIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 class RayEngineError(QAError):
@@ -115,7 +131,7 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
     temp = None
     try:
         if address:
-            env = {k: os.environ[k] for k in _WORKER_ENV if k in os.environ}
+            env = settings.worker_env()
             ray.init(address=address, runtime_env={"env_vars": env} if env else None, **common)
         else:
             temp = tempfile.mkdtemp(prefix="qa-ray-")
@@ -166,7 +182,7 @@ def plan_shards(
         raise CorpusError(f"{root} is not a directory; pass the folder that holds your articles, not a file")
     shard = 0
     files: list[list[str]] = []
-    for item in ingest._walk(root, root.resolve(), ""):
+    for item in ingest.walk_corpus(root):
         if files and (isinstance(item, Skipped) or len(files) >= files_per_shard or _is_jsonl(item[1])):
             yield {"shard": shard, "files": files}
             shard, files = shard + 1, []
@@ -202,7 +218,7 @@ def _jsonl_ranges(path: Path, lines_per_shard: int, max_bytes: int) -> list[tupl
         if not stat.S_ISREG(path.stat().st_mode):
             return None
         with open(path, "rb") as f:
-            if b"\0" in f.read(ingest._SNIFF):
+            if ingest.looks_binary(path):
                 return None
             f.seek(0)
             for block in iter(lambda: f.read(1 << 20), b""):
@@ -244,51 +260,13 @@ def read_shard(spec: dict, max_bytes: int = ingest.DEFAULT_MAX_BYTES) -> Iterato
     """
     if "jsonl" in spec:
         rel, path = spec["jsonl"]
-        yield from _guarded(rel, lambda: _read_jsonl_range(rel, Path(path), spec, max_bytes))
+        yield from ingest.read_jsonl_lines(
+            rel, Path(path), int(spec["offset"]), int(spec["line"]), int(spec["lines"]), max_bytes
+        )
         return
     for rel, path in spec["files"]:
-        yield from _guarded(
-            rel, lambda rel=rel, path=path: ((got, None) for got in ingest._read(rel, Path(path), max_bytes, set()))
-        )
-
-
-def _read_jsonl_range(rel: str, path: Path, spec: dict, max_bytes: int) -> Iterator[tuple[Article | Skipped, int]]:
-    """Lines [line, line + lines) of a .jsonl file, parsed as qa.ingest parses them."""
-    first, count = int(spec["line"]), int(spec["lines"])
-    with open(path, "rb") as f:
-        f.seek(int(spec["offset"]))
-        for k, raw in ingest._lines(f, max_bytes):
-            if k > count:
-                return
-            n = first + k - 1
-            if raw is None:
-                yield Skipped(rel, f"line {ingest._too_big(max_bytes)}", n), n
-            elif raw.strip():
-                try:
-                    yield ingest._jsonl_article(rel, n, raw), n
-                except ingest._Skip as e:
-                    yield Skipped(rel, str(e), n), n
-
-
-def _guarded(rel: str, read: Callable[[], Iterator[tuple[Article | Skipped, int | None]]]):
-    """One bad file never stops the rest: the same reasons as qa.ingest.iter_corpus gives."""
-    try:
-        yield from read()
-    except ingest._Skip as e:
-        yield Skipped(rel, str(e)), None
-    except PermissionError:
-        yield Skipped(rel, "permission denied: cannot read the file"), None
-    except FileNotFoundError:
-        yield Skipped(rel, "file vanished or is a broken symlink"), None
-    except OSError as e:
-        yield Skipped(rel, f"cannot read the file: {e.strerror or e}"), None
-    except Exception as e:  # noqa: BLE001 - a parser bug must not stop the whole corpus
-        yield Skipped(rel, f"unexpected error while reading ({type(e).__name__}: {e})"), None
-
-
-def duplicate_skip(article_id: str, path: str | None, line: int | None) -> Skipped:
-    """What qa.ingest reports for a later article that reuses an id."""
-    return Skipped(path or article_id, f"duplicate id {article_id!r}: already used earlier", line)
+        for got in ingest.read_file(rel, Path(path), max_bytes):
+            yield got, None
 
 
 # --- the two Ray Data stages ----------------------------------------------------------------------------
@@ -352,8 +330,8 @@ class _ChunkStage:
                 cols["kind"].append("fresh" if fresh else "unchanged")
                 cols["meta"].append(json.dumps(meta, ensure_ascii=False))
                 if fresh:
-                    rows = [builder._chunk_row(c) for c in self.chunker.chunk(item)]
-                    cols["article"].append(json.dumps(dict(item.to_dict(), hash=meta["hash"]), ensure_ascii=False))
+                    rows = [ChunkRow.from_chunk(c).to_dict() for c in self.chunker.chunk(item)]
+                    cols["article"].append(json.dumps(article_record(item), ensure_ascii=False))
                     cols["rows"].append(json.dumps(rows, ensure_ascii=False))
                 else:
                     cols["article"].append("")
@@ -364,8 +342,8 @@ class _ChunkStage:
 class _CacheReader:
     """Read access to the index's embedding cache (SQLite on the driver's disk) for the embedding actors."""
 
-    def __init__(self, path: str, model_id: str):
-        self.cache = EmbeddingCache(Path(path), model_id, MODEL_DIM)
+    def __init__(self, path: str, model_id: str, dim: int):
+        self.cache = EmbeddingCache(Path(path), model_id, dim)
 
     def get_many(self, hashes: list[str]) -> dict[str, bytes]:
         return {h: v.tobytes() for h, v in self.cache.get_many(hashes).items()}
@@ -374,13 +352,14 @@ class _CacheReader:
 class _EmbedStage:
     """Vectors for the chunk rows of each batch: from the cache if known, else from the model (loaded once)."""
 
-    def __init__(self, embedder_factory: Callable[[], Embedder], cache_reader, model_id: str):
+    def __init__(self, embedder_factory: Callable[[], Embedder], cache_reader, model_id: str, batch: int):
         self.model = embedder_factory()
         if self.model.model_id != model_id:  # vectors of another model must never enter this index
             raise RayEngineError(
                 f"the embedding actor loaded model {self.model.model_id!r}, the index needs {model_id!r}"
             )
         self.cache = cache_reader
+        self.batch = batch
 
     def __call__(self, batch):
         import ray
@@ -390,16 +369,13 @@ class _EmbedStage:
         texts: dict[str, str] = {}
         for rows in per_record:
             for row in rows:
-                texts.setdefault(row["hash"], builder._row_embed_text(row))
+                texts.setdefault(row["hash"], ChunkRow.from_dict(row).embed_text)
         known: dict[str, np.ndarray] = {}
         if texts:
             found = ray.get(self.cache.get_many.remote(list(texts)))
             known = {h: np.frombuffer(b, dtype=np.float32) for h, b in found.items()}
-        # Longest first, as the local build does: batches of similar length waste little padding.
-        missing = sorted((h for h in texts if h not in known), key=lambda h: -len(texts[h]))
-        for start in range(0, len(missing), builder.EMBED_BATCH):
-            part = missing[start : start + builder.EMBED_BATCH]
-            known.update(zip(part, self.model.embed([texts[h] for h in part])))
+        missing = {h: t for h, t in texts.items() if h not in known}
+        known.update(embed_missing(missing, self.model, self.batch))
         fresh = set(missing)
         for i, rows in enumerate(per_record):
             if not rows:
@@ -440,17 +416,13 @@ def _read(spill, at: tuple[int, int]) -> bytes:
     return spill.read(at[1])
 
 
-def default_embedder_factory(config: Config, model_id: str | None = None) -> Callable[[], Embedder]:
-    """What each embedding actor loads: the same backend and model as a local build in this environment.
+def default_embedder_factory(model_id: str) -> Callable[[], Embedder]:
+    """What each embedding actor calls to load the model the driver settled.
 
-    Resolved here, on the driver, so workers started earlier or on other nodes
-    do not depend on their own environment variables.
+    The registered loader is resolved here, on the driver, so workers started
+    earlier or on other nodes need not share the driver's registry or $QA_EMBEDDER.
     """
-    from .testing import FakeEmbedder, fake_requested
-
-    if fake_requested():
-        return FakeEmbedder
-    return functools.partial(load_embedder, config.batch_size, embed_backend(), model_id or default_model_id())
+    return model_spec(model_id).load
 
 
 def build_ray(
@@ -462,14 +434,14 @@ def build_ray(
     options: RayOptions | None = None,
     embedder_factory: Callable[[], Embedder] | None = None,
     progress: bool | None = None,
-    on_progress: builder.ProgressFn | None = None,
+    on_progress: ProgressFn | None = None,
     lock_timeout: float = 0,
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
-) -> builder.BuildReport:
+) -> BuildReport:
     """`qa.build` with chunking and embedding on Ray; the same index, report and incremental behaviour.
 
-    `embedder_factory` runs in each embedding actor (default: qa.embed.load_embedder
-    with this environment's backend); it must be importable on every node.
+    `embedder_factory` runs in each embedding actor (default: the registered loader
+    of the index's model); it must be importable on every node.
     """
     started = time.perf_counter()
     config = config or Config()
@@ -477,40 +449,18 @@ def build_ray(
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus directory {corpus_dir} does not exist or is not a directory")
-    prog = builder._Progress(sys.stderr.isatty() if progress is None else progress, on_progress)
+    prog = Progress(progress, on_progress)
     if importlib.util.find_spec("ray") is None:  # fail before taking the lock; ray is imported by ray_runtime
         raise RayEngineError('the Ray engine needs Ray Data (ray is not installed): pip install -e ".[ray]"')
-    with builder.locked_index(index_dir, lock_timeout):
-        old = builder._previous(index_dir, full, config)
-        current = builder._live_generation(index_dir)
+    with open_build(index_dir, full, config, lock_timeout) as start:
         # The model is settled on the driver: the index's own when it grows, else the one the factory
-        # makes (a class or callable may say, like FakeEmbedder), else the default of this environment.
-        model_id = (
-            old.data["model"]["id"]
-            if old is not None
-            else getattr(embedder_factory, "model_id", None) or default_model_id()
-        )
-        factory = embedder_factory or default_embedder_factory(config, model_id)
-        if full:  # from scratch: nothing cached is trusted
-            for suffix in ("", "-wal", "-shm"):
-                (index_dir / (store.CACHE + suffix)).unlink(missing_ok=True)
+        # makes (a class may say, like the tests' fake), else the default of this environment.
+        model_id = start.old_model_id or getattr(embedder_factory, "model_id", None) or default_model_id()
+        factory = embedder_factory or default_embedder_factory(model_id)
         spill_dir = Path(tempfile.mkdtemp(prefix=".tmp-ray-", dir=index_dir))  # collected if the build dies
         try:
             with ray_runtime(options.address, options.num_cpus):
-                report = _build_locked(
-                    corpus_dir,
-                    index_dir,
-                    old,
-                    current,
-                    full,
-                    config,
-                    options,
-                    factory,
-                    model_id,
-                    prog,
-                    max_bytes,
-                    spill_dir,
-                )
+                report = _run(start, corpus_dir, full, options, factory, model_id, prog, max_bytes, spill_dir)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
     report.seconds = time.perf_counter() - started
@@ -524,14 +474,12 @@ def _actor_counts(ray, options: RayOptions) -> tuple[int, int]:
     return embed, chunk
 
 
-def _build_locked(
-    corpus_dir, index_dir, old, current, full, config, options, factory, model_id, prog, max_bytes, spill_dir
-) -> builder.BuildReport:
+def _run(start: BuildStart, corpus_dir, full, options, factory, model_id, prog, max_bytes, spill_dir) -> BuildReport:
     import ray
     import ray.data
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    report = builder.BuildReport()
+    index_dir, config, old = start.index_dir, start.config, start.old
     skipped: list[tuple[tuple[int, int], Skipped]] = []
     specs: list[dict] = []
     planned = 0
@@ -550,20 +498,21 @@ def _build_locked(
         else:
             skipped.append(got)
 
-    old_hashes = {aid: e["hash"] for aid, e in (old.articles.items() if old else ())}
-    entries: dict[str, _Entry] = {}
-    embedded: set[str] = set()
-    cache = EmbeddingCache(index_dir / store.CACHE, model_id, MODEL_DIM)
+    old_hashes = {aid: e.hash for aid, e in (old.articles.items() if old else ())}
+    dim = model_spec(model_id).dim
+    driver = _Driver(dim)
+    cache = EmbeddingCache(index_dir / store.CACHE, model_id, dim)
     reader = None
     try:
         with open(spill_dir / "articles.jsonl", "w+b") as spill:
+            driver.spill = spill
             if specs:
                 embed_actors, chunk_actors = _actor_counts(ray, options)
                 here = ray.get_runtime_context().get_node_id()
                 reader = (
                     ray.remote(_CacheReader)
                     .options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
-                    .remote(str(index_dir.resolve() / store.CACHE), model_id)
+                    .remote(str(index_dir.resolve() / store.CACHE), model_id, dim)
                 )
                 logging.getLogger("ray.data").setLevel(logging.ERROR)
                 ctx = ray.data.DataContext.get_current()
@@ -583,7 +532,7 @@ def _build_locked(
                         _EmbedStage,
                         batch_size=ARTICLES_PER_EMBED_BATCH,
                         batch_format="pyarrow",
-                        fn_constructor_args=(factory, reader, model_id),
+                        fn_constructor_args=(factory, reader, model_id, config.embed_batch),
                         num_cpus=1,
                         compute=ray.data.ActorPoolStrategy(size=embed_actors),
                     )
@@ -592,202 +541,114 @@ def _build_locked(
                 done = 0
                 try:
                     for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                        done += _take(table, entries, skipped, embedded, cache, spill)
+                        done += driver.take(table, skipped, cache)
                         bar.update(table.num_rows)
                         prog.report("embedding", min(done, planned), planned)
                 except ray.exceptions.RayError as exc:
                     raise RayEngineError(f"the Ray pipeline failed: {exc}") from exc
                 finally:
                     bar.close()
-            return _finish(
-                index_dir,
-                old,
-                current,
-                old_hashes,
-                entries,
-                skipped,
-                embedded,
-                report,
-                str(corpus_dir.resolve()),
-                config,
-                prog,
-                spill,
-                cache,
-            )
+            return _finish(start, driver, skipped, str(corpus_dir.resolve()), prog, model_id)
     finally:
         cache.close()
         if reader is not None:
             ray.kill(reader)
 
 
-def _take(table, entries: dict[str, _Entry], skipped: list, embedded: set[str], cache: EmbeddingCache, spill) -> int:
-    """Fold one result batch into the driver's state; returns how many articles it held."""
-    cols = {c: table.column(c).to_pylist() for c in _COLUMNS}
-    fresh_vectors: list[tuple[str, np.ndarray]] = []
-    articles = 0
-    for i in range(table.num_rows):
-        key = (cols["shard"][i], cols["pos"][i])
-        meta = json.loads(cols["meta"][i])
-        if cols["kind"][i] == "skipped":
-            skipped.append((key, Skipped(**meta)))
-            continue
-        articles += 1
-        entry = _Entry(key, meta, cols["kind"][i] == "fresh")
-        if entry.fresh:
-            rows = json.loads(cols["rows"][i])
-            vectors = np.frombuffer(cols["vectors"][i], dtype=np.float32).reshape(len(rows), MODEL_DIM)
-            hashes = [r["hash"] for r in rows]
-            for h in json.loads(cols["embedded"][i] or "[]"):
-                if h not in embedded:
-                    embedded.add(h)
-                    fresh_vectors.append((h, vectors[hashes.index(h)]))
-            entry.n_rows = len(rows)
-            entry.spill = _append(spill, cols["article"][i].encode("utf-8"))
-            entry.rows_at = _append(spill, cols["rows"][i].encode("utf-8"))
-            entry.vectors_at = _append(spill, vectors.tobytes())
-        aid = meta["id"]
-        other = entries.get(aid)
-        if other is None or key < other.key:  # the first in corpus order wins, as in qa.ingest
-            entries[aid] = entry
-            loser = other
-        else:
-            loser = entry
-        if loser is not None:
-            skipped.append((loser.key, duplicate_skip(aid, loser.meta["path"], loser.meta["line"])))
-    if fresh_vectors:
-        cache.put_many(fresh_vectors)  # committed per batch: a killed build resumes here
-    return articles
+class _Driver:
+    """The driver's state: per-article metadata, and where each fresh article's data waits in the spill file.
+
+    It keeps only offsets into the spill file, so its memory does not grow with
+    the corpus's text or vectors; as an ArticleData it hands them to the writer.
+    """
+
+    def __init__(self, dim: int):
+        self.dim = dim
+        self.entries: dict[str, _Entry] = {}
+        self.embedded: set[str] = set()
+        self.spill = None
+
+    def take(self, table, skipped: list, cache: EmbeddingCache) -> int:
+        """Fold one result batch into the driver's state; returns how many articles it held."""
+        cols = {c: table.column(c).to_pylist() for c in _COLUMNS}
+        fresh_vectors: list[tuple[str, np.ndarray]] = []
+        articles = 0
+        for i in range(table.num_rows):
+            key = (cols["shard"][i], cols["pos"][i])
+            meta = json.loads(cols["meta"][i])
+            if cols["kind"][i] == "skipped":
+                skipped.append((key, Skipped(**meta)))
+                continue
+            articles += 1
+            entry = _Entry(key, meta, cols["kind"][i] == "fresh")
+            if entry.fresh:
+                rows = json.loads(cols["rows"][i])
+                vectors = np.frombuffer(cols["vectors"][i], dtype=np.float32).reshape(len(rows), self.dim)
+                hashes = [r["hash"] for r in rows]
+                for h in json.loads(cols["embedded"][i] or "[]"):
+                    if h not in self.embedded:
+                        self.embedded.add(h)
+                        fresh_vectors.append((h, vectors[hashes.index(h)]))
+                entry.n_rows = len(rows)
+                entry.spill = _append(self.spill, cols["article"][i].encode("utf-8"))
+                entry.rows_at = _append(self.spill, cols["rows"][i].encode("utf-8"))
+                entry.vectors_at = _append(self.spill, vectors.tobytes())
+            aid = meta["id"]
+            other = self.entries.get(aid)
+            if other is None or key < other.key:  # the first in corpus order wins, as in qa.ingest
+                self.entries[aid] = entry
+                loser = other
+            else:
+                loser = entry
+            if loser is not None:
+                skipped.append((loser.key, ingest.duplicate_skip(aid, loser.meta["path"], loser.meta["line"])))
+        if fresh_vectors:
+            cache.put_many(fresh_vectors)  # committed per batch: a killed build resumes here
+        return articles
+
+    def rows(self, article_id: str) -> Iterator[ChunkRow]:
+        for row in json.loads(_read(self.spill, self.entries[article_id].rows_at)):
+            yield ChunkRow.from_dict(row)
+
+    def vectors(self, article_id: str) -> np.ndarray:
+        entry = self.entries[article_id]
+        return np.frombuffer(_read(self.spill, entry.vectors_at), dtype=np.float32).reshape(entry.n_rows, self.dim)
+
+    def record(self, article_id: str) -> dict:
+        return json.loads(_read(self.spill, self.entries[article_id].spill))
 
 
-def _finish(
-    index_dir, old, current, old_hashes, entries, skipped, embedded, report, corpus_label, config, prog, spill, cache
-) -> builder.BuildReport:
-    """Diff, reuse the old rows of unchanged articles, and write with the local builder's writer."""
+def _finish(start: BuildStart, driver: _Driver, skipped, corpus_label: str, prog, model_id: str) -> BuildReport:
+    """The shared plan and writer: unchanged articles come from the old generation, fresh ones from the spill."""
     skipped.sort(key=lambda ks: ks[0])
     ingest_log = logging.getLogger("qa.ingest")
     for _, s in skipped:
         ingest_log.warning("skipped %s", s)
-    report.skipped = [s for _, s in skipped]
-    ids = sorted(entries)
-    for aid in ids:
-        entry = entries[aid]
-        if not entry.fresh and old_hashes.get(aid) != entry.meta["hash"]:
+    report = BuildReport(skipped=[s for _, s in skipped], embedded=len(driver.embedded))
+    entries = driver.entries
+    plan = diff(start.old, {aid: e.meta["hash"] for aid, e in entries.items()})
+    plan.apply_to(report)
+    for aid, entry in entries.items():
+        if not entry.fresh and plan.is_fresh(aid):
             raise RayEngineError(f"article {aid!r} was not processed although it changed; run the build again")
-        if aid not in old_hashes:
-            report.added.append(aid)
-        elif old_hashes[aid] != entry.meta["hash"]:
-            report.changed.append(aid)
-        else:
-            report.unchanged += 1
-    report.deleted = sorted(set(old_hashes) - set(entries))
-    report.embedded = len(embedded)
-    if old is not None and not (report.added or report.changed or report.deleted):
-        report.documents, report.chunks = len(ids), int(old.data["counts"]["chunks"])
-        report.generation = old.generation
+    if nothing_changed(start, plan, report):
         prog.report("done", 1, 1)
         return report
 
-    # Streamed: rows and vectors go from the spill file (new articles) or the old generation
-    # (unchanged ones) to the writer, vectors through a memory-mapped array beside the spill file.
-    manifest_articles: dict[str, dict] = {}
-    total = 0
-    for aid in ids:
-        entry = entries[aid]
-        m = entry.meta
-        if entry.fresh:
-            n = entry.n_rows
-        else:
-            lo, hi = _old_range(old, aid)
-            n = hi - lo
-        manifest_articles[aid] = {
-            "hash": m["hash"],
-            "title": m["title"],
-            "source": m["source"],
-            "date": m["date"],
-            "path": m["path"],
-            "chunks": [total, total + n],
-        }
-        total += n
-    old_vectors = (
-        np.load(index_dir / old.file("vectors"), mmap_mode="r", allow_pickle=False) if old is not None else None
-    )
-    if total:
-        vectors = np.lib.format.open_memmap(
-            Path(spill.name).with_name("vectors.npy"), mode="w+", dtype=np.float32, shape=(total, MODEL_DIM)
-        )
-    else:
-        vectors = np.zeros((0, MODEL_DIM), dtype=np.float32)
-    for aid in ids:
-        entry = entries[aid]
-        lo, hi = manifest_articles[aid]["chunks"]
-        if hi == lo:
-            continue
-        if entry.fresh:
-            vectors[lo:hi] = np.frombuffer(_read(spill, entry.vectors_at), dtype=np.float32).reshape(hi - lo, MODEL_DIM)
-        else:
-            olo, ohi = _old_range(old, aid)
-            vectors[lo:hi] = old_vectors[olo:ohi]
-    builder._write_generation(
-        index_dir,
-        current,
-        _rows(index_dir, old, ids, entries, spill),
-        vectors,
-        manifest_articles,
-        _article_records(index_dir, old, ids, entries, spill),
-        report,
-        corpus_label,
-        config,
-        prog,
-        cache.model_id,
-    )
+    previous = PreviousGeneration(start.index_dir, start.old) if start.old is not None else None
+    try:
+        planned = []
+        for aid in sorted(entries):
+            entry = entries[aid]
+            m = entry.meta
+            meta = ArticleMeta(aid, m["hash"], m["title"], m["source"], m["date"], m["path"])
+            if entry.fresh:
+                planned.append(PlannedArticle(meta, entry.n_rows, driver))
+            else:
+                planned.append(PlannedArticle(meta, previous.n_chunks(aid), previous))
+        info = ModelInfo(model_id, driver.dim, start.config.max_model_tokens, model_package(model_id))
+        write_generation(start, planned, info, report, corpus_label, prog)
+    finally:
+        if previous is not None:
+            previous.close()
     return report
-
-
-def _old_range(old: store.Manifest, aid: str) -> tuple[int, int]:
-    lo, hi = old.articles[aid]["chunks"]
-    return int(lo), int(hi)
-
-
-def _rows(index_dir, old, ids, entries, spill) -> Iterator[dict]:
-    """Chunk rows in id order: new ones from the spill file, unchanged ones from the old chunk table."""
-    table = None
-    if old is not None:
-        table = store.JsonlTable(index_dir / old.file("chunks"), index_dir / old.file("chunk_offsets"))
-    try:
-        for aid in ids:
-            entry = entries[aid]
-            if entry.fresh:
-                yield from json.loads(_read(spill, entry.rows_at))
-                continue
-            lo, hi = _old_range(old, aid)
-            for i in range(lo, hi):
-                row = table[i]
-                if row.get("article_id") != aid:
-                    raise store.IndexFormatError(f"chunk table of {index_dir} is out of order; {store.FIX}")
-                yield row
-    finally:
-        if table is not None:
-            table.close()
-
-
-def _article_records(index_dir, old, ids, entries, spill) -> Iterator[dict]:
-    """Full article records in id order: new text from the spill file, unchanged text from the old index."""
-    table = None
-    old_row: dict[str, int] = {}
-    if old is not None:
-        table = store.JsonlTable(index_dir / old.file("articles"), index_dir / old.file("article_offsets"))
-        old_row = {aid: i for i, aid in enumerate(sorted(old.articles))}
-    try:
-        for aid in ids:
-            entry = entries[aid]
-            if entry.fresh:
-                yield json.loads(_read(spill, entry.spill))
-                continue
-            record = table[old_row[aid]]
-            if record.get("id") != aid:
-                raise store.IndexFormatError(f"articles table of {index_dir} is out of order; {store.FIX}")
-            record["path"] = entry.meta["path"]  # the same article may have moved to another file
-            yield record
-    finally:
-        if table is not None:
-            table.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import manifest as manifest_module
 from . import store
 from .config import Config
 from .dense import search_dense
@@ -22,6 +23,7 @@ from .embed import Embedder, load_embedder
 from .errors import IndexFormatError, QuestionError
 from .highlight import Highlighter
 from .index import Index
+from .manifest import ArticleEntry, manifest_stamp
 
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
@@ -66,7 +68,7 @@ class Retriever:
         """The model the index was built with: a question's vector must be comparable with the index's."""
         wanted = self.index.model_id
         if self._embedder is None or (not self._given and self._embedder.model_id != wanted):
-            self._embedder = load_embedder(self.config.batch_size, model_id=wanted)
+            self._embedder = load_embedder(wanted)
         if self._embedder.model_id != wanted:
             raise IndexFormatError(
                 f"the index in {self.index.dir} was built with model {wanted!r}, but the embedder given is "
@@ -76,11 +78,11 @@ class Retriever:
 
     def refresh(self) -> bool:
         """Switch to a newer generation if a build committed one. Cheap: one stat() unless manifest.json changed."""
-        stamp = store.manifest_stamp(self.index.dir)
+        stamp = manifest_stamp(self.index.dir)
         if stamp is not None and stamp == self.index.stamp:
             return False
         try:
-            current = store.read_manifest(self.index.dir).generation
+            current = manifest_module.read_manifest(self.index.dir).generation
         except Exception:  # noqa: BLE001 - mid-swap or broken: keep serving the loaded index
             return False
         if current == self.index.generation:
@@ -227,9 +229,9 @@ class Retriever:
                     score=float(score),
                     text=chunk["text"],
                     article_id=chunk["article_id"],
-                    title=entry.get("title") or chunk["article_id"],
-                    source=entry.get("source"),
-                    date=entry.get("date"),
+                    title=entry.title or chunk["article_id"],
+                    source=entry.source,
+                    date=entry.date,
                     start=chunk["start"],
                     end=chunk["end"],
                     highlight=hl,
@@ -254,12 +256,12 @@ class Retriever:
         return False, None
 
 
-def _citation(chunk: dict, entry: dict) -> dict:
+def _citation(chunk: dict, entry: ArticleEntry) -> dict:
     return {
         "article_id": chunk["article_id"],
-        "title": entry.get("title"),
-        "source": entry.get("source"),
-        "date": entry.get("date"),
+        "title": entry.title,
+        "source": entry.source,
+        "date": entry.date,
         "start": chunk["start"],
         "end": chunk["end"],
     }

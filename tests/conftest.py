@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from qa.testing import FakeEmbedder
-
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `tests.support` is imported by module path, here and in subprocesses
+    sys.path.insert(0, str(ROOT))
+# Subprocesses and Ray workers started by tests import tests.support.fake too.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
+from qa.embed import ModelSpec, register  # noqa: E402
+from tests.support.fake import FakeEmbedder  # noqa: E402
+
+# The fake model is registered as any model is: an index it built loads it by its id.
+register(ModelSpec(FakeEmbedder.model_id, FakeEmbedder.dim, FakeEmbedder))
 SHARED = ROOT.parent / "shared"
 CORPUS = ROOT / "corpus"
 SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"

@@ -16,6 +16,7 @@ from qa import Retriever, build  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.dense import index_spec  # noqa: E402
 from qa.index import Index  # noqa: E402
+from tests.support.fake import SPEC as FAKE_SPEC
 
 ROWS = [
     {
@@ -220,7 +221,7 @@ def test_scaling_runs_end_to_end_on_a_tiny_index(tmp_path, fake_embedder, monkey
     from bench import scaling
 
     needs_shared(SHARED / "data" / "news" / "articles.jsonl.gz")
-    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")  # the serving child and the queries
+    monkeypatch.setenv("QA_EMBEDDER", FAKE_SPEC)  # the serving child and the queries
     rows = [dict(r, text=r["text"] + " " + " ".join(f"w{i}x{j}" for j in range(40))) for i, r in enumerate(ROWS)]
     data.write_corpus(rows, tmp_path / "c" / "news.jsonl")
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)

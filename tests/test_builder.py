@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from qa import Retriever, build
+from qa.embed import ModelSpec, register
 from qa.errors import BuildLockedError, CorpusError, IndexFormatError
 from qa.index import Index
+from qa.manifest import read_manifest
+from tests.support.fake import FakeEmbedder
 
 
 def write_articles(root: Path, n: int) -> None:
@@ -27,7 +30,7 @@ def write_articles(root: Path, n: int) -> None:
 def snapshot(index_dir: Path) -> dict:
     """Everything that defines an index's content, without timestamps and generation numbers."""
     idx = Index.open(index_dir)
-    m = idx.manifest.data
+    m = idx.manifest.to_dict()
     return {
         "chunks": [{k: v for k, v in idx.chunks[i].items()} for i in range(len(idx.chunks))],
         "articles": {a: {k: v for k, v in e.items()} for a, e in m["articles"].items()},
@@ -64,7 +67,7 @@ def test_changing_one_article_embeds_only_its_chunks(tmp_path, fake_embedder):
     (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours. Another one.\n")
     report = build(corpus, tmp_path / "i", embedder=fake_embedder, progress=False)
     idx = Index.open(tmp_path / "i")
-    lo, hi = idx.manifest.articles["a03.txt"]["chunks"]
+    lo, hi = idx.manifest.articles["a03.txt"].chunks
     assert report.changed == ["a03.txt"] and report.unchanged == 11
     assert report.embedded == hi - lo == len(fake_embedder.calls)
     assert all("harbours" in t or "Story 3 rewritten" in t for t in fake_embedder.calls)
@@ -143,7 +146,15 @@ def test_manifest_records_what_an_inspector_needs(tmp_path, fake_embedder):
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
     m = json.loads((tmp_path / "i" / "manifest.json").read_text())
     assert m["format_version"] == 1
-    assert m["model"]["id"] == "sentence-transformers/all-MiniLM-L6-v2" and m["model"]["dim"] == 384
+    assert m["model"]["id"] == FakeEmbedder.model_id and m["model"]["dim"] == 384  # the model that made the vectors
+    assert m["lexical"] == {
+        "library": "bm25s",
+        "method": "lucene",
+        "k1": 1.5,
+        "b": 0.75,
+        "stopwords": "en",
+        "stemmer": "english",
+    }  # what the BM25 index was really built with
     assert m["chunking"]["chunk_tokens"] > 0 and m["built_at"]
     assert set(m["articles"]) == {"a00.txt", "a01.txt"}
     assert all(len(e["hash"]) == 64 for e in m["articles"].values())
@@ -171,14 +182,14 @@ def test_index_dir_is_only_plain_files(tmp_path, fake_embedder):
 
 def test_refresh_reads_the_manifest_only_after_a_commit(tmp_path, fake_embedder, monkeypatch):
     """Asking does not re-parse manifest.json (which lists every article) unless a build committed."""
-    from qa import store
+    from qa import manifest
 
     write_articles(tmp_path / "c", 3)
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
     retriever = Retriever.load(tmp_path / "i", fake_embedder)
     reads = []
-    real_read = store.read_manifest
-    monkeypatch.setattr(store, "read_manifest", lambda d: reads.append(d) or real_read(d))
+    real_read = manifest.read_manifest
+    monkeypatch.setattr(manifest, "read_manifest", lambda d: reads.append(d) or real_read(d))
     for _ in range(5):
         retriever.ask("harbour", k=1)
     assert reads == []
@@ -191,21 +202,24 @@ def test_refresh_reads_the_manifest_only_after_a_commit(tmp_path, fake_embedder,
     assert reads == []
 
 
+class OtherFake(FakeEmbedder):
+    """A second model: the same vectors under another id (as int8 is to fp32)."""
+
+    model_id = "qa-tests/other-fake"
+
+
+register(ModelSpec(OtherFake.model_id, OtherFake.dim, OtherFake))
+
+
 def test_an_index_keeps_its_model_and_refuses_vectors_of_another(tmp_path, fake_embedder):
-    from qa import embed, store
-    from qa.testing import FakeEmbedder
-
-    class Int8Fake(FakeEmbedder):
-        model_id = embed.INT8_MODEL_ID
-
     write_articles(tmp_path / "c", 3)
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
-    assert store.read_manifest(tmp_path / "i").data["model"]["id"] == embed.MODEL_ID
-    with pytest.raises(IndexFormatError, match="built with model .*all-MiniLM-L6-v2'.*#int8"):
-        Retriever.load(tmp_path / "i", Int8Fake()).ask("harbour", k=1)
+    assert read_manifest(tmp_path / "i").model.id == FakeEmbedder.model_id
+    with pytest.raises(IndexFormatError, match="built with model .*fake-bag-of-words'.*other-fake"):
+        Retriever.load(tmp_path / "i", OtherFake()).ask("harbour", k=1)
     write_articles(tmp_path / "c", 4)
     with pytest.raises(IndexFormatError, match="use the same model"):
-        build(tmp_path / "c", tmp_path / "i", embedder=Int8Fake(), progress=False)
+        build(tmp_path / "c", tmp_path / "i", embedder=OtherFake(), progress=False)
     asked = []  # a factory is told which model the index needs
     build(
         tmp_path / "c",
@@ -213,8 +227,8 @@ def test_an_index_keeps_its_model_and_refuses_vectors_of_another(tmp_path, fake_
         embedder=lambda model_id: asked.append(model_id) or FakeEmbedder(),
         progress=False,
     )
-    assert asked == [embed.MODEL_ID]
-    report = build(tmp_path / "c", tmp_path / "i", full=True, embedder=Int8Fake(), progress=False)
+    assert asked == [FakeEmbedder.model_id]
+    report = build(tmp_path / "c", tmp_path / "i", full=True, embedder=OtherFake(), progress=False)
     assert report.embedded == report.chunks  # a full build may change the model: everything is embedded again
-    assert store.read_manifest(tmp_path / "i").data["model"]["id"] == embed.INT8_MODEL_ID
-    assert Retriever.load(tmp_path / "i", Int8Fake()).ask("harbour", k=1).passages
+    assert read_manifest(tmp_path / "i").model.id == OtherFake.model_id
+    assert Retriever.load(tmp_path / "i").ask("harbour", k=1).passages  # the registry loads the index's model

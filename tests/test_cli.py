@@ -79,10 +79,10 @@ def test_an_int8_index_keeps_and_uses_its_model(tmp_path, corpus_copy):
     import os
 
     pytest.importorskip("onnxruntime")
-    from qa import store
     from qa.embed import INT8_MODEL_ID
+    from qa.manifest import read_manifest
 
-    env = {k: v for k, v in os.environ.items() if k != "QA_FAKE_EMBEDDER"}
+    env = {k: v for k, v in os.environ.items() if k != "QA_EMBEDDER"}
     index = tmp_path / "i"
 
     def run(*args, backend):
@@ -96,7 +96,7 @@ def test_an_int8_index_keeps_and_uses_its_model(tmp_path, corpus_copy):
 
     out = run("build", "--corpus", str(corpus_copy), "--index", str(index), "--json", "--quiet", backend="onnx-int8")
     assert out.returncode == 0, out.stderr
-    assert store.read_manifest(index).data["model"]["id"] == INT8_MODEL_ID
+    assert read_manifest(index).model.id == INT8_MODEL_ID
     # Another backend asked for: the index's model still embeds the question.
     out = run("ask", "Who is the spokesman for the Taliban?", "--index", str(index), "--json", backend="onnx")
     assert out.returncode == 0, out.stderr
@@ -105,4 +105,4 @@ def test_an_int8_index_keeps_and_uses_its_model(tmp_path, corpus_copy):
     out = run("build", "--corpus", str(corpus_copy), "--index", str(index), "--json", "--quiet", backend="auto")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["added"] == 1 and json.loads(out.stdout)["embedded"] >= 1
-    assert store.read_manifest(index).data["model"]["id"] == INT8_MODEL_ID  # an incremental build keeps it
+    assert read_manifest(index).model.id == INT8_MODEL_ID  # an incremental build keeps it

@@ -1,6 +1,6 @@
 """Concurrent use: builds exclude each other with a lock; readers keep answering through rebuilds.
 
-Builds run as real `qa build` processes (fake embedder via QA_FAKE_EMBEDDER=1);
+Builds run as real `qa build` processes (fake embedder via QA_EMBEDDER, tests.support.fake.fake_env);
 readers are in this process, as in the web app.
 """
 
@@ -19,8 +19,10 @@ from filelock import FileLock
 
 from qa import build, store
 from qa.errors import BuildLockedError
+from qa.manifest import read_manifest
 from qa.retriever import Retriever
-from qa.testing import FakeEmbedder, fingerprint_differences, index_fingerprint, write_synthetic_corpus
+from tests.support.corpus import fingerprint_differences, index_fingerprint, write_synthetic_corpus
+from tests.support.fake import FakeEmbedder, fake_env
 
 QUESTIONS = ["harbour council budget near article17", "ferry orchestra topic3", "the mayor approved the stadium"]
 CORPUS_A = range(0, 120)
@@ -30,14 +32,14 @@ NEW_ID = "article0133.txt"
 
 
 def qa(*args: str, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QA_FAKE_EMBEDDER="1", HF_HUB_OFFLINE="1")
+    env = fake_env(dict(os.environ, HF_HUB_OFFLINE="1"))
     return subprocess.run(
         [sys.executable, "-m", "qa", *args], env=env, capture_output=True, text=True, timeout=180, **kw
     )
 
 
 def qa_popen(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, QA_FAKE_EMBEDDER="1", HF_HUB_OFFLINE="1")
+    env = fake_env(dict(os.environ, HF_HUB_OFFLINE="1"))
     return subprocess.Popen(
         [sys.executable, "-m", "qa", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -91,7 +93,7 @@ def test_build_with_wait_runs_once_the_other_build_is_done(tmp_path, corpora, re
         waiting = qa_popen("build", "--corpus", str(corpora["B"]), "--index", str(index), "--quiet", "--wait", "60")
         time.sleep(2.0)
         assert waiting.poll() is None, "the waiting build must not run while the lock is held"
-        assert store.read_manifest(index).generation == 1
+        assert read_manifest(index).generation == 1
     finally:
         lock.release()
     _, err = waiting.communicate(timeout=120)
@@ -168,7 +170,7 @@ def test_readers_keep_answering_during_rebuilds_and_then_see_the_new_articles(tm
     assert errors == [], errors[:5]
     print(f"{asked[0]} questions asked during the rebuilds, on generations {sorted(generations)}")
     assert asked[0] >= 20, f"only {asked[0]} questions were asked during the rebuilds"
-    assert store.read_manifest(index).generation == 4
+    assert read_manifest(index).generation == 4
     assert len(generations) >= 3, f"the readers saw only generations {sorted(generations)}"
 
     # The long-lived retriever switches to the new generation on its own, and finds the new articles.

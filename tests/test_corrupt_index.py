@@ -24,8 +24,11 @@ from hypothesis import strategies as st
 from qa import build, cli, store
 from qa.errors import IndexFormatError
 from qa.index import Index
+from qa.manifest import FORMAT_VERSION, MANIFEST
 from qa.retriever import Retriever
-from qa.testing import FakeEmbedder, fingerprint_differences, index_fingerprint, write_synthetic_corpus
+from tests.support.corpus import fingerprint_differences, index_fingerprint, write_synthetic_corpus
+from tests.support.fake import SPEC as FAKE_SPEC
+from tests.support.fake import FakeEmbedder, fake_env
 
 FIX = "qa build --full"
 QUESTIONS = ["harbour council budget near article7", "ferry orchestra topic3"]
@@ -41,14 +44,14 @@ def good(tmp_path_factory) -> dict:
 
 
 def _manifest(d: Path) -> dict:
-    return json.loads((d / store.MANIFEST).read_text(encoding="utf-8"))
+    return json.loads((d / MANIFEST).read_text(encoding="utf-8"))
 
 
 def _edit(change: Callable[[dict], None]) -> Callable[[Path], None]:
     def apply(d: Path) -> None:
         m = _manifest(d)
         change(m)
-        (d / store.MANIFEST).write_text(json.dumps(m), encoding="utf-8")
+        (d / MANIFEST).write_text(json.dumps(m), encoding="utf-8")
 
     return apply
 
@@ -71,15 +74,15 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], bool]] = {
     "faiss truncated to half": (_truncate("dense", 0.5), ("dense.1.faiss",), True),
     "faiss truncated to 0 bytes": (_truncate("dense", 0), ("dense.1.faiss",), True),
     "faiss missing": (lambda d: _file(d, "dense").unlink(), ("dense.1.faiss", "missing"), True),
-    "manifest missing": (lambda d: (d / store.MANIFEST).unlink(), ("manifest.json", "missing"), False),
+    "manifest missing": (lambda d: (d / MANIFEST).unlink(), ("manifest.json", "missing"), False),
     "manifest not JSON": (
-        lambda d: (d / store.MANIFEST).write_text('{"format_version": 1, '),
+        lambda d: (d / MANIFEST).write_text('{"format_version": 1, '),
         ("manifest.json", "unreadable"),
         True,
     ),
-    "manifest empty": (lambda d: (d / store.MANIFEST).write_text(""), ("manifest.json", "unreadable"), True),
-    "manifest not UTF-8": (lambda d: (d / store.MANIFEST).write_bytes(b"\xff\xfe{}"), ("manifest.json",), True),
-    "manifest is a list": (lambda d: (d / store.MANIFEST).write_text("[]"), ("manifest.json", "JSON object"), True),
+    "manifest empty": (lambda d: (d / MANIFEST).write_text(""), ("manifest.json", "unreadable"), True),
+    "manifest not UTF-8": (lambda d: (d / MANIFEST).write_bytes(b"\xff\xfe{}"), ("manifest.json",), True),
+    "manifest is a list": (lambda d: (d / MANIFEST).write_text("[]"), ("manifest.json", "JSON object"), True),
     "manifest lacks files": (_edit(lambda m: m.pop("files")), ("manifest.json", "files"), True),
     "manifest file entry removed": (_edit(lambda m: m["files"].pop("chunks")), ("files.chunks",), True),
     "manifest file points outside": (
@@ -116,8 +119,8 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], bool]] = {
         True,
     ),
     "newer format version": (
-        _edit(lambda m: m.update(format_version=store.FORMAT_VERSION + 1)),
-        ("format version", str(store.FORMAT_VERSION + 1)),
+        _edit(lambda m: m.update(format_version=FORMAT_VERSION + 1)),
+        ("format version", str(FORMAT_VERSION + 1)),
         True,
     ),
     "no format version": (_edit(lambda m: m.pop("format_version")), ("format version",), True),
@@ -143,7 +146,7 @@ def _one_error_line(stderr: str, words: tuple[str, ...]) -> str:
 
 
 def _env() -> dict:
-    return dict(os.environ, QA_FAKE_EMBEDDER="1", HF_HUB_OFFLINE="1")
+    return fake_env(dict(os.environ, HF_HUB_OFFLINE="1"))
 
 
 # The list, run as real `qa` processes; every case also runs through the CLI in-process below.
@@ -177,7 +180,7 @@ def test_qa_ask_process_gives_one_clear_error(damaged):
 @pytest.mark.parametrize("damaged", list(CASES), indirect=True)
 def test_qa_ask_gives_one_clear_error(damaged, capsys, monkeypatch):
     index, words, _ = damaged
-    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")
+    monkeypatch.setenv("QA_EMBEDDER", FAKE_SPEC)
     for extra in ([], ["--json"], ["--mode", "lexical"]):
         code = cli.main(["ask", "harbour budget", "--index", str(index), *extra])
         out = capsys.readouterr()
@@ -188,7 +191,7 @@ def test_qa_ask_gives_one_clear_error(damaged, capsys, monkeypatch):
 @pytest.mark.parametrize("damaged", list(CASES), indirect=True)
 def test_qa_build_stops_or_repairs_and_full_build_repairs(damaged, good, capsys, monkeypatch):
     index, words, build_stops = damaged
-    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")
+    monkeypatch.setenv("QA_EMBEDDER", FAKE_SPEC)
     corpus = str(good["corpus"])
     code = cli.main(["build", "--corpus", corpus, "--index", str(index), "--quiet"])
     err = capsys.readouterr().err
@@ -206,7 +209,7 @@ def test_qa_build_stops_or_repairs_and_full_build_repairs(damaged, good, capsys,
 
 
 def test_index_path_that_is_a_file(tmp_path, good, capsys, monkeypatch):
-    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")
+    monkeypatch.setenv("QA_EMBEDDER", FAKE_SPEC)
     not_a_dir = tmp_path / "index"
     not_a_dir.write_text("I am a file")
     for args in (["ask", "harbour"], ["build", "--corpus", str(good["corpus"]), "--quiet"]):
@@ -294,7 +297,7 @@ def test_random_manifest_edits_never_crash_the_reader(good, scratch, data):
         del parent[path[-1]]
     else:
         parent[path[-1]] = data.draw(JSON_VALUES)
-    (scratch / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (scratch / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     try:
         index = Index.open(scratch)
     except IndexFormatError as exc:

@@ -8,7 +8,7 @@ the manifest commit, garbage collection). After each kill the index must load
 and answer exactly as before (or, if the kill came after the commit, exactly
 as a clean full build of the new corpus), leftovers must not grow from one
 crash to the next, and the next `qa build` must complete and equal a clean
-full build. The fake embedder (QA_FAKE_EMBEDDER=1) keeps this under a minute.
+full build. The fake embedder (QA_EMBEDDER=tests.support.fake:FakeEmbedder) keeps this under a minute.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 
 from qa import build, store
-from qa.testing import FakeEmbedder, fingerprint_differences, index_fingerprint, write_synthetic_corpus
+from qa.manifest import MANIFEST, generation_files, read_manifest
+from tests.support.corpus import fingerprint_differences, index_fingerprint, write_synthetic_corpus
+from tests.support.fake import FakeEmbedder, fake_env
 
 QUESTIONS = [
     "harbour council budget near article17",
@@ -55,7 +57,7 @@ EVENTS = (
 
 
 def qa_env() -> dict:
-    return dict(os.environ, QA_FAKE_EMBEDDER="1", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return fake_env(dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1"))
 
 
 def build_cmd(corpus: Path, index: Path, full: bool) -> list[str]:
@@ -75,9 +77,9 @@ class Watcher:
 
     def __init__(self, index: Path):
         self.index = index
-        manifest = store.read_manifest(index)
+        manifest = read_manifest(index)
         self.gen = manifest.generation + 1
-        self.manifest_inode = _inode(index / store.MANIFEST)
+        self.manifest_inode = _inode(index / MANIFEST)
         self.cache_inode = _inode(index / store.CACHE)
         self.reached = -1  # index into EVENTS, monotonic
         self.first_write: float | None = None
@@ -94,7 +96,7 @@ class Watcher:
             "lexical_tmp": any(n.startswith(f".tmp-lexical.{g}.") for n in names),
             "lexical_file": f"lexical.{g}" in names,
             "manifest_tmp": any(n.startswith(".manifest.json.") for n in names),
-            "commit": _inode(self.index / store.MANIFEST) != self.manifest_inode,
+            "commit": _inode(self.index / MANIFEST) != self.manifest_inode,
         }
         for i, event in enumerate(EVENTS):
             if seen[event]:
@@ -146,13 +148,13 @@ def run_and_kill(cmd: list[str], index: Path, plan: Plan, timeout: float = 120) 
 
 
 def generation_names(gen: int) -> set[str]:
-    return set(store.generation_files(gen).values())
+    return set(generation_files(gen).values())
 
 
 def live_names(index: Path) -> set[str]:
     """What a healthy index directory holds: manifest, lock, cache, the live and the previous generation."""
-    m = store.read_manifest(index).data
-    names = {store.MANIFEST, store.LOCK, store.CACHE} | generation_names(m["generation"])
+    m = read_manifest(index).to_dict()
+    names = {MANIFEST, store.LOCK, store.CACHE} | generation_names(m["generation"])
     if m.get("previous_generation"):
         names |= generation_names(m["previous_generation"])
     return names
@@ -236,12 +238,12 @@ def test_sigkill_at_every_stage_never_harms_the_index(tmp_path, corpora, referen
         if sum(o.killed for o in outcomes) >= MIN_KILLS + 2:
             break
         target = "A" if live == "B" else "B"
-        gen_before = store.read_manifest(index).generation
+        gen_before = read_manifest(index).generation
         outcome = run_and_kill(build_cmd(corpora[target], index, plan.full), index, plan)
         outcomes.append(outcome)
 
         # The index loads and answers exactly as before, or exactly as the new corpus if the kill was late.
-        gen_after = store.read_manifest(index).generation
+        gen_after = read_manifest(index).generation
         if gen_after != gen_before:
             assert gen_after == gen_before + 1, plan.label
             live = target

@@ -227,7 +227,9 @@ def test_questions_file_errors(tmp_path, capsys):
 
 def test_news_subset_matches_its_readme():
     needs_shared(NEWS)
-    articles = evaluate.news_questions_subset(evaluate.read_articles(NEWS))
+    from bench.news_subsets import subset
+
+    articles = subset("news-questions", NEWS)
     ids = "".join(a.id + "\n" for a in articles)
     # Check values from tests/data/news_questions.README.md.
     expected = "9cea82eae88754fd54418176d9f3584fbaa27aed87ee0b40cc51843978da2eda"
@@ -269,7 +271,11 @@ def test_squad_hybrid_beats_both_single_modes():
 @pytest.mark.benchmark
 def test_news_questions_at_scale():
     needs_shared(NEWS)
-    index = evaluate.bench_cache() / f"news-c{evaluate.Config().chunk_tokens}"
-    evaluate.build_corpus(NEWS, index, subset="news-questions")
+    from bench.news_subsets import subset
+    from qa.builder import build_from
+    from qa.settings import bench_cache
+
+    index = bench_cache() / f"news-c{evaluate.Config().chunk_tokens}"
+    build_from(subset("news-questions", NEWS), index)
     m = evaluate.evaluate_questions(DATA / "news_questions.jsonl", index).metrics
     assert m["hit@5"] >= 0.8 and m["hit@1"] >= 0.5, m

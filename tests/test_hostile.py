@@ -22,15 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from qa import build, store
+from qa import build
 from qa.chunk import MAX_CHARS_PER_TOKEN
 from qa.config import Config
 from qa.errors import QAError, QuestionError
 from qa.index import Index
+from qa.manifest import read_manifest
 from qa.retriever import Retriever
-from qa.testing import FakeEmbedder, write_synthetic_corpus
 from qa.upload import UploadError, save_upload, save_uploads
 from tests.conftest import ROOT
+from tests.support.corpus import write_synthetic_corpus
+from tests.support.fake import FakeEmbedder, fake_env
 
 ARTICLE = (
     "{title}\n\nThe {place} council opened a new ferry terminal on Monday. Officials in {place} expect more trade.\n"
@@ -57,7 +59,7 @@ BIG_BYTES = 50 * 1024 * 1024
 
 
 def _env() -> dict:
-    return dict(os.environ, QA_FAKE_EMBEDDER="1", HF_HUB_OFFLINE="1")
+    return fake_env(dict(os.environ, HF_HUB_OFFLINE="1"))
 
 
 def write_hostile_corpus(root: Path) -> Path:
@@ -197,7 +199,7 @@ def test_the_build_completes_and_reports(hostile):
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     assert hostile["seconds"] < 120
-    manifest = store.read_manifest(hostile["index"]).data
+    manifest = read_manifest(hostile["index"]).to_dict()
     assert len(manifest["skipped"]) == len(hostile["skipped"])
     assert manifest["counts"]["documents"] == len(hostile["ids"])
 

@@ -10,23 +10,18 @@ import numpy as np
 import pytest
 from conftest import CORPUS, ROOT
 
-from qa import embed
+from qa import embed, settings
 from qa.errors import QAError
 
-pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime", reason="onnxruntime is a core dependency; without it nothing here can run")
 
 
 @pytest.fixture(scope="module")
 def onnx_embedder():
-    from qa.onnx_backend import EmbedBackendError, OnnxEmbedder
+    """The ONNX backend itself, not `auto`: a broken export must fail these tests, never fall back quietly."""
+    from qa.onnx_backend import OnnxEmbedder
 
-    try:
-        model = embed.load_embedder(backend="onnx")
-    except EmbedBackendError as exc:  # e.g. the onnx package (export only) is not installed
-        pytest.skip(f"the ONNX backend cannot be set up here: {exc}")
-    if not isinstance(model, OnnxEmbedder):
-        pytest.skip("QA_FAKE_EMBEDDER is set: these tests need the real model")
-    return model
+    return OnnxEmbedder()
 
 
 def _shipped_chunk_texts(counter) -> list[str]:
@@ -41,7 +36,7 @@ def _shipped_chunk_texts(counter) -> list[str]:
 def test_onnx_matches_sentence_transformers_on_the_shipped_corpus(onnx_embedder):
     texts = _shipped_chunk_texts(onnx_embedder)
     assert len(texts) >= 10
-    reference = embed.load_embedder(backend="sentence-transformers")
+    reference = embed.SentenceTransformerEmbedder()
     ours, theirs = onnx_embedder.embed(texts), reference.embed(texts)
     assert ours.shape == theirs.shape == (len(texts), 384)
     cosines = (ours * theirs).sum(axis=1)
@@ -78,13 +73,17 @@ def test_int8_vectors_are_exact_per_text_and_close_to_fp32(int8_embedder, onnx_e
 
 
 def test_default_model_for_a_new_index(monkeypatch):
-    monkeypatch.delenv("QA_FAKE_EMBEDDER", raising=False)
-    assert embed.default_model_id("auto") == embed.MODEL_ID
-    assert embed.default_model_id("int8") == embed.INT8_MODEL_ID
-    assert embed.default_model_id("onnx") == embed.MODEL_ID
-    assert embed.default_model_id("sentence-transformers") == embed.MODEL_ID
-    with pytest.raises(QAError, match="unknown embedding model"):
-        embed.load_embedder(model_id="someone/else")
+    monkeypatch.delenv("QA_EMBEDDER", raising=False)
+    for backend, model_id in [
+        ("auto", embed.MODEL_ID),
+        ("int8", embed.INT8_MODEL_ID),
+        ("onnx", embed.MODEL_ID),
+        ("sentence-transformers", embed.MODEL_ID),
+    ]:
+        monkeypatch.setenv("QA_EMBED_BACKEND", backend)
+        assert embed.default_model_id() == model_id
+    with pytest.raises(QAError, match="cannot load"):
+        embed.load_embedder("someone/else")
 
 
 def test_the_export_is_cached_and_reused(onnx_embedder):
@@ -98,11 +97,12 @@ def test_the_export_is_cached_and_reused(onnx_embedder):
 
 def test_loading_the_cached_onnx_model_does_not_import_torch(onnx_embedder):
     code = (
-        "import sys; from qa.embed import load_embedder; e = load_embedder(backend='onnx'); "
+        "import sys; from qa.embed import load_embedder; e = load_embedder(); "
         "e.embed(['hello']); assert 'torch' not in sys.modules, 'torch was imported'; "
         "assert 'sentence_transformers' not in sys.modules; print(type(e).__name__)"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("QA_FAKE_EMBEDDER", "QA_EMBED_BACKEND")}
+    env = {k: v for k, v in os.environ.items() if k not in ("QA_EMBEDDER", "QA_EMBED_BACKEND")}
+    env["QA_EMBED_BACKEND"] = "onnx"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "OnnxEmbedder"
@@ -116,29 +116,46 @@ def test_import_qa_stays_light():
 
 def test_backend_choice_from_argument_and_environment(monkeypatch):
     monkeypatch.delenv("QA_EMBED_BACKEND", raising=False)
-    assert embed.embed_backend() == "auto"
+    assert settings.embed_backend() == "auto"
     monkeypatch.setenv("QA_EMBED_BACKEND", "torch")
-    assert embed.embed_backend() == "sentence-transformers"
-    assert embed.embed_backend("onnx") == "onnx"
+    assert settings.embed_backend() == "sentence-transformers"
+    assert settings.embed_backend("onnx") == "onnx"
     monkeypatch.setenv("QA_EMBED_BACKEND", "tensorflow")
     with pytest.raises(QAError, match="QA_EMBED_BACKEND"):
-        embed.embed_backend()
+        settings.embed_backend()
 
 
 def test_auto_falls_back_to_sentence_transformers_without_onnxruntime(monkeypatch):
     from qa.onnx_backend import EmbedBackendError
 
     class Stub:
-        def __init__(self, batch_size: int = 32):
-            self.batch_size = batch_size
+        model_id = embed.MODEL_ID
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     monkeypatch.setattr(embed, "SentenceTransformerEmbedder", Stub)
-    assert embed.default_model_id("auto") == embed.MODEL_ID
-    assert isinstance(embed._load("auto", 16, None), Stub)
-    assert isinstance(embed._load("auto", 16, embed.MODEL_ID), Stub)
+    monkeypatch.setenv("QA_EMBED_BACKEND", "auto")
+    assert embed.default_model_id() == embed.MODEL_ID
+    assert isinstance(embed._load_fp32(), Stub)
+    monkeypatch.setenv("QA_EMBED_BACKEND", "onnx")
     with pytest.raises(EmbedBackendError, match="onnxruntime"):
-        embed._load("onnx", 16, None)
+        embed._load_fp32()
     # An index built with the int8 model can only be searched with it: no silent fallback.
+    monkeypatch.setenv("QA_EMBED_BACKEND", "auto")
     with pytest.raises(EmbedBackendError, match="int8 model needs ONNX Runtime"):
-        embed._load("auto", 16, embed.INT8_MODEL_ID)
+        embed._load_int8()
+
+
+def test_an_embedder_named_in_the_environment_is_registered_under_its_own_id(monkeypatch):
+    from tests.support.fake import SPEC, FakeEmbedder
+
+    monkeypatch.setenv("QA_EMBEDDER", SPEC)
+    assert embed.default_model_id() == FakeEmbedder.model_id != embed.MODEL_ID
+    assert embed.load_embedder().model_id == FakeEmbedder.model_id
+    for bad, message in [
+        ("nocolon", "module:attribute"),
+        ("no_such_module_xyz:X", "cannot be loaded"),
+        ("os:sep", "must name a ModelSpec"),
+    ]:
+        monkeypatch.setenv("QA_EMBEDDER", bad)
+        with pytest.raises(QAError, match=message):
+            embed.default_model_id()

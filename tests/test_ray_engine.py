@@ -17,8 +17,10 @@ import pytest
 from qa import build
 from qa.domain import Article
 from qa.ingest import iter_corpus
-from qa.testing import FakeEmbedder, fingerprint_differences, index_fingerprint, write_synthetic_corpus
 from tests.conftest import CORPUS, SHARED, needs_shared
+from tests.support.corpus import fingerprint_differences, index_fingerprint, write_synthetic_corpus
+from tests.support.fake import SPEC as FAKE_SPEC
+from tests.support.fake import FakeEmbedder
 
 NEWS = SHARED / "data" / "news" / "articles.jsonl.gz"
 QUESTIONS = [
@@ -212,7 +214,7 @@ def test_ray_build_with_the_real_model_matches_local(tmp_path, ray_local, real_e
 def test_cli_build_engine_ray(tmp_path, ray_local, monkeypatch, capsys):
     from qa.cli import main
 
-    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")  # resolved on the driver, so the actors use it too
+    monkeypatch.setenv("QA_EMBEDDER", FAKE_SPEC)  # resolved on the driver, so the actors use it too
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
     write_synthetic_corpus(corpus, range(4))
@@ -278,7 +280,7 @@ def test_a_relative_corpus_path_reaches_the_workers_as_an_absolute_one(tmp_path,
     from qa import ray_engine
     from qa.cli import main
 
-    monkeypatch.setenv("QA_FAKE_EMBEDDER", "1")
+    monkeypatch.setenv("QA_EMBEDDER", FAKE_SPEC)
     shutil.copytree(CORPUS, tmp_path / "corpus")
     monkeypatch.chdir(tmp_path)
     specs = []

@@ -1,57 +1,10 @@
-"""Test support: a fast, deterministic stand-in for the embedding model.
-
-Tests that check logic (incremental builds, crash safety, locking, hostile
-input) do not need real semantics, and the real model costs seconds to load
-and minutes to embed a few hundred articles. `FakeEmbedder` hashes words into
-a bag-of-words unit vector instead: the same text always gives the same
-vector, in any process. It is the ONE fake embedder: tests/conftest.py uses it
-in-process, and `qa` subprocesses get it through `QA_FAKE_EMBEDDER=1` (read by
-`qa.embed.load_embedder`). Never set that variable for a real index: its
-vectors carry the real model's id and are meaningless to the real model.
-"""
+"""Synthetic corpora and index fingerprints for logic tests (no real model needed)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
+from pathlib import Path
 
 import numpy as np
-
-FAKE_ENV = "QA_FAKE_EMBEDDER"
-_WORD = re.compile(r"\w+")
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def fake_requested() -> bool:
-    """True if $QA_FAKE_EMBEDDER asks for the fake model (test hook)."""
-    return os.environ.get(FAKE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-class FakeEmbedder:
-    """Deterministic bag-of-words vectors: fast, and records every text it embeds in `.calls`."""
-
-    model_id = "sentence-transformers/all-MiniLM-L6-v2"
-    dim = 384
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def count(self, texts: list[str]) -> list[int]:
-        return [len(_TOKEN.findall(t)) for t in texts]
-
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        self.calls.extend(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in _WORD.findall(text.lower()):
-                digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=4).digest()
-                h = int.from_bytes(digest, "little")
-                out[i, h % self.dim] += 1.0
-            norm = np.linalg.norm(out[i])
-            out[i] = out[i] / norm if norm else np.eye(self.dim, dtype=np.float32)[0]
-        return out
-
 
 _WORDS = (
     "harbour council budget river school railway market festival bridge hospital museum farm factory "
@@ -79,8 +32,6 @@ def synthetic_article(i: int, variant: int = 0) -> str:
 
 def write_synthetic_corpus(root, ids, variants: dict[int, int] | None = None) -> None:
     """Write article{i}.txt for each i in ids into root (created if needed)."""
-    from pathlib import Path
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for i in ids:
@@ -93,8 +44,10 @@ def index_fingerprint(index_dir, questions: list[str], embedder=None) -> dict:
     Chunk rows, the manifest's article map, the vectors, and the top passages
     for each question (with the fake embedder unless one is given).
     """
-    from .index import Index
-    from .retriever import Retriever
+    from qa.index import Index
+    from qa.retriever import Retriever
+
+    from .fake import FakeEmbedder
 
     index = Index.open(index_dir)
     try:
@@ -105,7 +58,7 @@ def index_fingerprint(index_dir, questions: list[str], embedder=None) -> dict:
             answers.append([(p.article_id, p.start, p.end, round(p.score, 5), p.highlight) for p in a.passages])
         return {
             "chunks": list(index.chunks),
-            "articles": dict(index.manifest.articles),
+            "articles": {aid: e.to_dict() for aid, e in index.manifest.articles.items()},
             "vectors": np.array(index.vectors, dtype=np.float32),
             "answers": answers,
         }

@@ -1,0 +1,558 @@
+"""One generation of an index: what to redo (the plan), the records that travel, and the one writer.
+
+Both build engines (qa.builder in this process, qa.ray_engine on a cluster)
+run the same steps here and differ only in how the chunks of new and changed
+articles get read, chunked and embedded:
+
+    with open_build(index_dir, full, config) as start:   # lock, previous generation, cache wipe
+        plan = diff(start.old, {article id: hash})        # added / changed / deleted / unchanged
+        ... the engine chunks and embeds plan.fresh ...
+        write_generation(start, planned articles, ...)    # files, then manifest.json (the commit)
+
+So the property the tests work hardest to prove, that both engines write the
+same index, rests on one copy of the code that writes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from . import store
+from .config import Config
+from .dense import build_dense, index_spec, save_dense
+from .domain import Article, Chunk, Skipped, text_hash
+from .embed import Embedder
+from .errors import BuildLockedError, IndexFormatError
+from .lexical import LexicalIndex
+from .manifest import (
+    ArticleEntry,
+    Manifest,
+    ModelInfo,
+    commit_manifest,
+    file_sizes,
+    generation_files,
+    read_manifest,
+    verify_sizes,
+)
+
+log = logging.getLogger("qa.build")
+
+# on_progress(stage, done, total): lets the UI draw its own progress bar.
+ProgressFn = Callable[[str, int, int], None]
+
+
+# --- records ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One row of the chunk table: a chunk, the hash of what was embedded, and its sentence spans."""
+
+    id: str
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    title: str
+    hash: str  # sha256 of embed_text: the embedding cache's key
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def from_chunk(cls, chunk: Chunk) -> ChunkRow:
+        return cls(
+            chunk.id,
+            chunk.article_id,
+            chunk.ordinal,
+            chunk.start,
+            chunk.end,
+            chunk.text,
+            chunk.title,
+            text_hash(chunk.embed_text),
+            tuple(chunk.sentences),
+        )
+
+    @classmethod
+    def from_dict(cls, row: dict) -> ChunkRow:
+        return cls(
+            row["id"],
+            row["article_id"],
+            row["ordinal"],
+            row["start"],
+            row["end"],
+            row["text"],
+            row.get("title") or "",
+            row["hash"],
+            tuple(tuple(s) for s in row.get("sentences") or ()),
+        )
+
+    @property
+    def embed_text(self) -> str:
+        return Chunk(self.article_id, self.ordinal, self.start, self.end, self.text, self.title).embed_text
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "article_id": self.article_id,
+            "ordinal": self.ordinal,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "title": self.title,
+            "hash": self.hash,
+            "sentences": [list(s) for s in self.sentences],
+        }
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    """What the manifest records of an article, before its chunk range is known."""
+
+    id: str
+    hash: str
+    title: str | None
+    source: str | None
+    date: str | None
+    path: str | None
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleMeta:
+        return cls(article.id, article.hash, article.title, article.source, article.date, article.path)
+
+    def entry(self, first: int, end: int) -> ArticleEntry:
+        return ArticleEntry(self.hash, (first, end), self.title, self.source, self.date, self.path)
+
+
+def article_record(article: Article) -> dict:
+    """The row of the articles table: the cleaned text that chunk offsets point into."""
+    return dict(article.to_dict(), hash=article.hash)
+
+
+@dataclass
+class BuildReport:
+    documents: int = 0
+    chunks: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    embedded: int = 0
+    seconds: float = 0.0
+    generation: int = 0
+
+    def to_dict(self) -> dict:
+        """The `qa build --json` object: counts only."""
+        return {
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "deleted": len(self.deleted),
+            "unchanged": self.unchanged,
+            "skipped": len(self.skipped),
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        d = self.to_dict()
+        return (
+            f"{d['documents']} documents, {d['chunks']} chunks: {d['added']} added, {d['changed']} changed, "
+            f"{d['deleted']} deleted, {d['unchanged']} unchanged, {d['skipped']} skipped; "
+            f"{d['embedded']} chunks embedded in {d['seconds']:.1f}s"
+        )
+
+
+# --- the plan -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the scanned corpus differs from the previous generation (ids in sorted order)."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    deleted: tuple[str, ...]
+    unchanged: frozenset[str]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.added or self.changed or self.deleted)
+
+    def is_fresh(self, article_id: str) -> bool:
+        """True if the article must be chunked and embedded (new or changed)."""
+        return article_id not in self.unchanged
+
+    def apply_to(self, report: BuildReport) -> None:
+        report.added, report.changed, report.deleted = list(self.added), list(self.changed), list(self.deleted)
+        report.unchanged = len(self.unchanged)
+
+
+def diff(old: Manifest | None, hashes: Mapping[str, str]) -> Plan:
+    """Compare the scanned corpus ({article id: hash}) with the previous generation (None: a new index)."""
+    before = old.articles if old is not None else {}
+    added, changed, unchanged = [], [], []
+    for aid in sorted(hashes):
+        entry = before.get(aid)
+        if entry is None:
+            added.append(aid)
+        elif entry.hash != hashes[aid]:
+            changed.append(aid)
+        else:
+            unchanged.append(aid)
+    deleted = sorted(set(before) - set(hashes))
+    return Plan(tuple(added), tuple(changed), tuple(deleted), frozenset(unchanged))
+
+
+# --- starting a build ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def locked_index(index_dir: Path, lock_timeout: float = 0) -> Iterator[None]:
+    """Create index_dir if needed and hold its build lock: one build at a time, whatever the engine."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise IndexFormatError(f"{index_dir} exists and is not a directory; pass a directory for the index") from None
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(index_dir / store.LOCK))
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout:
+        raise BuildLockedError(
+            f"another build is running on {index_dir}; wait for it to finish, then run this again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass(frozen=True)
+class BuildStart:
+    """What a locked build starts from."""
+
+    index_dir: Path
+    config: Config
+    old: Manifest | None  # the generation to grow (None: a new index, or a full build)
+    current: Manifest | None  # the committed generation, if readable (its number is the next one's base)
+
+    @property
+    def old_model_id(self) -> str | None:
+        return self.old.model.id if self.old is not None else None
+
+
+@contextmanager
+def open_build(index_dir: Path, full: bool, config: Config, lock_timeout: float = 0) -> Iterator[BuildStart]:
+    """Lock the index, read the generation to grow, collect dead files; a full build also drops the cache."""
+    with locked_index(index_dir, lock_timeout):
+        old = _previous(index_dir, full, config)
+        current = _live_generation(index_dir)
+        if full:  # from scratch: nothing cached is trusted
+            for suffix in ("", "-wal", "-shm"):
+                (index_dir / (store.CACHE + suffix)).unlink(missing_ok=True)
+        yield BuildStart(index_dir, config, old, current)
+
+
+def _previous(index_dir: Path, full: bool, config: Config) -> Manifest | None:
+    if full or not (index_dir / "manifest.json").exists():
+        return None
+    from .embed import check_model
+
+    old = read_manifest(index_dir)
+    check_model(old.model.id, old.model.dim, index_dir)
+    verify_sizes(index_dir, old)  # a damaged index is not silently kept as "unchanged"
+    if old.chunking != config.chunking_params():
+        raise IndexFormatError(
+            f"index in {index_dir} was chunked with {old.chunking}, "
+            f"the current settings are {config.chunking_params()}; {store.FIX}"
+        )
+    return old
+
+
+def _live_generation(index_dir: Path) -> Manifest | None:
+    """The committed manifest (None if unreadable), after removing files no reader can be using."""
+    try:
+        current: Manifest | None = read_manifest(index_dir)
+    except IndexFormatError:
+        current = None
+    # Readers may be using the live generation (and the one before): keep both.
+    keep = {current.generation, current.previous_generation} if current else set()
+    store.collect_garbage(index_dir, {g for g in keep if g is not None})
+    return current
+
+
+def nothing_changed(start: BuildStart, plan: Plan, report: BuildReport) -> bool:
+    """True (and the report filled in) when the live generation already is this corpus."""
+    if start.old is None or not plan.nothing_to_do:
+        return False
+    report.documents, report.chunks, report.generation = start.old.documents, start.old.chunks, start.old.generation
+    return True
+
+
+# --- the data of one article, wherever it comes from --------------------------------------------------
+
+
+class ArticleData(Protocol):
+    """Random access to the chunk rows, vectors and article record of the articles an engine produced."""
+
+    def rows(self, article_id: str) -> Iterable[ChunkRow]: ...
+
+    def vectors(self, article_id: str) -> np.ndarray: ...
+
+    def record(self, article_id: str) -> dict: ...
+
+
+@dataclass(frozen=True)
+class PlannedArticle:
+    """One article of the next generation: its metadata, its chunk count and where its data is."""
+
+    meta: ArticleMeta
+    n_chunks: int
+    data: ArticleData
+
+
+class PreviousGeneration:
+    """The rows, vectors and records of unchanged articles, read from the generation being grown."""
+
+    def __init__(self, index_dir: Path, manifest: Manifest):
+        self.manifest = manifest
+        self._chunks = store.JsonlTable(index_dir / manifest.file("chunks"), index_dir / manifest.file("chunk_offsets"))
+        self._articles = store.JsonlTable(
+            index_dir / manifest.file("articles"), index_dir / manifest.file("article_offsets")
+        )
+        self._vectors = np.load(index_dir / manifest.file("vectors"), mmap_mode="r", allow_pickle=False)
+        self._row_of = {aid: i for i, aid in enumerate(manifest.articles)}
+        self._where = index_dir
+
+    def n_chunks(self, article_id: str) -> int:
+        lo, hi = self.manifest.articles[article_id].chunks
+        return hi - lo
+
+    def rows(self, article_id: str) -> Iterator[ChunkRow]:
+        lo, hi = self.manifest.articles[article_id].chunks
+        for i in range(lo, hi):
+            row = self._chunks[i]
+            if row.get("article_id") != article_id:
+                raise IndexFormatError(f"chunk table of {self._where} is out of order; {store.FIX}")
+            yield ChunkRow.from_dict(row)
+
+    def vectors(self, article_id: str) -> np.ndarray:
+        lo, hi = self.manifest.articles[article_id].chunks
+        return self._vectors[lo:hi]
+
+    def record(self, article_id: str) -> dict:
+        record = self._articles[self._row_of[article_id]]
+        if record.get("id") != article_id:
+            raise IndexFormatError(f"articles table of {self._where} is out of order; {store.FIX}")
+        return record
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._articles.close()
+
+
+class FreshArticles:
+    """New and changed articles held in memory by the local engine: records, rows, and vectors once embedded."""
+
+    def __init__(self, dim: int):
+        self.dim = dim
+        self._records: dict[str, dict] = {}
+        self._rows: dict[str, list[ChunkRow]] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def add(self, article: Article, rows: list[ChunkRow]) -> None:
+        self._records[article.id] = article_record(article)
+        self._rows[article.id] = rows
+
+    def all_rows(self) -> Iterator[ChunkRow]:
+        for rows in self._rows.values():
+            yield from rows
+
+    def set_vectors(self, by_hash: Mapping[str, np.ndarray]) -> None:
+        for aid, rows in self._rows.items():
+            vecs = [by_hash[r.hash] for r in rows]
+            self._vectors[aid] = np.stack(vecs) if vecs else np.zeros((0, self.dim), dtype=np.float32)
+
+    def rows(self, article_id: str) -> list[ChunkRow]:
+        return self._rows[article_id]
+
+    def vectors(self, article_id: str) -> np.ndarray:
+        return self._vectors[article_id]
+
+    def record(self, article_id: str) -> dict:
+        return self._records[article_id]
+
+
+# --- embedding ----------------------------------------------------------------------------------------
+
+
+def embed_missing(
+    texts: Mapping[str, str],
+    model: Embedder,
+    batch: int,
+    on_batch: Callable[[dict[str, np.ndarray]], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Vectors for {hash: text}, longest first (batches of similar length waste little padding).
+
+    on_batch sees each batch's vectors as they come (the cache commits them: a killed build resumes there).
+    """
+    order = sorted(texts, key=lambda h: -len(texts[h]))
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, len(order), batch):
+        part = order[start : start + batch]
+        fresh = dict(zip(part, model.embed([texts[h] for h in part])))
+        out.update(fresh)
+        if on_batch is not None:
+            on_batch(fresh)
+    return out
+
+
+# --- the writer ---------------------------------------------------------------------------------------
+
+
+class Progress:
+    """tqdm on a terminal (unless quiet), plus an optional callback for the UI."""
+
+    def __init__(self, show: bool | None, callback: ProgressFn | None):
+        self.show = sys.stderr.isatty() if show is None else show
+        self.callback = callback
+
+    def bar(self, stage: str, total: int):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=stage, unit="chunk", disable=not self.show, file=sys.stderr, leave=False)
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        if self.callback:
+            self.callback(stage, done, total)
+
+
+def write_generation(
+    start: BuildStart,
+    articles: Sequence[PlannedArticle],
+    model: ModelInfo,
+    report: BuildReport,
+    corpus_label: str,
+    prog: Progress,
+) -> Manifest:
+    """Write the next generation's files from `articles` (sorted by id), then commit its manifest.
+
+    Each table is streamed article by article from wherever the engine keeps the
+    data (memory, a spill file, the previous generation), so no engine has to
+    hold the whole corpus; vectors go straight into a memory-mapped .npy file.
+    Sets the report's counts.
+    """
+    index_dir, config, current = start.index_dir, start.config, start.current
+    gen = current.generation + 1 if current else 1
+    files = generation_files(gen)
+    prog.report("writing index", 0, 1)
+
+    entries: dict[str, ArticleEntry] = {}
+    total = 0
+    for planned in articles:
+        entries[planned.meta.id] = planned.meta.entry(total, total + planned.n_chunks)
+        total += planned.n_chunks
+
+    def rows() -> Iterator[dict]:
+        for planned in articles:
+            got = 0
+            for row in planned.data.rows(planned.meta.id):
+                got += 1
+                yield row.to_dict()
+            if got != planned.n_chunks:
+                raise ValueError(f"article {planned.meta.id!r}: {got} chunk rows, {planned.n_chunks} planned")
+
+    def records() -> Iterator[dict]:
+        for planned in articles:
+            record = planned.data.record(planned.meta.id)
+            record["path"] = planned.meta.path  # the same article may have moved to another file
+            yield record
+
+    chunk_offsets = store.atomic_write_jsonl(index_dir / files["chunks"], rows())
+    store.atomic_save_npy(index_dir / files["chunk_offsets"], chunk_offsets)
+    article_offsets = store.atomic_write_jsonl(index_dir / files["articles"], records())
+    store.atomic_save_npy(index_dir / files["article_offsets"], article_offsets)
+    chunk_article = np.zeros(total, dtype=np.int32)
+    for a_row, entry in enumerate(entries.values()):
+        chunk_article[entry.chunks[0] : entry.chunks[1]] = a_row
+    store.atomic_save_npy(index_dir / files["chunk_article"], chunk_article)
+    vectors = _write_vectors(index_dir / files["vectors"], articles, entries, model.dim)
+
+    spec = index_spec(total, config)
+    prog.report("building dense index", 0, 1)
+    save_dense(build_dense(vectors, spec), index_dir / files["dense"])
+    del vectors
+    prog.report("building lexical index", 0, 1)
+    table = store.JsonlTable(index_dir / files["chunks"], index_dir / files["chunk_offsets"])
+    try:
+        lexical = LexicalIndex.build(
+            (ChunkRow.from_dict(row).embed_text for row in table), k1=config.bm25_k1, b=config.bm25_b
+        )
+        lexical.save(index_dir / files["lexical"])
+    finally:
+        table.close()
+
+    manifest = Manifest(
+        generation=gen,
+        previous_generation=current.generation if current else None,
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        corpus=corpus_label,
+        model=model,
+        chunking=config.chunking_params(),
+        dense=spec,
+        lexical=lexical.params(),
+        chunks=total,
+        files=files,
+        sizes=file_sizes(index_dir, files),
+        skipped=[s.to_dict() for s in report.skipped],
+        articles=entries,
+    )
+    commit_manifest(index_dir, manifest)
+    store.collect_garbage(index_dir, {gen, current.generation} if current else {gen})
+    report.documents, report.chunks, report.generation = len(entries), total, gen
+    prog.report("done", 1, 1)
+    return manifest
+
+
+def _write_vectors(
+    path: Path, articles: Sequence[PlannedArticle], entries: Mapping[str, ArticleEntry], dim: int
+) -> np.ndarray:
+    """Fill vectors.<g>.npy article by article through a memory map; returns it opened read-only."""
+    total = sum(p.n_chunks for p in articles)
+    with store.atomic_file(path) as f:
+        header_at = f.tell()
+        np.lib.format.write_array_header_1_0(
+            f,
+            {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                "fortran_order": False,
+                "shape": (total, dim),
+            },
+        )
+        offset = f.tell() - header_at
+        f.truncate(offset + total * dim * 4)
+        f.flush()
+        if total:
+            out = np.memmap(f, dtype=np.float32, mode="r+", offset=offset, shape=(total, dim))
+            for planned in articles:
+                lo, hi = entries[planned.meta.id].chunks
+                if hi > lo:
+                    block = np.asarray(planned.data.vectors(planned.meta.id), dtype=np.float32)
+                    if block.shape != (hi - lo, dim):
+                        raise ValueError(f"article {planned.meta.id!r}: vectors of shape {block.shape}")
+                    out[lo:hi] = block
+            out.flush()
+            del out
+    return np.load(path, mmap_mode="r", allow_pickle=False)

@@ -1,0 +1,1 @@
+"""Test support code: the fake model, synthetic corpora, index fingerprints."""

@@ -1,0 +1,79 @@
+"""The generation layer both engines share: the plan, the typed records, the one writer; and Config checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa import build
+from qa.config import Config, ConfigError
+from qa.generation import ChunkRow, diff
+from qa.index import Index
+from qa.manifest import ArticleEntry, Manifest, ModelInfo, read_manifest
+
+
+def _manifest(hashes: dict[str, str]) -> Manifest:
+    articles = {aid: ArticleEntry(h, (i, i + 1)) for i, (aid, h) in enumerate(sorted(hashes.items()))}
+    return Manifest(
+        generation=1,
+        model=ModelInfo("m", 4),
+        files={},
+        articles=articles,
+        chunks=len(articles),
+        dense={"type": "flat"},
+    )
+
+
+def test_the_plan_sorts_articles_into_added_changed_deleted_unchanged():
+    old = _manifest({"a": "1", "b": "2", "c": "3"})
+    plan = diff(old, {"b": "2", "c": "changed", "d": "4"})
+    assert (plan.added, plan.changed, plan.deleted) == (("d",), ("c",), ("a",))
+    assert plan.unchanged == {"b"}
+    assert plan.is_fresh("c") and plan.is_fresh("d") and not plan.is_fresh("b")
+    assert not plan.nothing_to_do
+    assert diff(old, {"a": "1", "b": "2", "c": "3"}).nothing_to_do
+    new = diff(None, {"x": "1"})
+    assert new.added == ("x",) and not new.unchanged
+
+
+def test_a_manifest_round_trips_through_its_json(tmp_path, fake_embedder):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "one.txt").write_text("Harbour news\n\nThe harbour council approved the budget.\n")
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    manifest = read_manifest(tmp_path / "i")
+    assert Manifest.from_dict(manifest.to_dict()) == manifest
+    assert manifest.articles["one.txt"].title == "Harbour news"
+    assert manifest.model == ModelInfo(fake_embedder.model_id, fake_embedder.dim, Config().max_model_tokens, None)
+
+
+def test_chunk_rows_round_trip_and_keep_what_was_embedded(tmp_path, fake_embedder):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "one.txt").write_text("Harbour news\n\nThe harbour council approved the budget. It rained.\n")
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    index = Index.open(tmp_path / "i")
+    try:
+        rows = [ChunkRow.from_dict(r) for r in index.chunks]
+        assert rows and all(ChunkRow.from_dict(r.to_dict()) == r for r in rows)
+        # The stored vector is the model's vector of the row's embed text (title + chunk).
+        vectors = fake_embedder.embed([r.embed_text for r in rows])
+        assert np.allclose(np.asarray(index.vectors), vectors, atol=1e-6)
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize(
+    "settings, word",
+    [
+        ({"fusion": "average"}, "fusion"),
+        ({"dense_norm": "z"}, "dense_norm"),
+        ({"highlight": "best"}, "highlight"),
+        ({"dense_weight": 1.5}, "dense_weight"),
+        ({"chunk_tokens": 400}, "chunk_tokens"),
+        ({"overlap_sentences": -1}, "overlap_sentences"),
+        ({"min_dense_score": 2.0}, "min_dense_score"),
+        ({"bm25_b": 3.0}, "bm25"),
+    ],
+)
+def test_config_refuses_bad_values_when_made(settings, word):
+    with pytest.raises(ConfigError, match=word):
+        Config(**settings)
