@@ -34,6 +34,7 @@ from qa.builder import BuildReport, build  # noqa: E402
 from qa.domain import Answer, Article, Passage  # noqa: E402
 from qa.errors import QAError, QuestionError  # noqa: E402
 from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.logs import setup_logging  # noqa: E402
 from qa.retriever import Retriever  # noqa: E402
 from qa.upload import MAX_UPLOAD_BYTES, UploadResult, save_uploads  # noqa: E402
 
@@ -591,10 +592,10 @@ class QAApp:
 
     def status_html(self) -> str:
         from qa import store
-        from qa.cli import corpus_status
+        from qa.status import corpus_status
 
         try:
-            status = corpus_status(self.corpus, self.index_dir)
+            status = corpus_status(self.corpus, self.index_dir).to_dict()
             skipped = store.read_manifest(self.index_dir).data.get("skipped") or []
         except (QAError, OSError) as exc:
             return render_status(None, error=str(exc) if self.has_index() else None)
@@ -982,10 +983,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)  # libraries (bm25s) set their own loggers to DEBUG
-    handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    setup_logging()
     corpus, index_dir = Path(args.corpus), Path(args.index)
     if not corpus.is_dir() and not (index_dir / "manifest.json").exists():
         print(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from .errors import QAError
+from .logs import setup_logging
 
 
 def _add_common(p: argparse.ArgumentParser, corpus: bool = False) -> None:
@@ -137,10 +137,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)  # libraries may set their own loggers to DEBUG
-    handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    setup_logging()
     try:
         return COMMANDS[args.command](args)
     except QAError as exc:
@@ -225,53 +222,20 @@ def format_answer(answer) -> str:
     return "\n".join(lines).rstrip()
 
 
-def corpus_status(corpus: Path, index: Path) -> dict:
-    """Index facts plus whether the corpus differs from what was indexed."""
-    from . import store
-    from .domain import Skipped
-    from .embed import MODEL_DIM, MODEL_IDS
-    from .ingest import iter_corpus
-
-    manifest = store.read_manifest(index)
-    store.verify_sizes(index, manifest)
-    store.check_model(manifest, MODEL_IDS, MODEL_DIM, index)
-    m = manifest.data
-    seen = {}
-    if corpus.is_dir():
-        for item in iter_corpus(corpus):
-            if not isinstance(item, Skipped):
-                seen[item.id] = item.hash
-    old = {aid: e["hash"] for aid, e in m["articles"].items()}
-    added = sorted(set(seen) - set(old))
-    deleted = sorted(set(old) - set(seen))
-    changed = sorted(a for a in set(seen) & set(old) if seen[a] != old[a])
-    return {
-        "index": str(index),
-        "corpus": str(corpus),
-        "model": m["model"]["id"],
-        "documents": m["counts"]["documents"],
-        "chunks": m["counts"]["chunks"],
-        "built_at": m["built_at"],
-        "dense": m["dense"]["type"],
-        "corpus_changed": bool(added or deleted or changed),
-        "added": added,
-        "changed": changed,
-        "deleted": deleted,
-    }
-
-
 def cmd_status(args) -> int:
-    st = corpus_status(Path(args.corpus), Path(args.index))
+    from .status import corpus_status
+
+    st = corpus_status(args.corpus, args.index)
     if args.json:
-        print(json.dumps(st))
+        print(json.dumps(st.to_dict()))
         return 0
-    print(f"index      {st['index']} (built {st['built_at']})")
-    print(f"model      {st['model']}")
-    print(f"documents  {st['documents']}, chunks {st['chunks']}, dense search {st['dense']}")
-    if st["corpus_changed"]:
+    print(f"index      {st.index} (built {st.built_at})")
+    print(f"model      {st.model}")
+    print(f"documents  {st.documents}, chunks {st.chunks}, dense search {st.dense}")
+    if st.corpus_changed:
         print(
-            f"corpus     changed since the build: {len(st['added'])} added, {len(st['changed'])} changed, "
-            f"{len(st['deleted'])} deleted; run `qa build`"
+            f"corpus     changed since the build: {len(st.added)} added, {len(st.changed)} changed, "
+            f"{len(st.deleted)} deleted; run `qa build`"
         )
     else:
         print("corpus     unchanged since the build")
