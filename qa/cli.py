@@ -314,13 +314,9 @@ def format_grid(result) -> str:
 
 
 def cmd_serve(args) -> int:
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
-    try:
-        import ui
-    except ImportError:
-        raise QAError("the web app (ui.py) is not beside the qa package; run this from the project folder") from None
-    return ui.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
+    from .web import server
+
+    return server.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
 
 
 COMMANDS = {"build": cmd_build, "ask": cmd_ask, "status": cmd_status, "eval": cmd_eval, "serve": cmd_serve}

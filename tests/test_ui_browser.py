@@ -1,4 +1,4 @@
-"""End-to-end: `python ui.py` on a free loopback port, driven by Debian's Chromium through Playwright.
+"""End-to-end: `python ui.py` (qa.web.server) on a free loopback port, driven by Debian's Chromium through Playwright.
 
 One server per module: it starts on a temporary copy of the shipped corpus (plus an article carrying
 script payloads) with no index, so it also exercises the first-start build.
