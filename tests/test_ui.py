@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -358,3 +359,19 @@ def test_qa_serve_starts_this_app(monkeypatch):
     monkeypatch.setattr(server, "main", lambda argv: calls.append(argv) or 0)
     assert qa_main(["serve", "--port", "7999", "--corpus", "c", "--index", "i"]) == 0
     assert calls == [["--corpus", "c", "--index", "i", "--host", "127.0.0.1", "--port", "7999"]]
+
+
+def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_embedder):
+    """qa.css and the js_on_load scripts ship in qa/web/static and reach the page unchanged."""
+    from importlib import resources
+
+    static = resources.files("qa.web") / "static"
+    css = (static / "qa.css").read_text(encoding="utf-8")
+    assert "#qa-article-col {" in css and page.page_style()["css"] == css
+    demo = page.create_app(QAApp(corpus_copy, tmp_path / "none", embedder=fake_embedder))
+    scripts = {c["props"].get("elem_id"): c["props"].get("js_on_load") for c in demo.config["components"]}
+    assert scripts["qa-result"] == (static / "cards.js").read_text(encoding="utf-8")
+    assert scripts["qa-examples"] == (static / "examples.js").read_text(encoding="utf-8")
+    article_js = scripts["qa-article-panel"]
+    assert "scrollIntoView" in article_js and "__ARTICLE_PLACEHOLDER__" not in article_js
+    assert json.dumps(render.ARTICLE_PLACEHOLDER) in article_js

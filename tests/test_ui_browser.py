@@ -193,6 +193,8 @@ def test_seed_question_shows_the_cited_passage_with_the_answer(page, server):
     line = page.locator(".qa-answer-text").inner_text()
     assert line.endswith("[1]")
     assert page.locator(".qa-card").count() == 5  # the default number of passages
+    # qa/web/static/qa.css is applied: its 4px accent bar on the answer line
+    assert page.locator(".qa-answer").evaluate("e => getComputedStyle(e).borderLeftWidth") == "4px"
     assert page.outside == []  # nothing fetched from the internet (fonts, analytics)
 
 
