@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from .errors import QAError
+from .logs import setup_logging
 
 
 def _add_common(p: argparse.ArgumentParser, corpus: bool = False) -> None:
@@ -131,10 +131,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)  # libraries may set their own loggers to DEBUG
-    handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    setup_logging()
     try:
         return COMMANDS[args.command](args)
     except QAError as exc:
@@ -219,50 +216,20 @@ def format_answer(answer) -> str:
     return "\n".join(lines).rstrip()
 
 
-def corpus_status(corpus: Path, index: Path) -> dict:
-    """Index facts plus whether the corpus differs from what was indexed."""
-    from .domain import Skipped
-    from .embed import check_model
-    from .generation import diff
-    from .ingest import iter_corpus
-    from .manifest import read_manifest, verify_sizes
-
-    manifest = read_manifest(index)
-    verify_sizes(index, manifest)
-    check_model(manifest.model.id, manifest.model.dim, index)
-    seen = {}
-    if corpus.is_dir():
-        for item in iter_corpus(corpus):
-            if not isinstance(item, Skipped):
-                seen[item.id] = item.hash
-    plan = diff(manifest, seen)
-    return {
-        "index": str(index),
-        "corpus": str(corpus),
-        "model": manifest.model.id,
-        "documents": manifest.documents,
-        "chunks": manifest.chunks,
-        "built_at": manifest.built_at,
-        "dense": manifest.dense["type"],
-        "corpus_changed": not plan.nothing_to_do,
-        "added": list(plan.added),
-        "changed": list(plan.changed),
-        "deleted": list(plan.deleted),
-    }
-
-
 def cmd_status(args) -> int:
-    st = corpus_status(Path(args.corpus), Path(args.index))
+    from .status import corpus_status
+
+    st = corpus_status(args.corpus, args.index)
     if args.json:
-        print(json.dumps(st))
+        print(json.dumps(st.to_dict()))
         return 0
-    print(f"index      {st['index']} (built {st['built_at']})")
-    print(f"model      {st['model']}")
-    print(f"documents  {st['documents']}, chunks {st['chunks']}, dense search {st['dense']}")
-    if st["corpus_changed"]:
+    print(f"index      {st.index} (built {st.built_at})")
+    print(f"model      {st.model}")
+    print(f"documents  {st.documents}, chunks {st.chunks}, dense search {st.dense}")
+    if st.corpus_changed:
         print(
-            f"corpus     changed since the build: {len(st['added'])} added, {len(st['changed'])} changed, "
-            f"{len(st['deleted'])} deleted; run `qa build`"
+            f"corpus     changed since the build: {len(st.added)} added, {len(st.changed)} changed, "
+            f"{len(st.deleted)} deleted; run `qa build`"
         )
     else:
         print("corpus     unchanged since the build")
@@ -339,13 +306,9 @@ def format_grid(result) -> str:
 
 
 def cmd_serve(args) -> int:
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
-    try:
-        import ui
-    except ImportError:
-        raise QAError("the web app (ui.py) is not beside the qa package; run this from the project folder") from None
-    return ui.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
+    from .web import server
+
+    return server.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
 
 
 COMMANDS = {"build": cmd_build, "ask": cmd_ask, "status": cmd_status, "eval": cmd_eval, "serve": cmd_serve}

@@ -1,10 +1,21 @@
 """The `qa` command as a user runs it: JSON contracts, readable output, clean errors."""
 
 import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from importlib import resources
+from pathlib import Path
 
 import pytest
+
+import qa as qa_package
+from tests.support.corpus import write_synthetic_corpus
+from tests.support.fake import FakeEmbedder, fake_env
 
 
 def qa(*args, cwd=None):
@@ -106,3 +117,64 @@ def test_an_int8_index_keeps_and_uses_its_model(tmp_path, corpus_copy):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["added"] == 1 and json.loads(out.stdout)["embedded"] >= 1
     assert read_manifest(index).model.id == INT8_MODEL_ID  # an incremental build keeps it
+
+
+SERVE_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _http(url: str, body: dict | None = None) -> str:
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return r.read().decode("utf-8")
+
+
+def test_qa_serve_runs_from_any_folder_on_the_installed_package_alone(tmp_path):
+    """`qa serve` with only the qa package on the path (no ui.py, no checkout), started in an unrelated folder.
+
+    The package is copied as a non-editable install lays it out; the page's CSS must come from its files.
+    """
+    site, elsewhere, corpus, index = tmp_path / "site", tmp_path / "elsewhere", tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(Path(qa_package.__file__).parent, site / "qa", ignore=shutil.ignore_patterns("__pycache__"))
+    elsewhere.mkdir()
+    write_synthetic_corpus(corpus, range(5))
+    qa_package.build(corpus, index, embedder=FakeEmbedder(), progress=False)
+    port, log = _free_port(), tmp_path / "serve.log"
+    # ...and the tests' fake model, which the server loads by QA_EMBEDDER (tests.support.fake).
+    shutil.copytree(
+        Path(__file__).parent / "support", site / "tests" / "support", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = fake_env(dict(os.environ, HF_HUB_OFFLINE="1"))
+    env["PYTHONPATH"] = str(site)
+    argv = [sys.executable, "-m", "qa", "serve", "--corpus", str(corpus), "--index", str(index), "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, cwd=elsewhere, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + SERVE_SECONDS
+        while True:
+            assert proc.poll() is None, f"qa serve exited with {proc.returncode}:\n{log.read_text()}"
+            try:
+                _http(url + "gradio_api/info")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"qa serve not up in {SERVE_SECONDS}s:\n{log.read_text()}"
+                time.sleep(0.5)
+        css = (resources.files("qa.web") / "static" / "qa.css").read_text(encoding="utf-8")
+        assert css.strip() in json.loads(_http(url + "config"))["css"]
+        event = json.loads(
+            _http(url + "gradio_api/call/ask", {"data": ["harbour council budget", 2, None, None, None]})
+        )
+        stream = _http(f"{url}gradio_api/call/ask/{event['event_id']}")
+        assert "event: complete" in stream, stream
+        data = next(line[6:] for line in stream.splitlines() if line.startswith("data: "))
+        assert len(json.loads(data)[0]["passages"]) == 2
+    finally:
+        proc.kill()  # nothing to lose: the index was built before the server started
+        proc.wait(20)

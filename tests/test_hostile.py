@@ -688,17 +688,19 @@ def test_hostile_calls_to_the_web_api_get_an_answer_or_a_clear_error(server, arg
 @NEEDS_UI
 def test_hostile_file_names_are_escaped_in_the_web_app(hostile):
     """tests/test_ui*.py put payloads in titles, sources and text; here they come from file names and skip reasons."""
-    sys.path.insert(0, str(ROOT))
-    import ui
+    from qa.web.app import QAApp
+    from qa.web.page import article_panel, status_panel
+    from qa.web.render import render_answer
 
-    app = ui.QAApp(hostile["corpus"], hostile["index"], embedder=FakeEmbedder())
+    app = QAApp(hostile["corpus"], hostile["index"], embedder=FakeEmbedder())
     payload = "<img src=x onerror=alert(1)>.txt"
     answer, hashes = app.ask("Muville14 ferry terminal", 3)
     assert answer.passages[0].article_id == payload
     p = answer.passages[0]
     pages = [
-        ui.render_answer(answer, hashes),
-        app.article_html(
+        render_answer(answer, hashes),
+        article_panel(
+            app,
             {
                 "article_id": p.article_id,
                 "start": p.start,
@@ -706,9 +708,9 @@ def test_hostile_file_names_are_escaped_in_the_web_app(hostile):
                 "hs": p.highlight[0],
                 "he": p.highlight[1],
                 "hash": hashes[p.article_id],
-            }
+            },
         ),
-        app.status_html(),
+        status_panel(app),
     ]
     for html_out in pages:
         assert "<img" not in html_out.lower() and "onerror=alert(1)>" not in html_out

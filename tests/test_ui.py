@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -9,12 +10,12 @@ import time
 
 import pytest
 
+from qa.domain import Answer, Article, Passage
+from qa.errors import QAError, QuestionError
+from qa.web import page, render, server
+from qa.web.app import MAX_K, IndexNotReady, QAApp
+from qa.web.builds import BuildState
 from tests.conftest import ROOT
-
-sys.path.insert(0, str(ROOT))
-import ui  # noqa: E402
-from qa.domain import Answer, Article, Passage  # noqa: E402
-from qa.errors import QuestionError  # noqa: E402
 
 PAYLOADS = ("<script>window.__x=1</script>", '<img src=x onerror="alert(1)">', '"><svg onload=alert(2)>')
 EVIL = " and ".join(PAYLOADS)
@@ -58,7 +59,7 @@ def test_card_escapes_everything_from_the_article():
         article_id=f'id"{EVIL}',
         also_in=[{"article_id": f"x{EVIL}", "title": EVIL, "source": EVIL, "date": None, "start": 0, "end": 5}],
     )
-    out = ui.render_passage(p, article_hash='h"><script>')
+    out = render.render_passage(p, article_hash='h"><script>')
     _no_markup_from(PAYLOADS, out)
     assert "&lt;script&gt;window.__x=1&lt;/script&gt;" in out
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in out
@@ -69,7 +70,7 @@ def test_highlight_wraps_exactly_the_answering_sentence():
     text = "First sentence. The <b>answer</b> is 42. Last one."
     a = text.index("The")
     b = text.index("42.") + 3
-    out = ui.render_passage(_passage(text, (a, b)))
+    out = render.render_passage(_passage(text, (a, b)))
     assert '<mark class="qa-hl">The &lt;b&gt;answer&lt;/b&gt; is 42.</mark>' in out
     assert out.count("<mark") == 1
     assert ">First sentence. <mark" in out and "</mark> Last one.</p>" in out
@@ -77,7 +78,7 @@ def test_highlight_wraps_exactly_the_answering_sentence():
 
 @pytest.mark.parametrize(("start", "end"), [(-1, 3), (3, 2), (0, 999), (2, 2)])
 def test_bad_offsets_give_plain_escaped_text(start, end):
-    out = ui.highlight_html("a <i>b</i> c", start, end)
+    out = render.highlight_html("a <i>b</i> c", start, end)
     assert "<mark" not in out and out == "a &lt;i&gt;b&lt;/i&gt; c"
 
 
@@ -86,7 +87,7 @@ def test_answer_line_is_the_best_sentence_with_citation():
     a = text.index("Christopher")
     p1 = _passage(text, (a, text.index("him.") + 4))
     p2 = _passage("Second passage text.", (0, 20), rank=2, article_id="b.txt")
-    out = ui.render_answer(Answer("q", [p1, p2]), {"a.txt": "h1"})
+    out = render.render_answer(Answer("q", [p1, p2]), {"a.txt": "h1"})
     assert '<p class="qa-answer-text">Christopher Miller replaced him. <span class="qa-cite">[1]</span></p>' in out
     assert out.count('class="qa-card"') == 2 and "[2]" in out
     assert 'data-hash="h1"' in out and "qa-weak" not in out
@@ -94,10 +95,10 @@ def test_answer_line_is_the_best_sentence_with_citation():
 
 def test_no_answer_state_keeps_flagged_passages_viewable():
     p = _passage("Weak evidence text.", (0, 19))
-    out = ui.render_answer(Answer("q", [p], no_answer=True, reason="the closest passage is only 0.12 similar"))
+    out = render.render_answer(Answer("q", [p], no_answer=True, reason="the closest passage is only 0.12 similar"))
     assert "No passage clearly answers this." in out and "The closest passage is only 0.12 similar." in out
     assert "qa-weak" in out and 'class="qa-card"' in out and "qa-answer-text" not in out
-    empty = ui.render_answer(Answer("q", [], no_answer=True, reason="no passage matches the question"))
+    empty = render.render_answer(Answer("q", [], no_answer=True, reason="no passage matches the question"))
     assert "No passage clearly answers this." in empty and 'class="qa-card"' not in empty
 
 
@@ -106,33 +107,35 @@ def test_article_view_marks_passage_and_answer_and_escapes():
     start, end = text.index("Cited"), text.index("Tail")
     hs, he = text.index("The answer"), text.index("Passage ends")
     art = Article(id="x.md", title=EVIL, text=text, source=EVIL, date="2021-01-02", url="javascript:alert(1)")
-    out = ui.render_article(art, start, end, (hs, he))
+    out = render.render_article(art, start, end, (hs, he))
     _no_markup_from(PAYLOADS, out)
     assert (
         '<span class="qa-cited" id="qa-focus">Cited passage starts. <mark class="qa-hl">The answer sentence. '
         "</mark>Passage ends. </span>Tail." in out
     )
     assert "javascript:" not in out  # only http(s) links are rendered
-    linked = ui.render_article(Article(id="y", title="t", text="abc", url='https://e.x/?a="><script>'), 0, 3, (0, 3))
+    linked = render.render_article(
+        Article(id="y", title="t", text="abc", url='https://e.x/?a="><script>'), 0, 3, (0, 3)
+    )
     assert 'href="https://e.x/?a=&quot;&gt;&lt;script&gt;"' in linked and 'rel="noopener noreferrer nofollow"' in linked
 
 
 def test_article_view_without_valid_offsets_or_changed_since():
     art = Article(id="x", title="t", text="Some text.")
-    assert "qa-focus" not in ui.render_article(art, 5, 500, (5, 6))
-    stale = ui.render_article(art, 0, 4, (0, 4), stale=True)
+    assert "qa-focus" not in render.render_article(art, 5, 500, (5, 6))
+    stale = render.render_article(art, 0, 4, (0, 4), stale=True)
     assert "changed since the answer" in stale and "qa-focus" not in stale
 
 
 def test_messages_and_reports_are_escaped():
-    assert "&lt;b&gt;" in ui.render_message("<b>", "x")
+    assert "&lt;b&gt;" in render.render_message("<b>", "x")
     from qa.builder import BuildReport
     from qa.domain import Skipped
 
     rep = BuildReport(documents=2, chunks=3, added=["<a.txt>"], skipped=[Skipped("<bad>.txt", "binary <file>", None)])
-    out = ui.render_report(rep)
+    out = render.render_report(rep)
     assert "Added (1)" in out and "&lt;a.txt&gt;" in out and "binary &lt;file&gt;" in out and "<bad>" not in out
-    assert "did not run" in ui.render_report(None, "another build is running")
+    assert "did not run" in render.render_report(None, "another build is running")
 
 
 @pytest.fixture
@@ -142,7 +145,7 @@ def app_with_index(corpus_copy, tmp_path, fake_embedder):
         "date: 2021-06-03\n---\nThe harbour festival in Port Alva drew 9,400 visitors. <script>alert(2)</script>\n",
         encoding="utf-8",
     )
-    app = ui.QAApp(corpus_copy, tmp_path / "index", embedder=fake_embedder)
+    app = QAApp(corpus_copy, tmp_path / "index", embedder=fake_embedder)
     assert app.builder.start()
     state = app.builder.wait(60)
     assert state.error is None and state.report is not None and len(state.report.added) == 6
@@ -153,7 +156,7 @@ def test_app_answers_and_renders_escaped(app_with_index):
     app = app_with_index
     answer, hashes = app.ask("How many visitors did the harbour festival in Port Alva draw?", 3)
     assert answer.passages[0].article_id == "payload.md" and set(hashes) >= {"payload.md"}
-    out = ui.render_answer(answer, hashes)
+    out = render.render_answer(answer, hashes)
     assert "9,400" in out and "<script>" not in out and "<img" not in out
     sources, span = app.filters()
     assert "Coast <script>Gazette</script>" in sources and span is not None and span[1] == "2021-06-03"
@@ -172,11 +175,11 @@ def test_app_answers_and_renders_escaped(app_with_index):
         "he": p.highlight[1],
         "hash": hashes[p.article_id],
     }
-    article = app.article_html(data)
+    article = page.article_panel(app, data)
     assert 'id="qa-focus"' in article and "<mark" in article and "<script>" not in article
-    assert "changed since" in app.article_html(dict(data, hash="0" * 64))
-    assert "no longer in the index" in app.article_html(dict(data, article_id="gone.txt"))
-    assert "qa-focus" not in app.article_html(dict(data, start="x"))  # junk from the browser: no crash
+    assert "changed since" in page.article_panel(app, dict(data, hash="0" * 64))
+    assert "no longer in the index" in page.article_panel(app, dict(data, article_id="gone.txt"))
+    assert "qa-focus" not in page.article_panel(app, dict(data, start="x"))  # junk from the browser: no crash
 
 
 def test_empty_question_and_bounds(app_with_index):
@@ -184,21 +187,21 @@ def test_empty_question_and_bounds(app_with_index):
         with pytest.raises(QuestionError, match="empty"):
             app_with_index.ask(q)
     with pytest.raises(QuestionError, match="between 1 and"):
-        app_with_index.ask("NATO", ui.MAX_K + 1)
+        app_with_index.ask("NATO", MAX_K + 1)
 
 
 def test_no_index_yet(tmp_path, corpus_copy, fake_embedder):
-    app = ui.QAApp(corpus_copy, tmp_path / "none", embedder=fake_embedder)
-    with pytest.raises(ui.IndexNotReady, match="Rebuild"):
+    app = QAApp(corpus_copy, tmp_path / "none", embedder=fake_embedder)
+    with pytest.raises(IndexNotReady, match="Rebuild"):
         app.ask("anything")
-    assert "No index yet" in app.status_html()
+    assert "No index yet" in page.status_panel(app)
 
 
 def test_status_panel_reports_corpus_changes(app_with_index):
     app = app_with_index
-    assert "unchanged since the build" in app.status_html()
+    assert "unchanged since the build" in page.status_panel(app)
     (app.corpus / "new.txt").write_text("New headline\n\nA brand new article about lighthouses.", encoding="utf-8")
-    out = app.status_html()
+    out = page.status_panel(app)
     assert "changed since the build: 1 added" in out and "Documents" in out and "Built at" in out
 
 
@@ -209,7 +212,7 @@ def test_upload_goes_through_the_library(app_with_index, tmp_path):
     (src / "x.exe").write_bytes(b"MZ")
     result = app_with_index.upload([str(src / "fine.txt"), str(src / "x.exe")], overwrite=False)
     assert [s.name for s in result.saved] == ["fine.txt"] and [r.path for r in result.rejected] == ["x.exe"]
-    out = ui.render_upload(result)
+    out = render.render_upload(result)
     assert "Added 1 file(s)" in out and "Refused (1)" in out
     again = app_with_index.upload([str(src / "fine.txt")], overwrite=False)
     assert "already in the corpus" in again.rejected[0].reason
@@ -246,7 +249,7 @@ def test_searches_work_during_a_rebuild_and_switch_when_it_commits(app_with_inde
     assert not app.builder.start()  # a second click while one runs
     state = app.builder.state()
     assert state.running and state.stage == "embedding"
-    assert "being rebuilt" in ui.render_build_note(state, app.has_index())
+    assert "being rebuilt" in render.render_build_note(state, app.has_index())
     answer, _ = app.ask(q, 3)  # served by the previous index meanwhile
     assert "moon.txt" not in {p.article_id for p in answer.passages}
     gated.gate.set()
@@ -255,27 +258,27 @@ def test_searches_work_during_a_rebuild_and_switch_when_it_commits(app_with_inde
     assert app.generation() == before + 1
     answer, _ = app.ask(q, 3)
     assert answer.passages[0].article_id == "moon.txt"
-    assert ui.render_build_note(app.builder.state(), True) == ""
+    assert render.render_build_note(app.builder.state(), True) == ""
 
 
 def test_build_errors_are_reported_not_raised(tmp_path, fake_embedder):
-    app = ui.QAApp(tmp_path / "missing-corpus", tmp_path / "index", embedder=fake_embedder)
+    app = QAApp(tmp_path / "missing-corpus", tmp_path / "index", embedder=fake_embedder)
     assert app.builder.start()
     state = app.builder.wait(30)
     assert state.report is None and "does not exist" in state.error
 
 
 def test_page_exposes_one_public_api_endpoint(app_with_index):
-    demo = ui.create_app(app_with_index)
+    demo = page.create_app(app_with_index)
     public = [d for d in demo.config["dependencies"] if d.get("api_visibility", "public") == "public"]
     assert [d["api_name"] for d in public] == ["ask"]
 
 
 def test_cli_defaults_to_loopback():
-    args = ui.parser().parse_args([])
+    args = server.parser().parse_args([])
     assert (args.host, args.port, args.corpus, args.index) == ("127.0.0.1", 7860, "corpus", "index")
-    assert ui._is_loopback("127.0.0.1") and ui._is_loopback("::1") and ui._is_loopback("localhost")
-    assert not ui._is_loopback("0.0.0.0") and not ui._is_loopback("192.168.1.4")
+    assert server.is_loopback("127.0.0.1") and server.is_loopback("::1") and server.is_loopback("localhost")
+    assert not server.is_loopback("0.0.0.0") and not server.is_loopback("192.168.1.4")
 
 
 @pytest.mark.parametrize(
@@ -304,52 +307,71 @@ def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch,
         def embedder(self):
             pass
 
-    monkeypatch.setattr(ui, "QAApp", App)
-    monkeypatch.setattr(ui, "create_app", lambda app: Demo())
+    monkeypatch.setattr(server, "QAApp", App)
+    monkeypatch.setattr(server, "create_app", lambda app: Demo())
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / "manifest.json").write_text("{}")
-    assert ui.main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "index"), *argv]) == 0
+    assert server.main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "index"), *argv]) == 0
     assert launched["server_name"] == host and launched["share"] is False
     err = capsys.readouterr().err
     assert ("warning: listening on 0.0.0.0: anyone who can reach this machine" in err) == warned, err
 
 
 def test_missing_corpus_and_index_is_a_clear_error(tmp_path, capsys):
-    assert ui.main(["--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "idx")]) == 1
+    assert server.main(["--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "idx")]) == 1
     assert "does not exist" in capsys.readouterr().err
 
 
 def test_importing_qa_does_not_import_gradio():
-    code = "import sys, qa, qa.upload, qa.cli, qa.builder, qa.retriever; print('gradio' in sys.modules)"
+    code = (
+        "import sys, qa, qa.upload, qa.cli, qa.builder, qa.retriever, qa.status, qa.web.render, qa.web.app; "
+        "print('gradio' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 
 
 def test_build_note_shows_stage_and_progress():
-    st = ui.BuildState(running=True, stage="reading corpus", done=0, total=1, started=time.time())
-    assert "<progress></progress>" in ui.render_build_note(st, True)  # unknown length: indeterminate bar
-    st = ui.BuildState(running=True, stage="embedding", done=30, total=120)
-    note = ui.render_build_note(st, True)
+    st = BuildState(running=True, stage="reading corpus", done=0, total=1, started=time.time())
+    assert "<progress></progress>" in render.render_build_note(st, True)  # unknown length: indeterminate bar
+    st = BuildState(running=True, stage="embedding", done=30, total=120)
+    note = render.render_build_note(st, True)
     assert 'value="25"' in note and "embedding passages 30/120" in note and "previous index" in note
-    assert ui.render_build_note(ui.BuildState(running=False), True) == ""
+    assert render.render_build_note(BuildState(running=False), True) == ""
 
 
 def test_unreadable_index_is_explained_not_crashed(tmp_path, corpus_copy, fake_embedder):
     index = tmp_path / "index"
     index.mkdir()
     (index / "manifest.json").write_text("{not json", encoding="utf-8")
-    app = ui.QAApp(corpus_copy, index, embedder=fake_embedder)
+    app = QAApp(corpus_copy, index, embedder=fake_embedder)
     assert app.generation() == -1 and app.filters() == ([], None)
-    with pytest.raises(ui.QAError, match="qa build --full"):
+    with pytest.raises(QAError, match="qa build --full"):
         app.ask("NATO")
-    assert "qa build --full" in app.status_html()
-    ui.create_app(app)  # the page still comes up, with the reason in the index panel
+    assert "qa build --full" in page.status_panel(app)
+    page.create_app(app)  # the page still comes up, with the reason in the index panel
 
 
 def test_qa_serve_starts_this_app(monkeypatch):
     from qa.cli import main as qa_main
 
     calls = []
-    monkeypatch.setattr(ui, "main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(server, "main", lambda argv: calls.append(argv) or 0)
     assert qa_main(["serve", "--port", "7999", "--corpus", "c", "--index", "i"]) == 0
     assert calls == [["--corpus", "c", "--index", "i", "--host", "127.0.0.1", "--port", "7999"]]
+
+
+def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_embedder):
+    """qa.css and the js_on_load scripts ship in qa/web/static and reach the page unchanged."""
+    from importlib import resources
+
+    static = resources.files("qa.web") / "static"
+    css = (static / "qa.css").read_text(encoding="utf-8")
+    assert "#qa-article-col {" in css and page.page_style()["css"] == css
+    demo = page.create_app(QAApp(corpus_copy, tmp_path / "none", embedder=fake_embedder))
+    scripts = {c["props"].get("elem_id"): c["props"].get("js_on_load") for c in demo.config["components"]}
+    assert scripts["qa-result"] == (static / "cards.js").read_text(encoding="utf-8")
+    assert scripts["qa-examples"] == (static / "examples.js").read_text(encoding="utf-8")
+    article_js = scripts["qa-article-panel"]
+    assert "scrollIntoView" in article_js and "__ARTICLE_PLACEHOLDER__" not in article_js
+    assert json.dumps(render.ARTICLE_PLACEHOLDER) in article_js

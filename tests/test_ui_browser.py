@@ -1,4 +1,4 @@
-"""End-to-end: `python ui.py` on a free loopback port, driven by Debian's Chromium through Playwright.
+"""End-to-end: `python ui.py` (qa.web.server) on a free loopback port, driven by Debian's Chromium through Playwright.
 
 One server per module: it starts on a temporary copy of the shipped corpus (plus an article carrying
 script payloads) with no index, so it also exercises the first-start build.
@@ -193,6 +193,8 @@ def test_seed_question_shows_the_cited_passage_with_the_answer(page, server):
     line = page.locator(".qa-answer-text").inner_text()
     assert line.endswith("[1]")
     assert page.locator(".qa-card").count() == 5  # the default number of passages
+    # qa/web/static/qa.css is applied: its 4px accent bar on the answer line
+    assert page.locator(".qa-answer").evaluate("e => getComputedStyle(e).borderLeftWidth") == "4px"
     assert page.outside == []  # nothing fetched from the internet (fonts, analytics)
 
 

@@ -1,0 +1,211 @@
+"""The web app's state and actions over one corpus and index: no widgets and no HTML here.
+
+One retriever is shared by every visitor and follows the index as builds commit
+it; the library checks the questions (qa.retriever) and saves uploads
+(qa.upload), and its errors reach the page as they are, for it to show.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.domain import Answer, Article
+from qa.errors import QAError, QuestionError
+from qa.manifest import read_manifest
+from qa.retriever import Retriever
+from qa.status import CorpusStatus, corpus_status
+from qa.upload import UploadResult, save_uploads
+from qa.web.builds import BuildRunner, BuildState
+
+MAX_K = 20  # passages one question may ask for from the page or the API
+DEFAULT_K = 5
+# Example questions answered by the shipped corpus (shown when the article they come from is present).
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("Who replaced the fired US Secretary of Defense?", "000_e4fff1e13a0bbc77.txt"),
+    ("How many troops does Germany plan to withdraw by early July?", "003_bd4f993c6f237ca7.txt"),
+    ("How much has the war in Afghanistan cost the United States?", "004_795284bbc2c01457.txt"),
+    ("Where are the peace talks between the Taliban and the Afghan government held?", "001_31946ef2ba710364.txt"),
+)
+
+
+class IndexNotReady(QAError):
+    """No index can answer yet (the first build is still running, or none was started)."""
+
+
+class ArticleGone(QAError):
+    """The cited article is not in the live index (it was rebuilt since the answer was given)."""
+
+
+@dataclass(frozen=True)
+class ArticleRequest:
+    """What a card's "Open article" button asks for. It comes from the browser: parsed, never trusted."""
+
+    article_id: str | None
+    start: int | None = None
+    end: int | None = None
+    highlight: tuple[int, int] | None = None
+    cited_hash: str = ""  # the article's content hash when the answer cited it ('' unknown)
+
+    @classmethod
+    def from_browser(cls, data: Any) -> ArticleRequest:
+        """Junk (missing keys, non-numbers) gives a request without offsets or without an article, not an error."""
+        data = data if isinstance(data, Mapping) else {}
+        article_id = data.get("article_id")
+        try:
+            start, end = int(data.get("start")), int(data.get("end"))
+            highlight = (int(data.get("hs")), int(data.get("he")))
+        except (TypeError, ValueError):
+            start = end = highlight = None
+        return cls(
+            article_id=article_id if isinstance(article_id, str) else None,
+            start=start,
+            end=end,
+            highlight=highlight,
+            cited_hash=str(data.get("hash") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class OpenedArticle:
+    """A cited article from the live index, and whether it changed since the answer cited it."""
+
+    article: Article
+    request: ArticleRequest
+    stale: bool
+
+
+class QAApp:
+    """What the page talks to: asks, articles, status, uploads and builds over one corpus and index."""
+
+    def __init__(self, corpus: str | Path, index_dir: str | Path, embedder: Any = None):
+        self.corpus, self.index_dir = Path(corpus), Path(index_dir)
+        self._embedder = embedder  # None: the process-wide model, loaded on first use
+        self._retriever: Retriever | None = None
+        self._lock = threading.Lock()
+        self.builder = BuildRunner(self.corpus, self.index_dir, self.embedder, self._built)
+
+    def embedder(self, model_id: str | None = None) -> Any:
+        """The model for model_id (an index's; None: the index's if there is one, else the default)."""
+        if self._embedder is None:
+            from qa.embed import load_embedder
+
+            if model_id is None and self.has_index():
+                try:
+                    model_id = self.retriever(refresh=False).index.model_id
+                except QAError:
+                    pass  # a broken index is reported when asked; warm the default model meanwhile
+            return load_embedder(model_id)
+        return self._embedder
+
+    def _built(self, state: BuildState) -> None:
+        if state.report is not None:
+            self.retriever(refresh=True)  # switch now, not at the next question
+
+    def has_index(self) -> bool:
+        return (self.index_dir / "manifest.json").exists()
+
+    def retriever(self, refresh: bool = True) -> Retriever | None:
+        """The shared retriever on the newest committed index (None if there is none yet)."""
+        with self._lock:
+            if self._retriever is None:
+                if not self.has_index():
+                    return None
+                self._retriever = Retriever.load(self.index_dir, embedder=self._embedder)
+                return self._retriever
+        if refresh:
+            self._retriever.refresh()
+        return self._retriever
+
+    def _live_retriever(self) -> Retriever:
+        """The shared retriever, or IndexNotReady saying what to wait for or do."""
+        shared = self.retriever()
+        if shared is None:
+            raise IndexNotReady(
+                "the index is still being built; ask again in a moment"
+                if self.builder.state().running
+                else "there is no index yet; open 'Corpus & index' and click Rebuild index"
+            )
+        return shared
+
+    def ask(
+        self,
+        question: str | None,
+        k: int = DEFAULT_K,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> tuple[Answer, dict[str, str]]:
+        """The answer plus each cited article's content hash (to tell later whether it changed).
+
+        Widget values arrive as the page has them (None for an empty box, a float
+        from the slider, '' for no date); the retriever judges the question itself.
+        """
+        k = int(k or DEFAULT_K)
+        if k > MAX_K:  # the retriever has no upper bound; the page and the public API do
+            raise QuestionError(f"the number of passages must be between 1 and {MAX_K}, got {k}")
+        shared = self._live_retriever()
+        index = shared.index  # one generation for the question and the hashes of what it cites
+        view = Retriever(index, self._embedder, shared.config)
+        answer = view.ask(
+            "" if question is None else question,
+            k=k,
+            sources=[s for s in sources or [] if s] or None,
+            since=(since or "").strip() or None,
+            until=(until or "").strip() or None,
+            auto_refresh=False,
+        )
+        entries = index.manifest.articles
+        hashes = {p.article_id: entries[p.article_id].hash for p in answer.passages if p.article_id in entries}
+        return answer, hashes
+
+    def open_article(self, request: ArticleRequest) -> OpenedArticle:
+        """The article a card cites, from the live index (IndexNotReady without one, ArticleGone if it left)."""
+        if request.article_id is None:
+            raise QAError("the request names no article")
+        index = self._live_retriever().index
+        try:
+            article = index.article(request.article_id)
+        except KeyError:
+            raise ArticleGone(f"{request.article_id} is not in the index any more") from None
+        entry = index.manifest.articles.get(request.article_id)
+        current = entry.hash if entry is not None else None
+        return OpenedArticle(article, request, stale=bool(request.cited_hash) and request.cited_hash != current)
+
+    def filters(self) -> tuple[list[str], tuple[str, str] | None]:
+        """The live index's sources, and its first and last article dates (None: no dates)."""
+        try:
+            r = self.retriever(refresh=False)
+        except QAError:  # unreadable index: the status panel says why
+            r = None
+        if r is None:
+            return [], None
+        dates = sorted(e.date[:10] for e in r.index.manifest.articles.values() if e.date)
+        return list(r.index.sources), ((dates[0], dates[-1]) if dates else None)
+
+    def generation(self) -> int:
+        """The live index generation (0: none, -1: unreadable)."""
+        try:
+            r = self.retriever(refresh=True)
+        except QAError:
+            return -1
+        return r.index.generation if r is not None else 0
+
+    def status(self) -> tuple[CorpusStatus, list[dict]]:
+        """The index's status and what its last build skipped; QAError or OSError if it cannot be read."""
+        return corpus_status(self.corpus, self.index_dir), read_manifest(self.index_dir).skipped
+
+    def examples(self) -> list[str]:
+        """The example questions whose article is in this corpus."""
+        return [q for q, source in EXAMPLES if (self.corpus / source).is_file()]
+
+    def upload(self, files: list[Any] | None, overwrite: bool) -> UploadResult:
+        """Saves Gradio's uploaded files into the corpus under the names the visitor gave them."""
+        pairs = []
+        for f in files or []:
+            path = Path(getattr(f, "name", None) or str(f))
+            pairs.append((getattr(f, "orig_name", None) or path.name, path))
+        return save_uploads(self.corpus, pairs, overwrite=bool(overwrite))

@@ -1,0 +1,366 @@
+"""The Gradio page: the Ask and Corpus & index tabs, their events, and the one public API endpoint (/ask).
+
+Handlers turn the app's outcomes into HTML (qa.web.render) or widget updates;
+the library's errors become messages on the page, or a gr.Error on the API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import gradio as gr
+
+from qa.errors import QAError
+from qa.ingest import SUPPORTED_SUFFIXES
+from qa.upload import MAX_UPLOAD_BYTES
+from qa.web.app import DEFAULT_K, MAX_K, ArticleGone, ArticleRequest, IndexNotReady, QAApp
+from qa.web.render import (
+    ARTICLE_PLACEHOLDER,
+    STAGES,
+    render_answer,
+    render_article,
+    render_build_note,
+    render_examples,
+    render_message,
+    render_report,
+    render_status,
+    render_upload,
+)
+
+HEADER = (
+    '<div id="qa-header"><h1>Ask your articles</h1>'
+    "<p>Answers quote the passage and sentence they come from, with a citation you can open.</p></div>"
+)
+ASK_EVENT = dict(api_visibility="private", concurrency_limit=4, concurrency_id="ask", show_progress="minimal")
+
+
+def static_text(name: str) -> str:
+    """A file from qa/web/static, read from the installed package (not from the current folder)."""
+    return (resources.files("qa.web") / "static" / name).read_text(encoding="utf-8")
+
+
+def page_style() -> dict[str, Any]:
+    """Theme and CSS: Gradio 6 takes them in launch(). System fonts: nothing is fetched from the web."""
+    theme = gr.themes.Soft(
+        primary_hue="blue",
+        neutral_hue="slate",
+        font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+    return {"theme": theme, "css": static_text("qa.css")}
+
+
+def status_panel(app: QAApp) -> str:
+    """The index panel; an unreadable index shows why, a missing one how to build it."""
+    try:
+        status, skipped = app.status()
+    except (QAError, OSError) as exc:
+        return render_status(None, error=str(exc) if app.has_index() else None)
+    return render_status(status, skipped)
+
+
+def article_panel(app: QAApp, data: Any) -> str:
+    """The article a card's "Open article" asked for (data is what the browser sent)."""
+    try:
+        opened = app.open_article(ArticleRequest.from_browser(data))
+    except ArticleGone:
+        return render_message(
+            "This article is no longer in the index.", "The index was rebuilt since; ask the question again.", "warn"
+        )
+    except QAError:  # no index, or one that cannot be read
+        return render_message("This article cannot be opened.", "Ask the question again.", "warn")
+    req = opened.request
+    return render_article(opened.article, req.start, req.end, req.highlight, opened.stale, nonce=f"{time.time():.6f}")
+
+
+def _date_hint(span: tuple[str, str] | None, end: int) -> str:
+    return f"YYYY-MM-DD, e.g. {span[end]}" if span else "YYYY-MM-DD"
+
+
+def _event_data(evt: gr.EventData) -> dict:
+    """What the page's js_on_load code sent with trigger() ({} if anything else)."""
+    data = getattr(evt, "_data", None)
+    return data if isinstance(data, dict) else {}
+
+
+class Handlers:
+    """The page's event handlers over one QAApp."""
+
+    def __init__(self, app: QAApp):
+        self.app = app
+        self.examples = app.examples()
+
+    def show_answer(self, question, k, sources, since, until) -> tuple[str, str]:
+        """The answer panel (and an emptied article panel), or a message saying what to do."""
+        if not (question or "").strip():  # a state of the page, not an error: show an example
+            example = self.examples[0] if self.examples else "Who said what, and when?"
+            return render_message("Type a question first.", "For example: " + example), ARTICLE_PLACEHOLDER
+        try:
+            answer, hashes = self.app.ask(question, int(k), sources, since, until)
+        except IndexNotReady as exc:  # the banner above shows the build's progress
+            return render_message("The index is not ready yet.", str(exc), "warn"), ARTICLE_PLACEHOLDER
+        except (QAError, ValueError) as exc:
+            return render_message("This question cannot be answered as asked.", str(exc), "error"), ARTICLE_PLACEHOLDER
+        return render_answer(answer, hashes), ARTICLE_PLACEHOLDER
+
+    def api_ask(
+        self,
+        question: str,
+        k: int = DEFAULT_K,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict:
+        """Answer a question with ranked, cited passages: the same JSON as `qa ask --json`."""
+        try:
+            answer, _ = self.app.ask(question, int(k), sources, since, until)
+        except (QAError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+        return answer.to_dict()
+
+    def pick_example(self, evt: gr.EventData):
+        """The clicked example question into the box (only the page's own examples)."""
+        question = _event_data(evt).get("question")
+        return question if question in self.examples else gr.skip()
+
+    def show_article(self, evt: gr.EventData) -> str:
+        return article_panel(self.app, _event_data(evt))
+
+    def status(self) -> str:
+        return status_panel(self.app)
+
+    def add_files(self, files, overwrite) -> tuple[str, str, None]:
+        """What was saved or refused, the status (now showing the corpus changed), and an emptied file box."""
+        return render_upload(self.app.upload(files, overwrite)), self.status(), None
+
+    def rebuild(self, full, progress=gr.Progress()) -> tuple[str, str]:
+        """Starts a build (or follows the one running) and reports its progress until it ends."""
+        started = self.app.builder.start(full=bool(full))
+        note = "" if started else "A build is already running; showing its progress."
+        progress(0, desc="starting")
+        while (st := self.app.builder.state()).running:
+            stage = STAGES.get(st.stage, st.stage)
+            if st.total > 1:
+                progress((st.done, st.total), desc=stage, unit="passages" if st.stage == "embedding" else "steps")
+            else:
+                progress(None if st.stage != "done" else 1.0, desc=stage)
+            time.sleep(0.25)
+        return render_report(st.report, st.error, note), self.status()
+
+    def tick(self, seen: int) -> tuple:
+        """Every second: the build banners; and, once a build commits, the filters and status of the new index."""
+        note = render_build_note(self.app.builder.state(), self.app.has_index())
+        gen = self.app.generation()
+        if gen == seen:
+            return note, note, gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+        sources, span = self.app.filters()
+        return (
+            note,
+            note,
+            gr.update(choices=sources, visible=bool(sources)),
+            gr.update(visible=span is not None, placeholder=_date_hint(span, 0)),
+            gr.update(visible=span is not None, placeholder=_date_hint(span, 1)),
+            self.status(),
+            gen,
+        )
+
+
+@dataclass
+class AskTab:
+    """The Ask tab's widgets that events read or write."""
+
+    note: gr.HTML
+    question: gr.Textbox
+    ask: gr.Button
+    examples: gr.HTML
+    k: gr.Slider
+    sources: gr.Dropdown
+    since: gr.Textbox
+    until: gr.Textbox
+    result: gr.HTML
+    article: gr.HTML
+
+
+@dataclass
+class CorpusTab:
+    """The Corpus & index tab's widgets that events read or write."""
+
+    tab: gr.Tab
+    note: gr.HTML
+    status: gr.HTML
+    rebuild: gr.Button
+    refresh: gr.Button
+    full: gr.Checkbox
+    report: gr.HTML
+    files: gr.File
+    overwrite: gr.Checkbox
+    add: gr.Button
+    upload_result: gr.HTML
+
+
+def _question_row() -> tuple[gr.Textbox, gr.Button]:
+    with gr.Row(equal_height=True):
+        question = gr.Textbox(
+            placeholder="Ask a question about the articles, then press Enter",
+            show_label=False,
+            lines=1,
+            max_lines=3,
+            scale=5,
+            autofocus=True,
+            elem_id="qa-question",
+            container=False,
+        )
+        ask = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
+    return question, ask
+
+
+def _options(
+    sources: list[str], dates: tuple[str, str] | None
+) -> tuple[gr.Slider, gr.Dropdown, gr.Textbox, gr.Textbox]:
+    """The Options accordion: passages to show, sources, and a date range (hidden when the index has none)."""
+    with gr.Accordion("Options", open=False, elem_id="qa-options"), gr.Row():
+        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200)
+        source_dd = gr.Dropdown(
+            choices=sources,
+            multiselect=True,
+            label="Sources",
+            elem_id="qa-sources",
+            visible=bool(sources),
+            min_width=200,
+        )
+        since = gr.Textbox(
+            label="From date", placeholder=_date_hint(dates, 0), visible=dates is not None, min_width=140
+        )
+        until = gr.Textbox(label="To date", placeholder=_date_hint(dates, 1), visible=dates is not None, min_width=140)
+    return k, source_dd, since, until
+
+
+def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
+    with gr.Tab("Ask", id="ask"):
+        note = gr.HTML(render_build_note(app.builder.state(), app.has_index()), elem_id="qa-ask-note", js_on_load=None)
+        question, ask = _question_row()
+        example_box = gr.HTML(
+            render_examples(examples),
+            elem_id="qa-examples",
+            js_on_load=static_text("examples.js"),
+            visible=bool(examples),
+        )
+        k, sources, since, until = _options(*app.filters())
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                result = gr.HTML("", elem_id="qa-result", js_on_load=static_text("cards.js"))
+            with gr.Column(scale=2, min_width=320, elem_id="qa-article-col"):
+                article_js = static_text("article.js").replace(
+                    "__ARTICLE_PLACEHOLDER__", json.dumps(ARTICLE_PLACEHOLDER)
+                )
+                article = gr.HTML(ARTICLE_PLACEHOLDER, elem_id="qa-article-panel", js_on_load=article_js)
+    return AskTab(note, question, ask, example_box, k, sources, since, until, result, article)
+
+
+def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, gr.Button, gr.Checkbox, gr.HTML]:
+    with gr.Column(scale=1, min_width=300):
+        gr.Markdown("### Index")
+        status = gr.HTML(status_panel(app), elem_id="qa-status", js_on_load=None)
+        with gr.Row():
+            rebuild = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild", scale=2)
+            refresh = gr.Button("Refresh status", variant="secondary", elem_id="qa-refresh", scale=1)
+        full = gr.Checkbox(
+            False,
+            label="From scratch (ignore the old index and the embedding cache; "
+            "needed after changing chunk settings or if the index is damaged)",
+            elem_id="qa-full",
+        )
+        report = gr.HTML("", elem_id="qa-report", js_on_load=None)
+    return status, rebuild, refresh, full, report
+
+
+def _upload_column() -> tuple[gr.File, gr.Checkbox, gr.Button, gr.HTML]:
+    with gr.Column(scale=1, min_width=300):
+        gr.Markdown("### Add articles")
+        gr.Markdown(
+            f"Files of type {', '.join(SUPPORTED_SUFFIXES)}, up to {MAX_UPLOAD_BYTES // (1 << 20)} MB "
+            "each, are saved into the corpus folder. Then click **Rebuild index**."
+        )
+        files = gr.File(
+            file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Article files", elem_id="qa-upload"
+        )
+        overwrite = gr.Checkbox(False, label="Replace files of the same name", elem_id="qa-overwrite")
+        add = gr.Button("Add to corpus", elem_id="qa-add")
+        upload_result = gr.HTML("", elem_id="qa-upload-result", js_on_load=None)
+    return files, overwrite, add, upload_result
+
+
+def _corpus_tab(app: QAApp) -> CorpusTab:
+    with gr.Tab("Corpus & index", id="corpus") as tab:
+        note = gr.HTML("", elem_id="qa-index-note", js_on_load=None)
+        with gr.Row(equal_height=False):
+            status, rebuild, refresh, full, report = _index_column(app)
+            files, overwrite, add, upload_result = _upload_column()
+    return CorpusTab(tab, note, status, rebuild, refresh, full, report, files, overwrite, add, upload_result)
+
+
+def _wire_ask(h: Handlers, ask: AskTab) -> None:
+    """Enter, the Ask button and an example chip ask; a card's Open article fills the article panel."""
+    inputs = [ask.question, ask.k, ask.sources, ask.since, ask.until]
+    outputs = [ask.result, ask.article]
+    for trigger in (ask.question.submit, ask.ask.click):
+        trigger(h.show_answer, inputs, outputs, **ASK_EVENT)
+    ask.examples.click(h.pick_example, None, ask.question, api_visibility="private", queue=False).then(
+        h.show_answer, inputs, outputs, **ASK_EVENT
+    )
+    ask.result.click(
+        h.show_article, None, ask.article, api_visibility="private", concurrency_limit=4, show_progress="hidden"
+    )
+
+
+def _wire_corpus(h: Handlers, corpus: CorpusTab) -> None:
+    """Upload, rebuild (no concurrency limit: a second click follows the running build) and refresh."""
+    corpus.add.click(
+        h.add_files,
+        [corpus.files, corpus.overwrite],
+        [corpus.upload_result, corpus.status, corpus.files],
+        api_visibility="private",
+    )
+    corpus.rebuild.click(
+        h.rebuild,
+        corpus.full,
+        [corpus.report, corpus.status],
+        api_visibility="private",
+        concurrency_limit=None,
+        show_progress_on=[corpus.status],
+    )
+    corpus.refresh.click(h.status, None, corpus.status, api_visibility="private")
+    corpus.tab.select(h.status, None, corpus.status, api_visibility="private", show_progress="hidden")
+
+
+def _wire_timer(h: Handlers, ask: AskTab, corpus: CorpusTab, seen_gen: gr.State) -> None:
+    """A one-second tick keeps the build banners, the filters and the status in step with the index."""
+    gr.Timer(1.0).tick(
+        h.tick,
+        seen_gen,
+        [ask.note, corpus.note, ask.sources, ask.since, ask.until, corpus.status, seen_gen],
+        api_visibility="private",
+        concurrency_limit=None,
+        show_progress="hidden",
+        queue=False,
+    )
+
+
+def create_app(app: QAApp) -> gr.Blocks:
+    """The Gradio Blocks for app (not launched); /ask is its only public API endpoint."""
+    handlers = Handlers(app)
+    with gr.Blocks(title="qa — cited answers", delete_cache=(3600, 3600)) as demo:
+        seen_gen = gr.State(app.generation())
+        gr.HTML(HEADER, js_on_load=None)
+        with gr.Tabs():
+            ask = _ask_tab(app, handlers.examples)
+            corpus = _corpus_tab(app)
+        _wire_ask(handlers, ask)
+        _wire_corpus(handlers, corpus)
+        _wire_timer(handlers, ask, corpus, seen_gen)
+        gr.api(handlers.api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
+    return demo
