@@ -127,6 +127,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    w = sub.add_parser("add", help="fetch web pages (or PDFs) and save their articles in the corpus")
+    w.add_argument("urls", nargs="+", metavar="URL", help="http(s) address of an article")
+    w.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    w.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     v = sub.add_parser("serve", help="start the web app (same as python ui.py)")
     v.add_argument("--corpus", default="corpus")
     v.add_argument("--index", default="index")
@@ -349,6 +354,28 @@ def format_grid(result) -> str:
     return "\n".join(lines)
 
 
+def cmd_add(args) -> int:
+    from .webpage import add_urls
+
+    report = add_urls(args.corpus, args.urls)
+    _print_failures(report.failed)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for saved in report.added + report.updated + report.unchanged:
+            print(f"{saved.status:<9} {saved.path}  ({saved.url})")
+        print(
+            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.failed)} failed"
+        )
+    return 1 if report.failed else 0
+
+
+def _print_failures(failures) -> None:
+    for failure in failures:
+        print(f"error: {failure.url}: {failure.reason}", file=sys.stderr)
+
+
 def cmd_serve(args) -> int:
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
@@ -359,4 +386,11 @@ def cmd_serve(args) -> int:
     return ui.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
 
 
-COMMANDS = {"build": cmd_build, "ask": cmd_ask, "status": cmd_status, "eval": cmd_eval, "serve": cmd_serve}
+COMMANDS = {
+    "build": cmd_build,
+    "ask": cmd_ask,
+    "status": cmd_status,
+    "eval": cmd_eval,
+    "add": cmd_add,
+    "serve": cmd_serve,
+}

@@ -261,7 +261,7 @@ def _guess_encoding(data: bytes) -> str | None:
     return best.encoding
 
 
-def _front_matter(text: str) -> tuple[dict[str, str], str]:
+def front_matter(text: str) -> tuple[dict[str, str], str]:
     """A leading `---` block of `key: value` lines (no YAML parser needed).
 
     Only treated as front matter if every line in it looks like YAML, so a
@@ -317,7 +317,7 @@ def _drop_title_line(text: str, title: str | None) -> str:
 
 def _text_article(rel: str, path: Path, text: str, *, markdown: bool) -> Article:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    meta, body = _front_matter(text)
+    meta, body = front_matter(text)
     heading = None
     if markdown:
         lines = body.lstrip("\n").split("\n", 1)
