@@ -132,6 +132,15 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
     w.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    f = sub.add_parser("feed", help="follow RSS/Atom feeds: their new entries become articles")
+    fsub = f.add_subparsers(dest="feed_command", required=True)
+    fa = fsub.add_parser("add", help="remember a feed in <corpus>/feeds.txt and sync it")
+    fa.add_argument("url", metavar="URL")
+    fa.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    fs = fsub.add_parser("sync", help="fetch every feed in <corpus>/feeds.txt and save new entries")
+    fs.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    fs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     v = sub.add_parser("serve", help="start the web app (same as python ui.py)")
     v.add_argument("--corpus", default="corpus")
     v.add_argument("--index", default="index")
@@ -371,6 +380,25 @@ def cmd_add(args) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_feed(args) -> int:
+    from . import feeds
+    from .fetch import normalize_url
+
+    if args.feed_command == "add":
+        report = feeds.add_feed(args.corpus, args.url)
+        print(f"following {normalize_url(args.url)} (listed in {Path(args.corpus) / feeds.FEEDS_FILE})")
+    else:
+        report = feeds.sync_feeds(args.corpus)
+    _print_failures(report.failed)
+    if getattr(args, "json", False):
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for saved in report.new + report.updated:
+            print(f"{'new' if saved in report.new else 'updated':<9} {saved.path}  ({saved.url})")
+        print(report.summary())
+    return 1 if report.failed else 0
+
+
 def _print_failures(failures) -> None:
     for failure in failures:
         print(f"error: {failure.url}: {failure.reason}", file=sys.stderr)
@@ -392,5 +420,6 @@ COMMANDS = {
     "status": cmd_status,
     "eval": cmd_eval,
     "add": cmd_add,
+    "feed": cmd_feed,
     "serve": cmd_serve,
 }
