@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from .errors import QAError
@@ -140,6 +141,17 @@ def parser() -> argparse.ArgumentParser:
     fs = fsub.add_parser("sync", help="fetch every feed in <corpus>/feeds.txt and save new entries")
     fs.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
     fs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    t = sub.add_parser("watch", help="rebuild the index whenever the corpus changes (Ctrl-C stops)")
+    t.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    t.add_argument("--index", default="index", help="index directory (default: index)")
+    t.add_argument(
+        "--sync-feeds",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="also sync the feeds in <corpus>/feeds.txt every MINUTES (first at start)",
+    )
 
     v = sub.add_parser("serve", help="start the web app (same as python ui.py)")
     v.add_argument("--corpus", default="corpus")
@@ -404,6 +416,39 @@ def _print_failures(failures) -> None:
         print(f"error: {failure.url}: {failure.reason}", file=sys.stderr)
 
 
+def cmd_watch(args) -> int:
+    import signal
+    import threading
+
+    from .watch import CorpusWatcher
+
+    def built(report) -> None:
+        print(f"built: {report.summary()}", flush=True)
+        for s in report.skipped:
+            print(f"  skipped {s}", flush=True)
+
+    watcher = CorpusWatcher(
+        args.corpus,
+        args.index,
+        on_build=built,
+        on_sync=lambda report: print(f"feeds: {report.summary()}", flush=True),
+        on_error=lambda exc: print(f"error: {exc}", file=sys.stderr, flush=True),
+        sync_feeds_minutes=args.sync_feeds,
+    )
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as cleanly as Ctrl-C
+    feeds = f", feeds every {args.sync_feeds:g} min" if args.sync_feeds else ""
+    print(f"watching {args.corpus} -> {args.index}{feeds} (Ctrl-C stops)", flush=True)
+    watcher.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        watcher.stop()
+        print(f"stopped watching {args.corpus}", flush=True)
+    return 0
+
+
 def cmd_serve(args) -> int:
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
@@ -421,5 +466,6 @@ COMMANDS = {
     "eval": cmd_eval,
     "add": cmd_add,
     "feed": cmd_feed,
+    "watch": cmd_watch,
     "serve": cmd_serve,
 }
