@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
 
 
 @dataclass
@@ -105,6 +108,21 @@ class LocalServer:
     def hits(self) -> Counter[str]:
         with self._lock:
             return Counter(path for path, _ in self.requests)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A running LocalServer, shut down after the test (test modules bind it: `server = http_fixture.server`)."""
+    with LocalServer() as s:
+        yield s
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """An empty corpus folder to fetch into."""
+    path = tmp_path / "corpus"
+    path.mkdir()
+    return path
 
 
 def article_page(title: str, paragraphs: list[str], date: str = "2020-10-21", site: str = "Example News") -> str:

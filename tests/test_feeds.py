@@ -9,6 +9,7 @@ import sys
 from html import escape
 from pathlib import Path
 
+import http_fixture
 import pytest
 from http_fixture import LocalServer, article_page
 
@@ -34,17 +35,7 @@ BRIDGE = [
 MARKET = ["The market in Betatown sold quinces to visitors from the coast on Saturday, traders said."]
 
 
-@pytest.fixture
-def server():
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    path = tmp_path / "corpus"
-    path.mkdir()
-    return path
+server, corpus = http_fixture.server, http_fixture.corpus  # the shared fixtures
 
 
 def rss(server: LocalServer, items: list[dict], title: str = "Deltaport Gazette") -> str:
@@ -67,20 +58,14 @@ def rss(server: LocalServer, items: list[dict], title: str = "Deltaport Gazette"
     )
 
 
-def atom(server: LocalServer, entries: list[dict]) -> str:
-    parts = []
-    for e in entries:
-        content = f'<content type="html">{escape(e["content"])}</content>' if e.get("content") else ""
-        parts.append(
-            f"<entry><id>{e['guid']}</id><title>{escape(e['title'])}</title>"
-            f'<link rel="alternate" href="{server.url(e["link"])}"/><published>{e["date"]}</published>'
-            f"<updated>{e['date']}</updated><summary>{escape(e.get('summary', ''))}</summary>{content}</entry>"
-        )
+def atom(server: LocalServer, e: dict) -> str:
+    """Atom 1.0 with one entry: id, title, link (a path on the server), published/updated, summary."""
     return (
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
         "<title>Betatown Atom</title><id>urn:betatown</id><updated>2021-03-04T08:00:00Z</updated>"
-        + "".join(parts)
-        + "</feed>"
+        f"<entry><id>{e['guid']}</id><title>{escape(e['title'])}</title>"
+        f'<link rel="alternate" href="{server.url(e["link"])}"/><published>{e["date"]}</published>'
+        f"<updated>{e['date']}</updated><summary>{escape(e.get('summary', ''))}</summary></entry></feed>"
     )
 
 
@@ -145,11 +130,14 @@ def test_a_sync_without_changes_fetches_no_page_and_uses_the_etag(server, corpus
 
 def test_atom_with_last_modified(server, corpus):
     serve_pages(server)
-    entries = [
-        {"guid": "urn:market", "title": "Quinces at the market", "link": "/b/market", "date": "2021-03-04T08:00:00Z"}
-    ]
+    entry = {
+        "guid": "urn:market",
+        "title": "Quinces at the market",
+        "link": "/b/market",
+        "date": "2021-03-04T08:00:00Z",
+    }
     stamp = "Thu, 04 Mar 2021 08:00:00 GMT"
-    url = server.route("/atom", atom(server, entries), content_type="application/atom+xml", last_modified=stamp)
+    url = server.route("/atom", atom(server, entry), content_type="application/atom+xml", last_modified=stamp)
     first = sync_feeds(corpus, urls=[url])
     assert first.to_dict()["new"] == 1 and server.hits()["/b/market"] == 1
     (article,) = scan_corpus(corpus)[0]

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import http_fixture
 import pytest
 from doc_fixtures import make_pdf
-from http_fixture import LocalServer, article_page
+from http_fixture import article_page
 
 from qa import fetch
 from qa.fetch import FEEDS, PAGES, Fetcher, FetchError, FetchOptions, is_public_address, normalize_url
@@ -24,17 +25,7 @@ P3 = "The ministers will meet again in June to review progress on the peace talk
 PAGE = article_page("NATO to stay in Afghanistan", [P1, P2, P3])
 
 
-@pytest.fixture
-def server():
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    path = tmp_path / "corpus"
-    path.mkdir()
-    return path
+server, corpus = http_fixture.server, http_fixture.corpus  # the shared fixtures
 
 
 def fetch_error(url: str, accept=PAGES, **options) -> str:
