@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .clean import clean_text, normalize_date
-from .errors import CorpusError, QAError
-from .fetch import FEEDS, PAGES, Failure, Fetcher, FetchError, FetchOptions, normalize_url
+from .errors import CorpusError
+from .fetch import FEEDS, PAGES, Failure, Fetcher, FetchError, FetchOptions, as_failure, normalize_url
 from .ingest import FEEDS_FILE, Extracted, UnreadableError, html_to_text
 from .store import atomic_write_bytes
 from .webpage import Saved, corpus_root, host_name, owned_path, page_text, render, safe_dir, slugify, write_if_changed
@@ -139,12 +139,8 @@ def sync_feeds(
         for url in feeds:
             try:
                 _sync_one(root, normalize_url(url), state, fetcher, report)
-            except FetchError as e:
-                report.failed.append(e.failure())
-            except QAError as e:
-                report.failed.append(Failure(url, str(e)))
-            except OSError as e:
-                report.failed.append(Failure(url, f"cannot save: {e.strerror or e}"))
+            except Exception as e:  # noqa: BLE001 - one feed's problem never stops the others
+                report.failed.append(as_failure(url, e))
             finally:
                 _save_state(root, state)  # what was saved so far is remembered even if a later feed fails
     finally:
@@ -172,18 +168,15 @@ def _sync_one(root: Path, url: str, state: dict, fetcher: Fetcher, report: FeedR
     folder = f"{FEEDS_DIR}/{_feed_folder(url, state)}"
     feed_state["folder"] = folder.split("/", 1)[1]
     for raw in parsed.entries:
-        entry = _entry(raw)
-        known = feed_state["entries"].get(entry.key)
-        if known is not None and known.get("fingerprint") == entry.fingerprint:
-            report.unchanged += 1
-            continue
         try:
+            entry = _entry(raw)
+            known = feed_state["entries"].get(entry.key)
+            if known is not None and known.get("fingerprint") == entry.fingerprint:
+                report.unchanged += 1
+                continue
             saved = _save_entry(root, folder, entry, source, known, fetcher)
-        except FetchError as e:
-            report.failed.append(e.failure())
-            continue
-        except UnreadableError as e:
-            report.failed.append(Failure(entry.link or entry.key, str(e)))
+        except Exception as e:  # noqa: BLE001 - one entry's problem never stops the others
+            report.failed.append(as_failure(_clean(raw.get("link")) or url, e))
             continue
         feed_state["entries"][entry.key] = {"file": Path(saved.path).name, "fingerprint": entry.fingerprint}
         if saved.status == "unchanged":

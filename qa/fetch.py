@@ -19,6 +19,7 @@ unless asked, so each hop passes through the checks here.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from . import __version__
 from .errors import QAError
+
+log = logging.getLogger("qa.fetch")
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -107,6 +110,18 @@ class FetchError(QAError):
 
     def failure(self) -> Failure:
         return Failure(self.url, self.reason)
+
+
+def as_failure(url: str, exc: BaseException) -> Failure:
+    """The one-line reason for anything that went wrong while bringing `url` in (the caller goes on)."""
+    if isinstance(exc, FetchError):
+        return exc.failure()
+    if isinstance(exc, QAError):
+        return Failure(url, str(exc))
+    if isinstance(exc, OSError):
+        return Failure(url, f"cannot save it: {exc.strerror or exc}")
+    log.warning("unexpected error for %s", url, exc_info=exc)
+    return Failure(url, f"unexpected error ({type(exc).__name__}: {exc})")
 
 
 def normalize_url(url: str) -> str:

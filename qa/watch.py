@@ -89,8 +89,14 @@ class CorpusWatcher:
         if self._worker is not None:
             raise RuntimeError("this watcher was already started")
         self._observer = Observer()
-        self._observer.schedule(_Handler(self), str(self._root), recursive=True)
-        self._observer.start()
+        try:
+            self._observer.schedule(_Handler(self), str(self._root), recursive=True)
+            self._observer.start()
+        except OSError as e:  # e.g. the inotify watch limit on a huge corpus
+            raise CorpusError(
+                f"cannot watch {self.corpus}: {e.strerror or e} "
+                "(on Linux, a large corpus may need a higher fs.inotify.max_user_watches)"
+            ) from None
         self._worker = threading.Thread(target=self._run, name="qa-watch", daemon=True)
         self._worker.start()
         return self

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from .clean import clean_text
 from .errors import CorpusError
-from .fetch import PAGES, Failure, Fetched, Fetcher, FetchError, FetchOptions
+from .fetch import PAGES, Failure, Fetched, Fetcher, FetchOptions, as_failure
 from .ingest import Extracted, UnreadableError, decode_html, extract_html, extract_pdf, front_matter
 from .store import atomic_write_bytes
 
@@ -85,12 +85,8 @@ def add_urls(
                 fetched = fetcher.get(url, PAGES)
                 page = page_text(fetched)
                 report.record(save_article(root, web_folder(fetched.final_url), url_slug(fetched.final_url), page, url))
-            except FetchError as e:
-                report.failed.append(e.failure())
-            except (UnreadableError, CorpusError) as e:
-                report.failed.append(Failure(str(url), str(e)))
-            except OSError as e:
-                report.failed.append(Failure(str(url), f"cannot save the article: {e.strerror or e}"))
+            except Exception as e:  # noqa: BLE001 - one URL's problem, whatever it is, never stops the rest
+                report.failed.append(as_failure(str(url), e))
     finally:
         if own:
             fetcher.close()

@@ -309,6 +309,23 @@ def test_failures_are_reported_and_the_rest_goes_on(server, corpus):
     ]
 
 
+def test_an_unexpected_error_is_contained_to_its_url(server, corpus, monkeypatch):
+    import qa.webpage
+
+    real = qa.webpage.extract_html
+
+    def flaky(html, url=None):
+        if "bad" in (url or ""):
+            raise RuntimeError("parser bug")
+        return real(html, url=url)
+
+    monkeypatch.setattr(qa.webpage, "extract_html", flaky)
+    bad, good = server.route("/bad", PAGE), server.route("/good", PAGE)
+    report = add_urls(corpus, [bad, good])
+    assert report.to_dict()["added"] == [good]
+    assert report.to_dict()["failed"] == [{"url": bad, "reason": "unexpected error (RuntimeError: parser bug)"}]
+
+
 def test_never_saves_through_a_symlinked_folder(server, corpus, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
