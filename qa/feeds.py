@@ -30,7 +30,18 @@ from .errors import CorpusError
 from .fetch import FEEDS, PAGES, Failure, Fetcher, FetchError, FetchOptions, as_failure, normalize_url
 from .ingest import FEEDS_FILE, Extracted, UnreadableError, html_to_text
 from .store import atomic_write_bytes
-from .webpage import Saved, corpus_root, host_name, owned_path, page_text, render, safe_dir, slugify, write_if_changed
+from .webpage import (
+    Saved,
+    corpus_root,
+    host_name,
+    owned_path,
+    page_text,
+    render,
+    safe_dir,
+    slugify,
+    url_slug,
+    write_if_changed,
+)
 
 FEEDS_DIR = "feeds"
 STATE_FILE = f"{FEEDS_DIR}/.state.json"
@@ -112,7 +123,7 @@ def add_feed(
     feed_failure = next((f for f in report.failed if f.url == url), None)
     if feed_failure is not None:
         raise FetchError(url, f"{feed_failure.reason}; the feed was not added")
-    if url not in feed_list(root):
+    if url not in {_normalized(u) for u in feed_list(root)}:
         path = root / FEEDS_FILE
         existing = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         sep = "" if not existing or existing.endswith("\n") else "\n"
@@ -167,6 +178,7 @@ def _sync_one(root: Path, url: str, state: dict, fetcher: Fetcher, report: FeedR
     source = _clean(parsed.feed.get("title")) or host_name(url)
     folder = f"{FEEDS_DIR}/{_feed_folder(url, state)}"
     feed_state["folder"] = folder.split("/", 1)[1]
+    failures = len(report.failed)
     for raw in parsed.entries:
         try:
             entry = _entry(raw)
@@ -183,8 +195,10 @@ def _sync_one(root: Path, url: str, state: dict, fetcher: Fetcher, report: FeedR
             report.unchanged += 1
         else:
             (report.new if known is None else report.updated).append(saved)
-    # Validators are kept only once the entries are saved: a crash mid-way means a full fetch next time.
-    feed_state["etag"], feed_state["last_modified"] = got.etag, got.last_modified
+    # Validators are kept only once every entry is saved: after a crash or a failed entry, the next
+    # sync reads the whole feed again (and retries that entry) instead of getting a 304.
+    clean = len(report.failed) == failures
+    feed_state["etag"], feed_state["last_modified"] = (got.etag, got.last_modified) if clean else (None, None)
 
 
 def _save_entry(root: Path, folder: str, entry: _Entry, source: str, known: dict | None, fetcher: Fetcher) -> Saved:
@@ -207,7 +221,7 @@ def _save_entry(root: Path, folder: str, entry: _Entry, source: str, known: dict
     if name and name.endswith(".md") and _SAFE_NAME.fullmatch(name[:-3]):  # the state file is not trusted blindly
         target = directory / name
     else:
-        stem = slugify(entry.title or "") or slugify(entry.link or "") or "entry"
+        stem = slugify(entry.title or "") or url_slug(entry.link or "") or "entry"
         target = owned_path(directory, stem, page.url or entry.key)
     status = write_if_changed(target, render(page))
     return Saved(url=entry.link or entry.key, path=target.relative_to(root).as_posix(), status=status)
@@ -238,6 +252,13 @@ def _feed_folder(url: str, state: dict) -> str:
     if stem in taken:
         stem = f"{stem}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
     return stem
+
+
+def _normalized(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except FetchError:
+        return url
 
 
 def _clean(value: Any) -> str | None:
