@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from .errors import QAError
@@ -120,6 +121,31 @@ def parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    w = sub.add_parser("add", help="fetch web pages (or PDFs) and save their articles in the corpus")
+    w.add_argument("urls", nargs="+", metavar="URL", help="http(s) address of an article")
+    w.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    w.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    f = sub.add_parser("feed", help="follow RSS/Atom feeds: their new entries become articles")
+    fsub = f.add_subparsers(dest="feed_command", required=True)
+    fa = fsub.add_parser("add", help="remember a feed in <corpus>/feeds.txt and sync it")
+    fa.add_argument("url", metavar="URL")
+    fa.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    fs = fsub.add_parser("sync", help="fetch every feed in <corpus>/feeds.txt and save new entries")
+    fs.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    fs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    t = sub.add_parser("watch", help="rebuild the index whenever the corpus changes (Ctrl-C stops)")
+    t.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
+    t.add_argument("--index", default="index", help="index directory (default: index)")
+    t.add_argument(
+        "--sync-feeds",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="also sync the feeds in <corpus>/feeds.txt every MINUTES (first at start)",
+    )
 
     v = sub.add_parser("serve", help="start the web app (same as python ui.py)")
     v.add_argument("--corpus", default="corpus")
@@ -305,10 +331,93 @@ def format_grid(result) -> str:
     return "\n".join(lines)
 
 
+def cmd_add(args) -> int:
+    from .webpage import add_urls
+
+    report = add_urls(args.corpus, args.urls)
+    _print_failures(report.failed)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for saved in report.added + report.updated + report.unchanged:
+            print(f"{saved.status:<9} {saved.path}  ({saved.url})")
+        print(
+            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.failed)} failed"
+        )
+    return 1 if report.failed else 0
+
+
+def cmd_feed(args) -> int:
+    from . import feeds
+    from .fetch import normalize_url
+
+    if args.feed_command == "add":
+        report = feeds.add_feed(args.corpus, args.url)
+        print(f"following {normalize_url(args.url)} (listed in {Path(args.corpus) / feeds.FEEDS_FILE})")
+    else:
+        report = feeds.sync_feeds(args.corpus)
+    _print_failures(report.failed)
+    if getattr(args, "json", False):
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for saved in report.new + report.updated:
+            print(f"{'new' if saved in report.new else 'updated':<9} {saved.path}  ({saved.url})")
+        print(report.summary())
+    return 1 if report.failed else 0
+
+
+def _print_failures(failures) -> None:
+    for failure in failures:
+        print(f"error: {failure.url}: {failure.reason}", file=sys.stderr)
+
+
+def cmd_watch(args) -> int:
+    import signal
+    import threading
+
+    from .watch import CorpusWatcher
+
+    def built(report) -> None:
+        print(f"built: {report.summary()}", flush=True)
+        for s in report.skipped:
+            print(f"  skipped {s}", flush=True)
+
+    watcher = CorpusWatcher(
+        args.corpus,
+        args.index,
+        on_build=built,
+        on_sync=lambda report: print(f"feeds: {report.summary()}", flush=True),
+        on_error=lambda exc: print(f"error: {exc}", file=sys.stderr, flush=True),
+        sync_feeds_minutes=args.sync_feeds,
+    )
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as cleanly as Ctrl-C
+    feeds = f", feeds every {args.sync_feeds:g} min" if args.sync_feeds else ""
+    print(f"watching {args.corpus} -> {args.index}{feeds} (Ctrl-C stops)", flush=True)
+    watcher.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        watcher.stop()
+        print(f"stopped watching {args.corpus}", flush=True)
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .web import server
 
     return server.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
 
 
-COMMANDS = {"build": cmd_build, "ask": cmd_ask, "status": cmd_status, "eval": cmd_eval, "serve": cmd_serve}
+COMMANDS = {
+    "build": cmd_build,
+    "ask": cmd_ask,
+    "status": cmd_status,
+    "eval": cmd_eval,
+    "add": cmd_add,
+    "feed": cmd_feed,
+    "watch": cmd_watch,
+    "serve": cmd_serve,
+}

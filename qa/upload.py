@@ -24,7 +24,9 @@ from .ingest import SUPPORTED_SUFFIXES
 ALLOWED_SUFFIXES: tuple[str, ...] = tuple(s.lower() for s in SUPPORTED_SUFFIXES)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_NAME_CHARS = 200
-_UTF8_ONLY = (".txt", ".md", ".markdown", ".jsonl")  # ingest reads these as UTF-8; HTML declares its own charset
+_UTF8_ONLY = (".jsonl",)  # JSON is UTF-8; other text ingest decodes itself (legacy encodings are detected)
+# Binary containers are recognised by their first bytes instead of refused for their NUL bytes.
+_MAGIC = {".pdf": (b"%PDF-", "a PDF"), ".docx": (b"PK\x03\x04", "a Word .docx file")}
 _FORBIDDEN = set("/\\:\0")
 # Bidirectional overrides make "evil\u202etxt.exe" display as "evilexe.txt".
 _BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
@@ -77,14 +79,20 @@ def safe_name(name: str) -> str:
 
 
 def check_content(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
-    """Refuse oversized or binary content, and text formats that are not UTF-8."""
+    """Refuse oversized or binary content (PDF and .docx must be what they claim), and .jsonl that is not UTF-8."""
     if len(data) > max_bytes:
         raise UploadError(f"{name}: larger than {_human(max_bytes)} ({_human(len(data))}); split it into smaller files")
     if not data.strip():
         raise UploadError(f"{name}: the file is empty")
+    suffix = Path(name).suffix.lower()
+    if suffix in _MAGIC:
+        magic, what = _MAGIC[suffix]
+        if not data.startswith(magic):
+            raise UploadError(f"{name}: the content is not {what}; check the file")
+        return
     if b"\0" in data[:8192]:
         raise UploadError(f"{name}: binary content (NUL bytes), not a text article")
-    if Path(name).suffix.lower() in _UTF8_ONLY:
+    if suffix in _UTF8_ONLY:
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
         try:
             body.decode("utf-8")

@@ -234,11 +234,15 @@ def test_good_files_get_in_and_are_searchable(hostile):
         ("binary.txt", "binary"),
         ("binary.jsonl", "binary"),
         ("utf16.txt", "UTF-16"),
-        ("latin1.txt", "UTF-8"),
     ],
 )
 def test_binary_and_undecodable_files_are_skipped_by_name(hostile, path, reason):
     _assert_skipped(hostile, path, reason)
+
+
+def test_a_latin1_file_is_detected_and_read(hostile):
+    assert "latin1.txt" in hostile["ids"]
+    assert hostile["idx"].article("latin1.txt").text == "Caf\u00e9 in Etaville served cr\u00eapes."
 
 
 def test_a_50_mb_text_file_is_skipped_with_its_size(hostile):

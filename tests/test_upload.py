@@ -54,14 +54,14 @@ def test_unsafe_names_are_rejected_and_nothing_is_written(tmp_path, corpus, name
     assert _files_outside(tmp_path, corpus) == []
 
 
-@pytest.mark.parametrize("name", ["x.exe", "x.pdf", "x", "x.txt.sh", "x.py", "x.svg"])
+@pytest.mark.parametrize("name", ["x.exe", "x.doc", "x", "x.txt.sh", "x.py", "x.svg"])
 def test_unsupported_types_are_rejected(corpus, name):
     with pytest.raises(UploadError, match="only"):
         save_upload(corpus, name, ARTICLE)
 
 
 def test_allowed_suffixes_follow_ingest():
-    assert {".txt", ".md", ".html", ".htm", ".jsonl"} <= set(ALLOWED_SUFFIXES)
+    assert {".txt", ".md", ".html", ".htm", ".jsonl", ".pdf", ".docx"} <= set(ALLOWED_SUFFIXES)
 
 
 @pytest.mark.parametrize("name", ["news.txt", "News Story.MD", "été 2021.html", "a..b.jsonl", "x.htm"])
@@ -101,13 +101,25 @@ def test_size_cap(corpus, tmp_path):
     ("name", "data", "match"),
     [
         ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
-        ("latin.txt", "caf\u00e9 au lait".encode("latin-1"), "UTF-8"),
+        ("latin.jsonl", '{"text": "caf\u00e9"}'.encode("latin-1"), "UTF-8"),
+        ("fake.pdf", b"<html>not a pdf</html>", "not a PDF"),
+        ("fake.docx", b"plain text", "not a Word"),
         ("empty.md", b" \n\n", "empty"),
     ],
 )
 def test_content_checks(corpus, name, data, match):
     with pytest.raises(UploadError, match=match):
         save_upload(corpus, name, data)
+
+
+def test_legacy_text_pdf_and_docx_are_accepted(corpus):
+    """ingest reads them (a cp1252 text is detected), so the upload box takes them."""
+    from doc_fixtures import make_docx, make_pdf
+
+    save_upload(corpus, "latin.txt", "Caf\u00e9 au lait is served in Etaville.".encode("cp1252"))
+    save_upload(corpus, "a.pdf", make_pdf([["A line of text in a PDF."]]))
+    save_upload(corpus, "a.docx", make_docx(["A paragraph in a Word file."]))
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.docx", "a.pdf", "latin.txt"]
 
 
 def test_html_in_a_declared_charset_is_accepted(corpus):
