@@ -454,8 +454,8 @@ def build_ray(
         raise RayEngineError('the Ray engine needs Ray Data (ray is not installed): pip install -e ".[ray]"')
     with open_build(index_dir, full, config, lock_timeout) as start:
         # The model is settled on the driver: the index's own when it grows, else the one the factory
-        # makes (a class may say, like the tests' fake), else the default of this environment.
-        model_id = start.old_model_id or getattr(embedder_factory, "model_id", None) or default_model_id()
+        # makes, else the default of this environment.
+        model_id = start.old_model_id or (_factory_model(embedder_factory) if embedder_factory else default_model_id())
         factory = embedder_factory or default_embedder_factory(model_id)
         spill_dir = Path(tempfile.mkdtemp(prefix=".tmp-ray-", dir=index_dir))  # collected if the build dies
         try:
@@ -465,6 +465,15 @@ def build_ray(
             shutil.rmtree(spill_dir, ignore_errors=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _factory_model(factory: Callable[[], Embedder]) -> str:
+    """The model id a factory's embedders carry: declared (a class attribute, or a partial's class), else made once."""
+    for candidate in (factory, getattr(factory, "func", None)):
+        model_id = getattr(candidate, "model_id", None)
+        if isinstance(model_id, str):
+            return model_id
+    return factory().model_id
 
 
 def _actor_counts(ray, options: RayOptions) -> tuple[int, int]:

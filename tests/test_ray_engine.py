@@ -57,7 +57,8 @@ def hostile_corpus(root: Path) -> Path:
 
 def test_shard_plan_reads_exactly_what_ingest_reads(tmp_path):
     """Line ranges and file groups of any size give iter_corpus's items, in its order (no Ray needed)."""
-    from qa.ray_engine import duplicate_skip, plan_shards, read_shard
+    from qa.ingest import duplicate_skip
+    from qa.ray_engine import plan_shards, read_shard
 
     root = hostile_corpus(tmp_path / "corpus")
     expected = list(iter_corpus(root))
@@ -115,10 +116,10 @@ class RecordingEmbedder(FakeEmbedder):
         super().__init__()
         self.log_path = log_path
 
-    def embed(self, texts: list[str], progress: bool = False):
+    def embed(self, texts: list[str]):
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.writelines(json.dumps(t) + "\n" for t in texts)
-        return super().embed(texts, progress)
+        return super().embed(texts)
 
 
 def embedded_texts(path: Path) -> list[str]:
