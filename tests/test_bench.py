@@ -35,8 +35,15 @@ def test_slice_questions_and_scaled_rows_are_deterministic():
     assert chosen[0]["id"] == "n25" and len(chosen) == 10 and len(rest) == 20
     assert {r["id"] for r in chosen}.isdisjoint(r["id"] for r in rest)
     assert data.pick_slice(ROWS, 10, {"n25"}) == (chosen, rest)
-    questions = data.questions_for(ROWS, 70)
-    assert len(questions) == len(set(questions)) or len(questions) <= 70
+    hand_written, _ = data.question_sources()
+    assert len(hand_written) >= 5
+    assert data.questions_for(ROWS, 5) == hand_written[:5]  # the hand-written questions come first
+    questions = data.questions_for(ROWS, len(hand_written) + 10)  # then 10 of the 30 titles, seeded
+    assert questions == data.questions_for(ROWS, len(hand_written) + 10)
+    assert questions[: len(hand_written)] == hand_written
+    assert len(questions) == len(set(questions)) == len(hand_written) + 10
+    assert set(questions[len(hand_written) :]) < {r["title"].lower().capitalize() for r in ROWS}
+    assert data.questions_for(ROWS, len(hand_written) + 10, seed=2) != questions  # the seed picks the titles
     scaled = list(data.scaled_rows(ROWS[:3], 3))
     assert len({r["id"] for r in scaled}) == 9
     assert scaled[3]["text"] == "Second para 0 words.\n\nFirst para 0."  # paragraphs rotated in a copy

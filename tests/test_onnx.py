@@ -13,12 +13,14 @@ from conftest import CORPUS, ROOT
 from qa import embed, settings
 from qa.errors import QAError
 
-pytest.importorskip("onnxruntime", reason="onnxruntime is a core dependency; without it nothing here can run")
+# onnxruntime is a core dependency: this skip is for a broken install, never expected in CI.
+pytest.importorskip("onnxruntime", reason="onnxruntime is not importable (a core dependency: pip install -e .)")
 
 
 @pytest.fixture(scope="module")
 def onnx_embedder():
-    """The ONNX backend itself, not `auto`: a broken export must fail these tests, never fall back quietly."""
+    """The ONNX embedder itself, not load_embedder's `auto` choice: a failed export is an error here,
+    not a quiet fall back to sentence-transformers (which `auto` does, and every other test would pass)."""
     from qa.onnx_backend import OnnxEmbedder
 
     return OnnxEmbedder()
@@ -57,8 +59,11 @@ def test_texts_keep_input_order_and_do_not_depend_on_each_other(onnx_embedder):
 
 @pytest.fixture(scope="module")
 def int8_embedder(onnx_embedder):
-    model = embed.load_embedder(model_id=embed.INT8_MODEL_ID)
-    assert model.model_id == embed.INT8_MODEL_ID and model is not onnx_embedder
+    from qa.onnx_backend import OnnxEmbedder
+
+    model = embed.load_embedder(model_id=embed.INT8_MODEL_ID)  # an int8 index gets the int8 graph, never a fallback
+    assert isinstance(model, OnnxEmbedder) and model.model_id == embed.INT8_MODEL_ID
+    assert model.quantize and model.file != onnx_embedder.file
     return model
 
 
