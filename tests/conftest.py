@@ -27,6 +27,24 @@ SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+# Fixtures that load the real model: a test that uses one (even through another fixture) is `slow`.
+REAL_MODEL_FIXTURES = {"real_embedder", "shipped_index"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` what needs the real model, the browser, or is a benchmark (tests that run the model
+    in a subprocess, or start Ray, carry the marker themselves). `-m "not slow"` replaces the default
+    `-m "not benchmark"`, so benchmarks are `slow` too: the quick check must not start one."""
+    for item in items:
+        if (
+            REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or item.get_closest_marker("browser")
+            or item.get_closest_marker("benchmark")
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 def needs_shared(path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is absent (the shared data sets live in ../shared beside the project)")

@@ -224,6 +224,7 @@ def test_scaling_cost_model_is_recovered_and_extrapolated():
     assert extrapolate(model, curve, ivf, 384, {}, 0.5)["with_rerank"] is False  # PQ alone reaches 0.5
 
 
+@pytest.mark.slow
 def test_scaling_runs_end_to_end_on_a_tiny_index(tmp_path, fake_embedder, monkeypatch):
     from bench import scaling
 

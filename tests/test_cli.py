@@ -27,6 +27,7 @@ def built(tmp_path_factory, shipped_index):
     return shipped_index
 
 
+@pytest.mark.slow
 def test_build_json_is_exactly_the_report(tmp_path):
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -85,6 +86,7 @@ def test_errors_are_one_clear_line(tmp_path, built, args, message):
     assert len(lines) == 1 and message in lines[0], out.stderr
 
 
+@pytest.mark.slow
 def test_an_int8_index_keeps_and_uses_its_model(tmp_path, corpus_copy):
     """Built with QA_EMBED_BACKEND=onnx-int8, the index decides the model for questions and later builds."""
     import os

@@ -139,6 +139,7 @@ def test_build_with_wait_runs_once_the_other_build_is_done(tmp_path, corpora, re
     assert fingerprint_differences(index_fingerprint(index, QUESTIONS), references["B"]) == []
 
 
+@pytest.mark.slow
 def test_two_builds_started_together_never_corrupt_the_index(tmp_path, corpora, references):
     index = tmp_path / "index"
     build(corpora["A"], index, embedder=FakeEmbedder(), progress=False)
@@ -159,6 +160,7 @@ def test_two_builds_started_together_never_corrupt_the_index(tmp_path, corpora, 
         assert _stray_files(index) == []
 
 
+@pytest.mark.slow
 def test_readers_keep_answering_during_rebuilds_and_then_see_the_new_articles(tmp_path, corpora):
     """Questions in a loop from a long-lived retriever (like the web app) and from fresh ones (like `qa ask`)."""
     index = tmp_path / "index"

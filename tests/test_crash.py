@@ -213,6 +213,7 @@ def references(corpora, tmp_path_factory) -> dict[str, dict]:
     return out
 
 
+@pytest.mark.slow
 def test_sigkill_at_every_stage_never_harms_the_index(tmp_path, corpora, references):
     index = tmp_path / "index"
     build(corpora["A"], index, embedder=FakeEmbedder(), progress=False)

@@ -606,6 +606,7 @@ def server(tmp_path_factory):
 
 
 @NEEDS_UI
+@pytest.mark.slow
 def test_the_web_server_binds_to_loopback_only(server):
     assert server["listening"], "the server never started listening"
     assert all(ip == "127.0.0.1" for ip, _ in server["listening"]), server["listening"]
@@ -617,6 +618,7 @@ def test_the_web_server_binds_to_loopback_only(server):
 
 
 @NEEDS_UI
+@pytest.mark.slow
 def test_the_web_server_refuses_uploads_over_the_size_cap(server):
     """The 10 MB cap holds at the HTTP layer too: Gradio refuses the request body before any handler runs."""
     import httpx
@@ -669,6 +671,7 @@ HOSTILE_API_CALLS = [
 
 @NEEDS_UI
 @pytest.mark.parametrize(("args", "outcome"), HOSTILE_API_CALLS, ids=[f"c{i}" for i in range(len(HOSTILE_API_CALLS))])
+@pytest.mark.slow
 def test_hostile_calls_to_the_web_api_get_an_answer_or_a_clear_error(server, args, outcome):
     event, data = _api_ask(server["url"], '{"data": ' + args + "}")
     if outcome == "complete":

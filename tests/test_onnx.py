@@ -35,6 +35,7 @@ def _shipped_chunk_texts(counter) -> list[str]:
     return [c.embed_text for a in iter_corpus(CORPUS) if hasattr(a, "text") for c in chunker.chunk(a)]
 
 
+@pytest.mark.slow
 def test_onnx_matches_sentence_transformers_on_the_shipped_corpus(onnx_embedder):
     texts = _shipped_chunk_texts(onnx_embedder)
     assert len(texts) >= 10
@@ -49,6 +50,7 @@ def test_onnx_matches_sentence_transformers_on_the_shipped_corpus(onnx_embedder)
 TEXTS = ["short", "a much longer text about oil prices, OPEC quotas and the dollar " * 8, "mid length text here"] * 3
 
 
+@pytest.mark.slow
 def test_texts_keep_input_order_and_do_not_depend_on_each_other(onnx_embedder):
     together = onnx_embedder.embed(TEXTS)
     alone = np.vstack([onnx_embedder.embed([t]) for t in TEXTS])
@@ -67,6 +69,7 @@ def int8_embedder(onnx_embedder):
     return model
 
 
+@pytest.mark.slow
 def test_int8_vectors_are_exact_per_text_and_close_to_fp32(int8_embedder, onnx_embedder):
     """Dynamic int8 scales activations per tensor: batched, a text's vector would depend on its batch-mates."""
     together = int8_embedder.embed(TEXTS)
@@ -91,6 +94,7 @@ def test_default_model_for_a_new_index(monkeypatch):
         embed.load_embedder("someone/else")
 
 
+@pytest.mark.slow
 def test_the_export_is_cached_and_reused(onnx_embedder):
     from qa.onnx_backend import OnnxEmbedder
 
@@ -100,6 +104,7 @@ def test_the_export_is_cached_and_reused(onnx_embedder):
     assert not list(again.file.parent.glob(".*.tmp.onnx")), "an export left a temporary file behind"
 
 
+@pytest.mark.slow
 def test_loading_the_cached_onnx_model_does_not_import_torch(onnx_embedder):
     code = (
         "import sys; from qa.embed import load_embedder; e = load_embedder(); "

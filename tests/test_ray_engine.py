@@ -93,6 +93,7 @@ def ray_local():
         yield
 
 
+@pytest.mark.slow
 def test_local_runtime_listens_on_loopback_only(ray_local):
     import psutil
     import ray
@@ -144,6 +145,7 @@ def report_of(report) -> dict:
     )
 
 
+@pytest.mark.slow
 def test_ray_build_equals_local_full_and_incremental(tmp_path, ray_local, fake_embedder):
     import ray.cloudpickle
 
@@ -198,6 +200,7 @@ def test_ray_build_equals_local_full_and_incremental(tmp_path, ray_local, fake_e
     assert_same_index(local, remote)
 
 
+@pytest.mark.slow
 def test_ray_build_with_the_real_model_matches_local(tmp_path, ray_local, real_embedder):
     """Same chunks and ids, vectors within 1e-5, same search results: shipped corpus plus news articles."""
     from qa.ray_engine import build_ray
@@ -212,6 +215,7 @@ def test_ray_build_with_the_real_model_matches_local(tmp_path, ray_local, real_e
     assert_same_index(local, remote, embedder=real_embedder, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_build_engine_ray(tmp_path, ray_local, monkeypatch, capsys):
     from qa.cli import main
 
@@ -276,6 +280,7 @@ def test_ray_build_on_300_news_articles_matches_local(tmp_path, ray_local, real_
     assert_same_index(local, remote, embedder=real_embedder, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_relative_corpus_path_reaches_the_workers_as_an_absolute_one(tmp_path, ray_local, monkeypatch, capsys):
     """Workers on other nodes do not share the driver's working directory: shard specs carry absolute paths."""
     from qa import ray_engine
