@@ -189,3 +189,11 @@ def test_status_and_build_log_say_which_path_embeds(bf16_index, capsys, monkeypa
     )
     assert out.returncode == 0, out.stderr
     assert f"embedding  {embed.MODEL_ID} on onnxruntime " in out.stderr
+
+
+def test_a_bf16_index_without_torch_is_refused_with_the_fix(monkeypatch):
+    from qa.onnx_backend import EmbedBackendError
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import fails as if not installed
+    with pytest.raises(EmbedBackendError, match="QA_EMBED_BACKEND=onnx qa build --full"):
+        embed._load_bf16()
