@@ -9,7 +9,8 @@ pieces/s in batches of 32 against 10,412 for fp32 ONNX Runtime, cosine ≥ 0.999
 Batches are length-sorted, so padding is small, and every text is padded to its own
 bucket (a multiple of BUCKET word pieces) whatever its batch-mates: a text then
 runs in the same shape in every build, so its vector does not depend on which texts
-it was embedded with. Mean pooling and L2 normalisation run in fp32.
+it was embedded with (bit for bit on the AVX2 machine of docs/BENCHMARKS.md, emulated;
+not yet checked on AMX). Mean pooling and L2 normalisation run in fp32.
 """
 
 from __future__ import annotations

@@ -197,3 +197,11 @@ def test_a_bf16_index_without_torch_is_refused_with_the_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import fails as if not installed
     with pytest.raises(EmbedBackendError, match="QA_EMBED_BACKEND=onnx qa build --full"):
         embed._load_bf16()
+
+
+def test_a_bf16_vector_does_not_depend_on_its_batch_mates():
+    model = embed.load_embedder(embed.BF16_MODEL_ID)
+    texts = ["Who is the spokesman for the Taliban?", "a", "Shares rose 4% after quarterly earnings beat forecasts."]
+    together = model.embed(texts + texts[:1])
+    alone = np.stack([model.embed([t])[0] for t in texts])
+    assert np.array_equal(together[:3], alone) and np.array_equal(together[3], alone[0])
