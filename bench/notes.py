@@ -48,7 +48,8 @@ txtai is never a dependency of qa: it runs in its own environment (`--txtai-pyth
 
 ## Decisions taken from these measurements
 
-- **ONNX Runtime is the default backend** (`QA_EMBED_BACKEND=auto|onnx|onnx-int8|sentence-transformers`). The graph is
+- **ONNX Runtime is the default backend** (`QA_EMBED_BACKEND=auto|bf16|onnx|onnx-int8|sentence-transformers`;
+  `auto` takes bf16 only where the CPU has matrix units, last section). The graph is
   exported once from the bundled model with `torch.onnx.export` (BERT with eager attention + mean pooling +
   L2 normalisation, dynamic batch and length), fused by onnxruntime's BERT optimizer (Attention,
   SkipLayerNorm, BiasGelu), checked against torch (1 − cosine ≤ 1e-4) and cached atomically in
@@ -124,4 +125,73 @@ excluded; 4,241 bytes per chunk of growth between 11k and 112k chunks in this ru
 would cut it: open the FAISS index with
 `faiss.IO_FLAG_MMAP` (vectors stay on disk, paged on demand), and move the per-article map out of
 manifest.json into a memory-mapped table (the articles table already holds title, source and date).
+
+## Embedding at the CPU's limit: matrix units, no wasted word pieces
+
+**AMD EPYC, AVX2 only, no matrix units: the bf16 path is emulated here.** Its speed on a CPU with AMX or
+AVX-512 BF16 cannot be measured on this machine; only its correctness and the choice of path can.
+
+`nice python -m bench.limit --texts 512 --out /tmp/limit.json` (2026-12-01 21:05, one run, load average
+0.1 at its end; 2 threads; the 512 news chunks hold 41,941 word pieces; emulated bf16 ran the first 48 of
+them, 4,011 word pieces, one round; the others best of 2):
+
+| | fp32 | bf16 |
+| --- | --- | --- |
+| GEMM 2048×2048, torch (GFLOP/s) | 99.9 | 0.27 (emulated) |
+| ceiling at 22.6 MFLOP per word piece (word pieces/s) | 4,422 | 12 (emulated) |
+
+| path | runtime | word pieces/s | share of its GEMM ceiling | min cosine vs sentence-transformers fp32 |
+| --- | --- | --- | --- | --- |
+| ONNX fp32, one text per worker thread (the default here) | onnxruntime 1.32.0 | 4,318 | 97.6% | 0.999999 |
+| sentence-transformers fp32, batches of 32 | torch 2.13.0 | 3,197 | 72.3% | 1.000000 |
+| torch bf16, bucketed batches of ≤ 32 | torch 2.13.0, emulated | 626 | n/a (emulated) | 0.99993 |
+
+- **FLOPs per word piece: 21.2 MFLOP, plus attention.** The encoder's matmul weights are 10.6M
+  (6 layers × (4 × 384² + 2 × 384 × 1536)), 2 FLOPs each per token; attention adds 4 × L × 384 per layer
+  at length L (0.9 MFLOP at L = 100), so 22.6 MFLOP per word piece for a 100-word-piece chunk. "2 × 22M"
+  would count the 11.7M-entry embedding table, which is a lookup, not a matmul. FLOPs are counted on the
+  sequences as run ([CLS] and [SEP] included, padding not), so special tokens and padding count against
+  a path (`bench/limit.py`).
+- **On this CPU fp32 ONNX Runtime is at the limit**: 98% of what torch's own fp32 GEMM reached in the same
+  run. Faster needs fewer FLOPs (int8, fewer word pieces) or matrix units.
+- **Emulated bf16 means nothing for speed**: torch's bf16 2048² matmul ran at 0.27 GFLOP/s, 370× slower than
+  fp32, while the model's smaller bf16 matmuls ran faster than that (626 word pieces/s ≈ 14 GFLOP/s), so its
+  "share of the ceiling" is over 100% and is not shown. It is 0.14× fp32 ONNX here (196 word pieces/s in an
+  earlier probe under load 3-5): fine for embedding one question (tens of ms), not for a build. So `auto`
+  never picks bf16 on such a CPU.
+- **On the issue's AMX machine (its figures, not measured here)**: bf16 GEMM 1,178 GFLOP/s gives a ceiling
+  of about 52,000 word pieces/s at 22.6 MFLOP; torch bf16 (batches of 32) at 19,988 is 38% of it,
+  OpenVINO bf16 at 31,037 60%, ONNX fp32 at 10,412 20%. qa's bf16 path is torch's, for the reasons in
+  the commit (torch is already a dependency; it never runs fp32 while saying bf16). Where the units exist,
+  `auto` now builds new indexes with it (model id `sentence-transformers/all-MiniLM-L6-v2#bf16`).
+- The embedding table at the top of this file is from another run: 13,869 word pieces/s for ONNX there
+  would be about 310 GFLOP/s, three times this run's fp32 GEMM, so that run's machine was evidently less
+  contended or faster; compare figures within one run.
+
+### What the title prefix and the sentence overlap buy
+
+`nice python -m bench.wordpieces --distractors 1500` (2026-12-01 21:12, fp32 ONNX). Dev split only
+(sha256 of the id even). Seed: the 4 dev seed questions over the shipped corpus. News: the 89 answerable
+dev questions of tests/data/news_heldout_questions.jsonl over the articles they cite plus the first 1,500
+articles of news-5k (a smaller haystack than news-5k, shared by the variants). "No title" blanks the
+articles' titles, so the embedded and BM25-indexed text loses the prefix. Hybrid search, answer string in
+the top k passages.
+
+| set | variant | hit@1 | hit@5 | chunks | word pieces embedded | vs default |
+| --- | --- | --- | --- | --- | --- | --- |
+| seed (4) | title + 1-sentence overlap (default) | 1.00 | 1.00 | 46 | 4,301 | |
+| seed (4) | no overlap | 1.00 | 1.00 | 37 | 3,273 | −23.9% |
+| seed (4) | no title | 1.00 | 1.00 | 46 | 3,699 | −14.0% |
+| seed (4) | neither | 1.00 | 1.00 | 37 | 2,793 | −35.1% |
+| news (89) | title + 1-sentence overlap (default) | 0.753 | 0.966 | 4,967 | 414,598 | |
+| news (89) | no overlap | 0.753 | 0.966 | 4,071 | 322,152 | −22.3% |
+| news (89) | no title | 0.719 | 0.966 | 4,967 | 365,555 | −11.8% |
+| news (89) | neither | 0.719 | 0.966 | 4,071 | 281,610 | −32.1% |
+
+The title costs 12% of the word pieces and buys 3 of 89 questions at rank 1 (0.719 → 0.753). The overlap
+costs 22% and bought nothing measurable on these dev questions. **Defaults unchanged**: 93 questions
+cannot tell a difference of a question or two (the overlap helps answers that straddle a chunk border,
+which few of these are), and dropping the overlap changes every index's chunking (a full rebuild). Dropping
+it is the one candidate worth checking on the test split and SciFact (docs/EVALUATION.md) before it
+becomes the default: it would cut embedding time by about a fifth.
 """

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .errors import QAError
-from .logs import setup_logging
+from .logs import setup_logging, show_info
 
 
 def _add_common(p: argparse.ArgumentParser, corpus: bool = False) -> None:
@@ -175,6 +175,8 @@ def cmd_build(args) -> int:
     from .builder import build
 
     progress = False if (args.quiet or args.json) else None
+    if progress is None:
+        show_info("qa.embed")  # which model and runtime embed, when the model loads
     if args.engine == "ray":
         from .ray_engine import RayOptions, build_ray
 
@@ -251,6 +253,7 @@ def cmd_status(args) -> int:
         return 0
     print(f"index      {st.index} (built {st.built_at})")
     print(f"model      {st.model}")
+    print(st.embedding.line())
     print(f"documents  {st.documents}, chunks {st.chunks}, dense search {st.dense}")
     if st.corpus_changed:
         print(

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from . import cpu as _cpu
 from . import settings
 from .errors import IndexFormatError, QAError
 from .store import FIX
@@ -32,6 +33,9 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # The same model with int8 weights (ONNX Runtime dynamic quantization): about twice
 # as fast, but its vectors differ (cosine ~0.99), so it is another model to an index.
 INT8_MODEL_ID = MODEL_ID + "#int8"
+# The same model in bfloat16 (torch, on the CPU's matrix units): cosine ~0.9999 to fp32, not
+# equal, so it is another model to an index too; the default for a new index where the units exist.
+BF16_MODEL_ID = MODEL_ID + "#bf16"
 MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
 BATCH_SIZE = 32  # texts per forward pass of a batching runtime (sentence-transformers)
@@ -101,16 +105,24 @@ def _env_model() -> ModelSpec | None:
 
 
 def default_model_id() -> str:
-    """The model a new index gets: $QA_EMBEDDER's, else the bundled one (int8 if QA_EMBED_BACKEND=onnx-int8).
+    """The model a new index gets: $QA_EMBEDDER's, else the bundled one in the variant QA_EMBED_BACKEND asks.
 
-    Measured (docs/BENCHMARKS.md, docs/EVALUATION.md): int8 embeds about twice as
-    fast and keeps SciFact nDCG@10, but on the seed questions hit@1 falls from
-    0.9 to 0.8, so it is a choice, not the default.
+    "auto" takes bf16 where the CPU has bf16 matrix units (qa.cpu; about twice
+    fp32's speed there, cosine ~0.9999) and fp32 elsewhere, where bf16 is
+    emulated and several times slower. int8 (docs/BENCHMARKS.md,
+    docs/EVALUATION.md) embeds about twice as fast as fp32 and keeps SciFact
+    nDCG@10, but on the seed questions hit@1 falls from 0.9 to 0.8, so it is a
+    choice, never the default.
     """
     env = _env_model()
     if env is not None:
         return env.id
-    return INT8_MODEL_ID if settings.embed_backend() == "onnx-int8" else MODEL_ID
+    backend = settings.embed_backend()
+    if backend == "onnx-int8":
+        return INT8_MODEL_ID
+    if backend == "bf16" or (backend == "auto" and _cpu.bf16_fast()):
+        return BF16_MODEL_ID
+    return MODEL_ID
 
 
 def model_spec(model_id: str) -> ModelSpec:
@@ -148,8 +160,50 @@ def load_embedder(model_id: str | None = None) -> Embedder:
             model = spec.load()
             if model.model_id != model_id:
                 raise QAError(f"loading model {model_id!r} gave an embedder of {model.model_id!r}")
+            log.info("%s", embedding_path(model_id, getattr(model, "runtime", None)).line())
             _MODELS[key] = model
         return model
+
+
+def runtime(model_id: str) -> str:
+    """What would run this model here, without loading it (`qa status`); a loaded model says it exactly."""
+    if model_id == BF16_MODEL_ID:
+        from .bf16_backend import runtime_label
+
+        return runtime_label(_cpu.bf16_fast())
+    if model_id == INT8_MODEL_ID:
+        return f"onnxruntime {_version('onnxruntime')} int8"
+    if model_id == MODEL_ID:
+        if settings.embed_backend() == "sentence-transformers" or not _version("onnxruntime"):
+            return f"sentence-transformers {_version('sentence-transformers')} (torch fp32)"
+        return f"onnxruntime {_version('onnxruntime')} fp32"
+    return "its own embedder (QA_EMBEDDER)"
+
+
+@dataclass(frozen=True)
+class EmbeddingPath:
+    """Which model embeds, on which runtime, on which CPU: `qa status` (its JSON key "embedding") and the build log."""
+
+    model: str
+    runtime: str
+    cpu: str
+
+    def line(self) -> str:
+        return f"embedding  {self.model} on {self.runtime} ({self.cpu})"
+
+
+def embedding_path(model_id: str, runtime_used: str | None = None) -> EmbeddingPath:
+    """The path of this model here; runtime_used (a loaded model's own) wins over what the settings predict."""
+    return EmbeddingPath(model_id, runtime_used or runtime(model_id), _cpu.cpu_features().summary())
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ""
 
 
 def model_path() -> Path:
@@ -191,6 +245,7 @@ class SentenceTransformerEmbedder:
         self.path = path or model_path()
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self.model_id = MODEL_ID
+        self.runtime = f"sentence-transformers {_version('sentence-transformers')} (torch {torch.__version__} fp32)"
         self.dim = int(self.model.get_embedding_dimension())
         self._counter = WordPieceCounter(self.path)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
@@ -241,8 +296,28 @@ def _load_int8() -> Embedder:
         ) from exc
 
 
+def _load_bf16() -> Embedder:
+    """bf16 needs torch (a core dependency); where the CPU lacks the units it is emulated: slow, same vectors."""
+    from .bf16_backend import Bf16Embedder
+    from .onnx_backend import EmbedBackendError
+
+    if not _cpu.bf16_fast():
+        log.warning(
+            "this index's model is bf16 but this CPU has no bf16 units: it runs emulated, slowly "
+            "(fine for questions; a build is better rebuilt with fp32: QA_EMBED_BACKEND=onnx qa build --full)"
+        )
+    try:
+        return Bf16Embedder()
+    except EmbedBackendError as exc:
+        raise EmbedBackendError(
+            f"{exc}. The bf16 model needs torch (pip install torch); "
+            "or rebuild the index with the fp32 model: QA_EMBED_BACKEND=onnx qa build --full"
+        ) from exc
+
+
 register(ModelSpec(MODEL_ID, MODEL_DIM, _load_fp32))
 register(ModelSpec(INT8_MODEL_ID, MODEL_DIM, _load_int8))
+register(ModelSpec(BF16_MODEL_ID, MODEL_DIM, _load_bf16))
 
 
 class EmbeddingCache:

@@ -16,3 +16,20 @@ def setup_logging() -> None:
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
+class _InfoHandler(logging.StreamHandler):
+    """INFO lines of one logger on stderr, as they are; warnings and errors stay with the root handler."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+        self.setLevel(logging.INFO)
+        self.addFilter(lambda record: record.levelno < logging.WARNING)
+
+
+def show_info(name: str) -> None:
+    """Also print one logger's INFO lines (e.g. `qa build`'s "embedding ..." line when the model loads)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(h, _InfoHandler) for h in logger.handlers):
+        logger.addHandler(_InfoHandler())
+    logger.setLevel(logging.INFO)

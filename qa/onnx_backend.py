@@ -237,7 +237,7 @@ class OnnxEmbedder:
         from .embed import INT8_MODEL_ID, MODEL_DIM, MODEL_ID, WordPieceCounter, model_path
 
         try:
-            import onnxruntime  # noqa: F401
+            import onnxruntime
         except ImportError as exc:
             raise EmbedBackendError("onnxruntime is not installed: pip install onnxruntime") from exc
         self.path = path or model_path()
@@ -252,6 +252,7 @@ class OnnxEmbedder:
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise EmbedBackendError(f"cannot load {self.file} ({exc}); delete it to export it again") from exc
         self.model_id = INT8_MODEL_ID if quantize else MODEL_ID
+        self.runtime = f"onnxruntime {onnxruntime.__version__} {'int8' if quantize else 'fp32'}"
         self.dim = MODEL_DIM
         self._tok = _tokenizer(self.path)
         self._counter = WordPieceCounter(self.path)

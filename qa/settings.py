@@ -5,7 +5,10 @@ user can see them all at once and no module quietly reads one of its own:
 
     QA_EMBEDDER        module:attribute naming an embedder class or factory to use for new
                        indexes and register for the indexes it built (see qa.embed.register_spec)
-    QA_EMBED_BACKEND   auto | onnx | onnx-int8 | sentence-transformers (the bundled model's runtime)
+    QA_EMBED_BACKEND   auto | bf16 | onnx | onnx-int8 | sentence-transformers: the bundled model for a
+                       new index and its runtime. auto: bf16 (torch) where the CPU has bf16 matrix
+                       units (qa.cpu), else fp32 on ONNX Runtime; bf16 forces the bf16 model (emulated,
+                       slowly, without the units); onnx / sentence-transformers force fp32
     QA_CACHE_DIR       where exported model graphs are cached (default ~/.cache/qa)
     QA_BENCH_CACHE     where `qa eval` keeps the indexes it builds for benchmark data sets
 """
@@ -20,8 +23,13 @@ from .errors import QAError
 # Environment variables a worker process (a Ray actor) needs to embed as this process does.
 WORKER_ENV = ("QA_EMBEDDER", "QA_EMBED_BACKEND", "QA_CACHE_DIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "PYTHONPATH")
 
-BACKENDS = ("auto", "onnx-int8", "onnx", "sentence-transformers")
-_BACKEND_ALIASES = {"torch": "sentence-transformers", "st": "sentence-transformers", "int8": "onnx-int8"}
+BACKENDS = ("auto", "bf16", "onnx-int8", "onnx", "sentence-transformers")
+_BACKEND_ALIASES = {
+    "torch": "sentence-transformers",
+    "st": "sentence-transformers",
+    "int8": "onnx-int8",
+    "torch-bf16": "bf16",
+}
 
 # Threads for one model or one index build: more only adds contention on the small machines qa targets.
 MAX_THREADS = 4

@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .embed import EmbeddingPath
 
 
 @dataclass(frozen=True)
@@ -14,6 +18,7 @@ class CorpusStatus:
     index: str
     corpus: str
     model: str
+    embedding: EmbeddingPath  # what would embed questions for this index on this machine
     documents: int
     chunks: int
     built_at: str | None
@@ -33,7 +38,7 @@ def corpus_status(corpus: str | Path, index: str | Path) -> CorpusStatus:
     A missing corpus folder counts as empty: every indexed article shows as deleted.
     """
     from .domain import Skipped
-    from .embed import check_model
+    from .embed import check_model, embedding_path
     from .generation import diff
     from .ingest import iter_corpus
     from .manifest import read_manifest, verify_sizes
@@ -52,6 +57,7 @@ def corpus_status(corpus: str | Path, index: str | Path) -> CorpusStatus:
         index=str(index),
         corpus=str(corpus),
         model=manifest.model.id,
+        embedding=embedding_path(manifest.model.id),
         documents=manifest.documents,
         chunks=manifest.chunks,
         built_at=manifest.built_at,

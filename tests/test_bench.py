@@ -264,3 +264,26 @@ def test_scaling_runs_end_to_end_on_a_tiny_index(tmp_path, fake_embedder, monkey
         assert curve["128"]["rerank_recall_at_10"] == 1.0  # every list probed, all re-ranked exactly: exact top 10
         assert set(out["extrapolation"][code]["by_n"]) == {str(n) for n in scaling.TARGETS}
     assert out["choice"] == "PQ8"  # the smaller code, since re-ranking everything reaches any target
+
+
+def test_limit_counts_the_encoders_matmul_flops_and_renders_its_report():
+    from bench import limit, wordpieces
+
+    # 6 layers x (4 x 384^2 + 2 x 384 x 1536) weights, 2 FLOPs each: 21.2 MFLOP a token, plus attention.
+    assert limit.model_flops([1]) == 2 * 6 * (4 * 384 * 384 + 2 * 384 * 1536) + 4 * 384 * 6
+    assert limit.model_flops([10, 20]) == limit.model_flops([10]) + limit.model_flops([20])
+    path = {"path": "p", "runtime": "r", "texts": 2, "word_pieces_per_s": 10.0, "cosine_min_vs_st": 1.0}
+    path |= {"ceiling_word_pieces_per_s": 20.0, "share_of_own_ceiling": 0.5, "share_of_bf16_ceiling": 0.1}
+    gemm = {"size": 8, "gflops": {"float32": 2.0, "bfloat16": 1.0}}
+    text = limit.render(
+        {
+            "cpu": "avx2",
+            "threads": 2,
+            "bf16_emulated": True,
+            "gemm": gemm,
+            "mflop_per_word_piece": 22.6,
+            "paths": [path],
+        }
+    )
+    assert "emulates bf16" in text and "| p | r | 2 | 10 |" in text
+    assert 400 < sum(wordpieces.is_dev(f"q-{i}") for i in range(1000)) < 600  # the sha256 split halves a set

@@ -1,0 +1,112 @@
+"""The bundled model in bfloat16 on torch: the CPU's matrix units (AMX, AVX-512 BF16) do the matmuls.
+
+Why torch and not OpenVINO: torch is already a dependency (OpenVINO would be a new
+one of ~100 MB), and torch reports what it ran: bf16 weights run as bf16, on the
+units where present and emulated (correct, slow) where not, never silently as fp32.
+The issue's measurements on an AMX machine (2 threads, 512 news chunks): 19,988 word
+pieces/s in batches of 32 against 10,412 for fp32 ONNX Runtime, cosine ≥ 0.9999.
+
+Batches are length-sorted, so padding is small, and every text is padded to its own
+bucket (a multiple of BUCKET word pieces) whatever its batch-mates: a text then
+runs in the same shape in every build, so its vector does not depend on which texts
+it was embedded with (bit for bit on the AVX2 machine of docs/BENCHMARKS.md, emulated;
+not yet checked on AMX). Mean pooling and L2 normalisation run in fp32.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from . import settings
+from .cpu import cpu_features
+from .onnx_backend import EmbedBackendError, _tokenizer
+
+BATCH_TEXTS = 32  # texts per forward pass
+BUCKET = 8  # texts are padded up to a multiple of this many word pieces
+
+
+def torch_version() -> str:
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return "?"
+
+
+def runtime_label(units: bool) -> str:
+    """What runs the bf16 model on this machine, without loading it."""
+    return f"torch {torch_version()} bf16 " + ("on the matrix units" if units else "emulated (slow)")
+
+
+class Bf16Embedder:
+    """all-MiniLM-L6-v2 cast to bfloat16, SDPA attention; vectors close to fp32 (cosine ≥ 0.999), not equal."""
+
+    def __init__(self, path: Path | None = None, threads: int | None = None):
+        from .embed import BF16_MODEL_ID, MODEL_DIM, WordPieceCounter, model_path
+
+        settings.offline_model_hub()
+        try:
+            import torch
+            import transformers
+            from transformers import AutoModel
+        except ImportError as exc:
+            raise EmbedBackendError(f"the bf16 model needs torch and transformers ({exc.name} is missing)") from exc
+        transformers.utils.logging.disable_progress_bar()
+        self._torch = torch
+        self.path = path or model_path()
+        self.threads = threads or settings.cpu_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            model = AutoModel.from_pretrained(str(self.path), attn_implementation="sdpa")
+        except (ValueError, ImportError):  # older transformers without SDPA for BERT
+            model = AutoModel.from_pretrained(str(self.path))
+        self.model = model.to(torch.bfloat16).eval()
+        self.model_id = BF16_MODEL_ID
+        self.dim = MODEL_DIM
+        features = cpu_features(with_torch=True)
+        self.runtime = runtime_label(features.bf16_units)
+        self._tok = _tokenizer(self.path)
+        self._counter = WordPieceCounter(self.path)
+        self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+
+    def count(self, texts: list[str]) -> list[int]:
+        return self._counter.count(texts)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
+            for rows in _batches([len(s) for s in seqs]):
+                width = _bucket(max(len(seqs[i]) for i in rows))
+                ids = torch.zeros((len(rows), width), dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for j, i in enumerate(rows):
+                    ids[j, : len(seqs[i])] = torch.tensor(seqs[i])
+                    mask[j, : len(seqs[i])] = 1
+                hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))[0]
+                m = mask.unsqueeze(-1).float()
+                pooled = (hidden.float() * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                out[rows] = torch.nn.functional.normalize(pooled, p=2.0, dim=1).numpy()
+        return out
+
+
+def _bucket(n: int) -> int:
+    return -(-n // BUCKET) * BUCKET
+
+
+def _batches(lengths: list[int]) -> list[list[int]]:
+    """Row indices grouped by bucket (same padded width), at most BATCH_TEXTS per batch, shortest first."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < BATCH_TEXTS and _bucket(lengths[batches[-1][0]]) == _bucket(lengths[i]):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches

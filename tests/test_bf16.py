@@ -1,0 +1,207 @@
+"""The bf16 model: close to fp32, chosen by the CPU's features or QA_EMBED_BACKEND, and kept by its indexes.
+
+This machine may lack bf16 units (then torch emulates bf16: correct, but about
+70x slower than fp32 ONNX here), so the corpora embedded in bf16 are small.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CORPUS, ROOT, SHARED, needs_shared
+
+from qa import cpu, embed
+
+QUESTION = "Who is the spokesman for the Taliban?"
+ANSWER = "Zabihullah Mujahid"
+NEWS = SHARED / "data" / "news" / "articles.jsonl.gz"
+
+
+def _backend(mp: pytest.MonkeyPatch, backend: str, units: bool | None = None) -> None:
+    mp.delenv("QA_EMBEDDER", raising=False)
+    mp.setenv("QA_EMBED_BACKEND", backend)
+    if units is not None:  # as on a CPU with (or without) bf16 matrix units
+        mp.setattr(cpu, "bf16_fast", lambda: units)
+
+
+def _build(index: Path):
+    from qa import build
+
+    return build(CORPUS, index, progress=False)
+
+
+def _answers(index: Path) -> tuple[str, bool]:
+    from qa import Retriever
+
+    r = Retriever.load(index)
+    answer = r.ask(QUESTION, k=5)
+    return r.embedder.model_id, any(ANSWER in p.text for p in answer.passages)
+
+
+def _texts_and_vectors(index: Path) -> tuple[list[str], np.ndarray]:
+    from qa.generation import ChunkRow
+    from qa.index import Index
+
+    idx = Index.open(index)
+    texts = [ChunkRow.from_dict(idx.chunks[i]).embed_text for i in range(len(idx.chunks))]
+    return texts, np.asarray(idx.vectors)
+
+
+@pytest.fixture(scope="module")
+def bf16_index(tmp_path_factory) -> Path:
+    """The shipped corpus built with QA_EMBED_BACKEND=bf16 (emulated here if the CPU lacks the units)."""
+    index = tmp_path_factory.mktemp("bf16") / "index"
+    with pytest.MonkeyPatch.context() as mp:
+        _backend(mp, "bf16")
+        _build(index)
+    return index
+
+
+@pytest.fixture(scope="module")
+def fp32_fallback_index(tmp_path_factory) -> Path:
+    """The shipped corpus built by "auto" on a CPU without bf16 units (the detection is forced)."""
+    index = tmp_path_factory.mktemp("fp32") / "index"
+    with pytest.MonkeyPatch.context() as mp:
+        _backend(mp, "auto", units=False)
+        _build(index)
+    return index
+
+
+@pytest.fixture(scope="module")
+def st_fp32():
+    return embed.SentenceTransformerEmbedder()
+
+
+def test_cpu_flags_decide_the_default_model(monkeypatch):
+    amx = "processor : 0\nflags : fpu sse avx2 fma avx512f avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+    flags = cpu.parse_flags(amx)
+    assert cpu.CpuFeatures(flags, True).bf16_units and "amx_bf16" in flags
+    assert not cpu.CpuFeatures(cpu.parse_flags("flags : fpu avx avx2 fma\n"), True).bf16_units
+    assert cpu.parse_flags("no flags here") == ()
+    for backend, units, model_id in [
+        ("auto", True, embed.BF16_MODEL_ID),
+        ("auto", False, embed.MODEL_ID),
+        ("bf16", False, embed.BF16_MODEL_ID),
+        ("onnx", True, embed.MODEL_ID),
+        ("sentence-transformers", True, embed.MODEL_ID),
+        ("onnx-int8", True, embed.INT8_MODEL_ID),
+    ]:
+        _backend(monkeypatch, backend, units)
+        assert embed.default_model_id() == model_id, (backend, units)
+
+
+def test_forced_bf16_builds_records_its_model_and_answers(bf16_index, monkeypatch):
+    from qa.manifest import read_manifest
+
+    assert read_manifest(bf16_index).model.id == embed.BF16_MODEL_ID
+    _backend(monkeypatch, "bf16")
+    assert _answers(bf16_index) == (embed.BF16_MODEL_ID, True)
+
+
+def test_bf16_vectors_are_close_to_sentence_transformers_on_the_shipped_corpus(bf16_index, st_fp32):
+    texts, vectors = _texts_and_vectors(bf16_index)
+    cosine = (vectors * st_fp32.embed(texts)).sum(axis=1)
+    assert len(texts) > 20 and cosine.min() >= 0.999, cosine.min()
+
+
+@pytest.mark.slow
+def test_bf16_vectors_are_close_to_sentence_transformers_on_1000_news_chunks(st_fp32):
+    """1,000 news chunks, each cut to its first 16 word pieces: full chunks take minutes emulated."""
+    needs_shared(NEWS)
+    from qa.chunk import Chunker
+    from qa.config import Config
+    from qa.domain import Article
+
+    counter = embed.WordPieceCounter()
+    chunker = Chunker(counter, Config())
+    texts: list[str] = []
+    with gzip.open(NEWS, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            article = Article(r["id"], r.get("title") or "", r["text"], r.get("source"), r.get("date"))
+            texts.extend(c.embed_text for c in chunker.chunk(article))
+            if len(texts) >= 1000:
+                break
+    tok = counter._tok
+    texts = [
+        t[: enc.offsets[min(15, len(enc.offsets) - 1)][1]] for t, enc in zip(texts[:1000], tok.encode_batch(texts))
+    ]
+    cosine = (embed.load_embedder(embed.BF16_MODEL_ID).embed(texts) * st_fp32.embed(texts)).sum(axis=1)
+    assert len(texts) == 1000 and cosine.min() >= 0.999, (cosine.min(), texts[int(cosine.argmin())])
+
+
+def test_without_bf16_units_a_build_takes_fp32_and_answers(fp32_fallback_index, monkeypatch):
+    from qa.manifest import read_manifest
+
+    assert read_manifest(fp32_fallback_index).model.id == embed.MODEL_ID
+    _backend(monkeypatch, "auto", units=False)
+    assert _answers(fp32_fallback_index) == (embed.MODEL_ID, True)
+
+
+def test_an_index_keeps_its_model_whatever_the_default(bf16_index, fp32_fallback_index, monkeypatch, tmp_path):
+    import shutil
+
+    from qa import build
+    from qa.manifest import read_manifest
+
+    _backend(monkeypatch, "auto", units=False)  # fp32 is the default: the bf16 index still embeds with bf16
+    assert _answers(bf16_index) == (embed.BF16_MODEL_ID, True)
+    _backend(monkeypatch, "auto", units=True)  # bf16 is the default: the fp32 index still embeds with fp32
+    assert _answers(fp32_fallback_index) == (embed.MODEL_ID, True)
+    # An incremental build of the bf16 index where fp32 is the default adds bf16 vectors.
+    _backend(monkeypatch, "onnx")
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(CORPUS, corpus)
+    shutil.copytree(bf16_index, index)
+    (corpus / "new.txt").write_text("Harbour news\n\nThe harbour of Deltaport reopened on Monday.\n")
+    report = build(corpus, index, progress=False)
+    assert report.added == ["new.txt"] and report.embedded >= 1
+    assert read_manifest(index).model.id == embed.BF16_MODEL_ID
+
+
+def test_status_and_build_log_say_which_path_embeds(bf16_index, capsys, monkeypatch, tmp_path):
+    from qa.cli import main
+
+    _backend(monkeypatch, "auto")
+    assert main(["status", "--corpus", str(CORPUS), "--index", str(bf16_index)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("embedding "))
+    assert line.startswith(f"embedding  {embed.BF16_MODEL_ID} on torch ") and "bf16" in line
+    assert main(["status", "--corpus", str(CORPUS), "--index", str(bf16_index), "--json"]) == 0
+    path = json.loads(capsys.readouterr().out)["embedding"]
+    assert path["model"] == embed.BF16_MODEL_ID and path["cpu"] == cpu.cpu_features().summary()
+
+    env = {k: v for k, v in os.environ.items() if k != "QA_EMBEDDER"}
+    env["QA_EMBED_BACKEND"] = "onnx"
+    out = subprocess.run(
+        [sys.executable, "-m", "qa", "build", "--corpus", str(CORPUS), "--index", str(tmp_path / "i")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"embedding  {embed.MODEL_ID} on onnxruntime " in out.stderr
+
+
+def test_a_bf16_index_without_torch_is_refused_with_the_fix(monkeypatch):
+    from qa.onnx_backend import EmbedBackendError
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import fails as if not installed
+    with pytest.raises(EmbedBackendError, match="QA_EMBED_BACKEND=onnx qa build --full"):
+        embed._load_bf16()
+
+
+def test_a_bf16_vector_does_not_depend_on_its_batch_mates():
+    model = embed.load_embedder(embed.BF16_MODEL_ID)
+    texts = ["Who is the spokesman for the Taliban?", "a", "Shares rose 4% after quarterly earnings beat forecasts."]
+    together = model.embed(texts + texts[:1])
+    alone = np.stack([model.embed([t])[0] for t in texts])
+    assert np.array_equal(together[:3], alone) and np.array_equal(together[3], alone[0])
