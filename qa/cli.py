@@ -126,6 +126,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--index", default="index")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=7860)
+    from .web.limits import add_sharing_options  # no Gradio here
+
+    add_sharing_options(v)
     return ap
 
 
@@ -307,8 +310,10 @@ def format_grid(result) -> str:
 
 def cmd_serve(args) -> int:
     from .web import server
+    from .web.limits import sharing_argv
 
-    return server.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
+    argv = ["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)]
+    return server.main(argv + sharing_argv(args))
 
 
 COMMANDS = {"build": cmd_build, "ask": cmd_ask, "status": cmd_status, "eval": cmd_eval, "serve": cmd_serve}

@@ -165,7 +165,7 @@ def test_app_answers_and_renders_escaped(app_with_index):
     later, _ = app.ask("NATO troops in Afghanistan", 5, since="2021-01-01")
     assert later.passages and all(p.date and p.date >= "2021-01-01" for p in later.passages)
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        app.ask("NATO", 5, since="last week")
+        app.ask("NATO", 5, since="not a date at all")
     p = answer.passages[0]
     data = {
         "article_id": p.article_id,
@@ -281,17 +281,12 @@ def test_cli_defaults_to_loopback():
     assert not server.is_loopback("0.0.0.0") and not server.is_loopback("192.168.1.4")
 
 
-@pytest.mark.parametrize(
-    ("argv", "host", "warned"),
-    [
-        ([], "127.0.0.1", False),
-        (["--host", "::1"], "::1", False),
-        (["--host", "0.0.0.0"], "0.0.0.0", True),
-    ],
-)
-def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch, tmp_path, capsys, argv, host, warned):
-    """Loopback unless told otherwise; told otherwise, it says who can then reach it. Never a public share link."""
+@pytest.fixture
+def fake_launch(monkeypatch, tmp_path):
+    """server.main with the app and Gradio's launch replaced: returns (run(argv) -> exit code, launch kwargs, apps)."""
     launched: dict = {}
+    apps: list = []
+    monkeypatch.delenv("QA_AUTH", raising=False)
 
     class Demo:
         def queue(self, **kw):
@@ -301,8 +296,9 @@ def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch,
             launched.update(kw)
 
     class App:
-        def __init__(self, corpus, index_dir):
-            pass
+        def __init__(self, corpus, index_dir, read_only=False, limiter=None):
+            self.read_only, self.limiter = read_only, limiter
+            apps.append(self)
 
         def embedder(self):
             pass
@@ -311,10 +307,111 @@ def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch,
     monkeypatch.setattr(server, "create_app", lambda app: Demo())
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / "manifest.json").write_text("{}")
-    assert server.main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "index"), *argv]) == 0
+
+    def run(argv):
+        return server.main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "index"), *argv])
+
+    return run, launched, apps
+
+
+@pytest.mark.parametrize(
+    ("argv", "host", "warned"),
+    [
+        ([], "127.0.0.1", ""),
+        (["--host", "::1"], "::1", ""),
+        (["--host", "0.0.0.0", "--read-only"], "0.0.0.0", "anyone who can reach this machine can ask questions\n"),
+        (["--host", "0.0.0.0", "--auth", "ann:pw"], "0.0.0.0", "whoever logs in can ask questions, upload files"),
+    ],
+)
+def test_the_server_listens_where_it_is_told_and_warns_off_loopback(fake_launch, capsys, argv, host, warned):
+    """Loopback unless told otherwise; told otherwise, it says who can then reach it. Never a public share link."""
+    run, launched, _ = fake_launch
+    assert run(argv) == 0
     assert launched["server_name"] == host and launched["share"] is False
     err = capsys.readouterr().err
-    assert ("warning: listening on 0.0.0.0: anyone who can reach this machine" in err) == warned, err
+    assert (warned in err) if warned else "warning" not in err, err
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.4", "::"])
+def test_the_server_refuses_the_network_without_a_login_or_read_only(fake_launch, capsys, host):
+    run, launched, apps = fake_launch
+    assert run(["--host", host]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: refusing to listen on {host}") and "--auth USER:PASSWORD" in err
+    assert "--read-only" in err and "QA_AUTH" in err and "--auth-file" in err
+    assert launched == {} and apps == []
+
+
+def test_the_login_comes_from_auth_auth_file_or_qa_auth(fake_launch, monkeypatch, tmp_path, capsys):
+    run, launched, apps = fake_launch
+    assert run(["--host", "0.0.0.0", "--auth", "ann:s3:cret"]) == 0
+    assert launched["auth"] == [("ann", "s3:cret")] and launched["max_file_size"] > 1
+    secret = tmp_path / "login"
+    secret.write_text("# the login\nbob:pw\n", encoding="utf-8")
+    assert run(["--host", "0.0.0.0", "--auth-file", str(secret)]) == 0 and launched["auth"] == [("bob", "pw")]
+    monkeypatch.setenv("QA_AUTH", "cy:pw2")
+    assert run(["--host", "0.0.0.0"]) == 0 and launched["auth"] == [("cy", "pw2")]
+    assert run(["--auth", "dee:pw3"]) == 0 and launched["auth"] == [("dee", "pw3")]  # the option wins
+    monkeypatch.delenv("QA_AUTH")
+    assert run(["--host", "0.0.0.0", "--read-only", "--rate-limit", "3"]) == 0
+    assert launched["auth"] is None and launched["max_file_size"] == 1  # not even Gradio's own upload route
+    assert apps[-1].read_only and apps[-1].limiter.rate == 3
+    capsys.readouterr()
+    for bad in (["--auth", "nopassword"], ["--auth", ":pw"], ["--auth-file", str(tmp_path / "missing")]):
+        assert run(bad) == 2
+        assert "error:" in capsys.readouterr().err
+    assert run(["--rate-limit", "0"]) == 2
+
+
+def test_rate_limiter_is_a_bounded_token_bucket_per_client():
+    from qa.web.limits import RateLimiter
+
+    now = [0.0]
+    lim = RateLimiter(rate=10, max_clients=3, clock=lambda: now[0])
+    assert all(lim.allow("a") for _ in range(10)) and not lim.allow("a")  # a burst of 10, then refused
+    assert lim.allow("b")  # others are not affected
+    now[0] += 0.1
+    assert lim.allow("a") and not lim.allow("a")  # 10 a second: one more after 0.1 s
+    for c in "cdefg":
+        lim.allow(c)
+    assert len(lim) == 3  # memory is bounded
+    assert "at most 10 a second" in lim.message()
+    with pytest.raises(ValueError):
+        RateLimiter(rate=0)
+
+
+def test_ask_beyond_the_rate_limit_gets_a_clear_message(app_with_index):
+    import gradio as gr
+
+    from qa.web.limits import RateLimiter
+
+    app_with_index.limiter = RateLimiter(rate=2)
+    h = page.Handlers(app_with_index)
+
+    class Request:
+        class client:  # noqa: N801 - the shape of gradio.Request.client
+            host = "10.0.0.7"
+
+    for _ in range(2):
+        assert h.api_ask("festival visitors", 1, request=Request())["passages"]
+    with pytest.raises(gr.Error, match="too many questions from your address"):
+        h.api_ask("festival visitors", 1, request=Request())
+    out, _ = h.show_answer("festival visitors", 1, None, None, None, Request())
+    assert "Slow down" in out and "at most 2 a second" in out
+
+
+def test_read_only_page_has_no_upload_or_rebuild_at_all(app_with_index):
+    from qa.web.app import ReadOnly
+
+    app_with_index.read_only = True
+    demo = page.create_app(app_with_index)
+    ids = {c["props"].get("elem_id") for c in demo.config["components"]}
+    assert {"qa-question", "qa-status", "qa-refresh", "qa-read-only"} <= ids
+    assert not ids & {"qa-upload", "qa-add", "qa-rebuild", "qa-full", "qa-overwrite"}
+    names = {fn.fn.__name__ for fn in demo.fns.values() if fn.fn is not None}
+    assert "show_answer" in names and not names & {"add_files", "rebuild"}  # no endpoints, not just hidden
+    with pytest.raises(ReadOnly):
+        app_with_index.upload([], False)
 
 
 def test_missing_corpus_and_index_is_a_clear_error(tmp_path, capsys):
@@ -358,7 +455,10 @@ def test_qa_serve_starts_this_app(monkeypatch):
     calls = []
     monkeypatch.setattr(server, "main", lambda argv: calls.append(argv) or 0)
     assert qa_main(["serve", "--port", "7999", "--corpus", "c", "--index", "i"]) == 0
-    assert calls == [["--corpus", "c", "--index", "i", "--host", "127.0.0.1", "--port", "7999"]]
+    assert calls == [["--corpus", "c", "--index", "i", "--host", "127.0.0.1", "--port", "7999", "--rate-limit", "10"]]
+    calls.clear()
+    assert qa_main(["serve", "--host", "0.0.0.0", "--auth", "a:b", "--read-only", "--rate-limit", "2.5"]) == 0
+    assert calls[0][-5:] == ["--auth", "a:b", "--read-only", "--rate-limit", "2.5"]
 
 
 def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_embedder):

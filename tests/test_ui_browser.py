@@ -76,31 +76,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _start(tmp: Path, extra: list[str] = (), env: dict | None = None, ready=None):
+    """ui.py on a copy of the shipped corpus (plus the payload article) on a free loopback port, up and built."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for browser tests")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    tmp = tmp_path_factory.mktemp("ui")
     corpus, index, log = tmp / "corpus", tmp / "index", tmp / "server.log"
     shutil.copytree(CORPUS, corpus)
     (corpus / "payload.md").write_text(PAYLOAD, encoding="utf-8")
     port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    env = dict(env or os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    argv = ["--corpus", str(corpus), "--index", str(index), "--host", "127.0.0.1", "--port", str(port), *extra]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "ui.py"),
-                "--corpus",
-                str(corpus),
-                "--index",
-                str(index),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            [sys.executable, str(ROOT / "ui.py"), *argv],
             cwd=tmp,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -108,25 +97,36 @@ def server(tmp_path_factory):
             start_new_session=True,
         )
     srv = Server(f"http://127.0.0.1:{port}/", corpus, index, proc, log)
+    ready = ready or _http_ok
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:  # up, and the first build reported (the log line comes when it has committed)
+        if proc.poll() is not None:
+            pytest.fail(f"ui.py exited with {proc.returncode}:\n{srv.output()}")
+        if "index: " in srv.output() and "documents" in srv.output() and ready(srv.url):
+            return srv
+        if time.monotonic() > deadline:
+            _stop(srv)
+            pytest.fail(f"ui.py did not get ready in {STARTUP_SECONDS}s:\n{srv.output()}")
+        time.sleep(0.5)
+
+
+def _stop(srv: Server) -> None:
+    if srv.proc.poll() is None:
+        os.killpg(srv.proc.pid, signal.SIGTERM)
+        try:
+            srv.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+            srv.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = _start(tmp_path_factory.mktemp("ui"))
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:  # up, and the first build reported (the log line comes when it has committed)
-            if proc.poll() is not None:
-                pytest.fail(f"ui.py exited with {proc.returncode}:\n{srv.output()}")
-            if "index: " in srv.output() and "documents" in srv.output() and _http_ok(srv.url):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"ui.py did not get ready in {STARTUP_SECONDS}s:\n{srv.output()}")
-            time.sleep(0.5)
         yield srv
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        _stop(srv)
 
 
 def _http_ok(url: str) -> bool:
@@ -317,3 +317,68 @@ def test_upload_rebuild_then_answer_from_the_new_article(page, server, tmp_path)
     assert card.get_attribute("data-article") == "lunar-greenhouse.txt"
     assert "43 kilograms" in page.locator(".qa-answer-text").inner_text()
     assert server.proc.poll() is None  # same process: no restart was needed
+
+
+LOGIN = ("reader", "open:sesame")  # a password may hold ':'
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """The app as shared on a network: a login, read-only, 2 questions a second (the fake model builds fast)."""
+    from tests.support.fake import fake_env
+
+    argv = ["--auth", ":".join(LOGIN), "--read-only", "--rate-limit", "2"]
+    srv = _start(tmp_path_factory.mktemp("shared"), argv, fake_env())
+    try:
+        yield srv
+    finally:
+        _stop(srv)
+
+
+def _log_in(pg, user: str, password: str) -> None:
+    pg.get_by_label("username").fill(user)
+    pg.get_by_label("password").fill(password)
+    pg.get_by_role("button", name="Login").click()
+
+
+def test_a_login_is_required_and_the_read_only_page_has_no_upload(browser, shared):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    try:
+        pg.goto(shared.url)
+        pg.get_by_label("password").wait_for()
+        assert pg.locator("#qa-question").count() == 0  # nothing of the app before the login
+        _log_in(pg, LOGIN[0], "wrong")
+        pg.get_by_text("Incorrect Credentials").wait_for()
+        _log_in(pg, *LOGIN)
+        pg.wait_for_selector("#qa-question textarea")
+        _ask(pg, "How many visitors did the harbour festival in Port Alva draw?")
+        pg.locator(".qa-card[data-article='payload.md']").first.wait_for()
+        pg.get_by_role("tab", name="Corpus & index").click()
+        pg.locator("#qa-read-only").wait_for()
+        assert pg.locator("#qa-upload, #qa-add, #qa-rebuild, input[type=file]").count() == 0
+    finally:
+        ctx.close()
+
+
+def test_the_api_needs_the_login_and_is_rate_limited(shared):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(Exception):  # noqa: B017 - whatever gradio_client raises, no answer without the login
+        Client(shared.url, verbose=False).predict(
+            question="festival", k=1, sources=None, since=None, until=None, api_name="/ask"
+        )
+    client = Client(shared.url, auth=LOGIN, verbose=False)
+    outcomes = []
+    for _ in range(12):  # bounded: 12 quick questions against a limit of 2 a second
+        try:
+            client.predict(question="festival visitors", k=1, sources=None, since=None, until=None, api_name="/ask")
+            outcomes.append("ok")
+        except AppError as exc:
+            assert "too many questions from your address" in str(exc)
+            outcomes.append("limited")
+    assert outcomes[0] == "ok" and "limited" in outcomes, outcomes
+    time.sleep(1.1)  # the bucket refills
+    assert client.predict(question="festival", k=1, sources=None, since=None, until=None, api_name="/ask")["passages"]

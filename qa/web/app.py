@@ -20,6 +20,7 @@ from qa.retriever import Retriever
 from qa.status import CorpusStatus, corpus_status
 from qa.upload import UploadResult, save_uploads
 from qa.web.builds import BuildRunner, BuildState
+from qa.web.limits import RateLimiter
 
 MAX_K = 20  # passages one question may ask for from the page or the API
 DEFAULT_K = 5
@@ -38,6 +39,14 @@ class IndexNotReady(QAError):
 
 class ArticleGone(QAError):
     """The cited article is not in the live index (it was rebuilt since the answer was given)."""
+
+
+class RateLimited(QAError):
+    """One client asked faster than the rate limit allows."""
+
+
+class ReadOnly(QAError):
+    """The app serves questions only (--read-only): nothing may change the corpus or the index."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,18 @@ class OpenedArticle:
 class QAApp:
     """What the page talks to: asks, articles, status, uploads and builds over one corpus and index."""
 
-    def __init__(self, corpus: str | Path, index_dir: str | Path, embedder: Any = None):
+    def __init__(
+        self,
+        corpus: str | Path,
+        index_dir: str | Path,
+        embedder: Any = None,
+        *,
+        read_only: bool = False,
+        limiter: RateLimiter | None = None,
+    ):
         self.corpus, self.index_dir = Path(corpus), Path(index_dir)
+        self.read_only = read_only  # no uploads, no rebuilds from the page (the server's start-up build still runs)
+        self.limiter = limiter  # None: no rate limit
         self._embedder = embedder  # None: the process-wide model, loaded on first use
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
@@ -138,12 +157,16 @@ class QAApp:
         sources: list[str] | None = None,
         since: str | None = None,
         until: str | None = None,
+        client: str | None = None,
     ) -> tuple[Answer, dict[str, str]]:
         """The answer plus each cited article's content hash (to tell later whether it changed).
 
         Widget values arrive as the page has them (None for an empty box, a float
         from the slider, '' for no date); the retriever judges the question itself.
+        client (an address) is what the rate limit counts by: RateLimited past it.
         """
+        if self.limiter is not None and not self.limiter.allow(client):
+            raise RateLimited(self.limiter.message())
         k = int(k or DEFAULT_K)
         if k > MAX_K:  # the retriever has no upper bound; the page and the public API do
             raise QuestionError(f"the number of passages must be between 1 and {MAX_K}, got {k}")
@@ -204,6 +227,8 @@ class QAApp:
 
     def upload(self, files: list[Any] | None, overwrite: bool) -> UploadResult:
         """Saves Gradio's uploaded files into the corpus under the names the visitor gave them."""
+        if self.read_only:
+            raise ReadOnly("this app is read-only: files cannot be added")
         pairs = []
         for f in files or []:
             path = Path(getattr(f, "name", None) or str(f))

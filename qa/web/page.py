@@ -17,7 +17,7 @@ import gradio as gr
 from qa.errors import QAError
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.upload import MAX_UPLOAD_BYTES
-from qa.web.app import DEFAULT_K, MAX_K, ArticleGone, ArticleRequest, IndexNotReady, QAApp
+from qa.web.app import DEFAULT_K, MAX_K, ArticleGone, ArticleRequest, IndexNotReady, QAApp, RateLimited
 from qa.web.render import (
     ARTICLE_PLACEHOLDER,
     STAGES,
@@ -81,6 +81,12 @@ def _date_hint(span: tuple[str, str] | None, end: int) -> str:
     return f"YYYY-MM-DD, e.g. {span[end]}" if span else "YYYY-MM-DD"
 
 
+def _client(request: gr.Request | None) -> str | None:
+    """The asking client's address (what the rate limit counts by)."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None)
+
+
 def _event_data(evt: gr.EventData) -> dict:
     """What the page's js_on_load code sent with trigger() ({} if anything else)."""
     data = getattr(evt, "_data", None)
@@ -94,15 +100,17 @@ class Handlers:
         self.app = app
         self.examples = app.examples()
 
-    def show_answer(self, question, k, sources, since, until) -> tuple[str, str]:
+    def show_answer(self, question, k, sources, since, until, request: gr.Request) -> tuple[str, str]:
         """The answer panel (and an emptied article panel), or a message saying what to do."""
         if not (question or "").strip():  # a state of the page, not an error: show an example
             example = self.examples[0] if self.examples else "Who said what, and when?"
             return render_message("Type a question first.", "For example: " + example), ARTICLE_PLACEHOLDER
         try:
-            answer, hashes = self.app.ask(question, int(k), sources, since, until)
+            answer, hashes = self.app.ask(question, int(k), sources, since, until, client=_client(request))
         except IndexNotReady as exc:  # the banner above shows the build's progress
             return render_message("The index is not ready yet.", str(exc), "warn"), ARTICLE_PLACEHOLDER
+        except RateLimited as exc:
+            return render_message("Slow down a little.", str(exc), "warn"), ARTICLE_PLACEHOLDER
         except (QAError, ValueError) as exc:
             return render_message("This question cannot be answered as asked.", str(exc), "error"), ARTICLE_PLACEHOLDER
         return render_answer(answer, hashes), ARTICLE_PLACEHOLDER
@@ -114,10 +122,11 @@ class Handlers:
         sources: list[str] | None = None,
         since: str | None = None,
         until: str | None = None,
+        request: gr.Request = None,
     ) -> dict:
         """Answer a question with ranked, cited passages: the same JSON as `qa ask --json`."""
         try:
-            answer, _ = self.app.ask(question, int(k), sources, since, until)
+            answer, _ = self.app.ask(question, int(k), sources, since, until, client=_client(request))
         except (QAError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
         return answer.to_dict()
@@ -186,20 +195,34 @@ class AskTab:
 
 
 @dataclass
+class BuildControls:
+    """Rebuild index: absent from a read-only page."""
+
+    rebuild: gr.Button
+    full: gr.Checkbox
+    report: gr.HTML
+
+
+@dataclass
+class UploadControls:
+    """Add articles: absent from a read-only page."""
+
+    files: gr.File
+    overwrite: gr.Checkbox
+    add: gr.Button
+    result: gr.HTML
+
+
+@dataclass
 class CorpusTab:
-    """The Corpus & index tab's widgets that events read or write."""
+    """The Corpus & index tab's widgets that events read or write (no controls when read-only)."""
 
     tab: gr.Tab
     note: gr.HTML
     status: gr.HTML
-    rebuild: gr.Button
     refresh: gr.Button
-    full: gr.Checkbox
-    report: gr.HTML
-    files: gr.File
-    overwrite: gr.Checkbox
-    add: gr.Button
-    upload_result: gr.HTML
+    build: BuildControls | None
+    upload: UploadControls | None
 
 
 def _question_row() -> tuple[gr.Textbox, gr.Button]:
@@ -261,13 +284,20 @@ def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
     return AskTab(note, question, ask, example_box, k, sources, since, until, result, article)
 
 
-def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, gr.Button, gr.Checkbox, gr.HTML]:
+def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, BuildControls | None]:
     with gr.Column(scale=1, min_width=300):
         gr.Markdown("### Index")
         status = gr.HTML(status_panel(app), elem_id="qa-status", js_on_load=None)
         with gr.Row():
-            rebuild = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild", scale=2)
+            rebuild = (
+                None if app.read_only else gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild", scale=2)
+            )
             refresh = gr.Button("Refresh status", variant="secondary", elem_id="qa-refresh", scale=1)
+        if rebuild is None:
+            gr.Markdown(
+                "This app is read-only: its corpus and index change only on the server.", elem_id="qa-read-only"
+            )
+            return status, refresh, None
         full = gr.Checkbox(
             False,
             label="From scratch (ignore the old index and the embedding cache; "
@@ -275,10 +305,10 @@ def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, gr.Button, gr.Checkbo
             elem_id="qa-full",
         )
         report = gr.HTML("", elem_id="qa-report", js_on_load=None)
-    return status, rebuild, refresh, full, report
+    return status, refresh, BuildControls(rebuild, full, report)
 
 
-def _upload_column() -> tuple[gr.File, gr.Checkbox, gr.Button, gr.HTML]:
+def _upload_column() -> UploadControls:
     with gr.Column(scale=1, min_width=300):
         gr.Markdown("### Add articles")
         gr.Markdown(
@@ -291,16 +321,16 @@ def _upload_column() -> tuple[gr.File, gr.Checkbox, gr.Button, gr.HTML]:
         overwrite = gr.Checkbox(False, label="Replace files of the same name", elem_id="qa-overwrite")
         add = gr.Button("Add to corpus", elem_id="qa-add")
         upload_result = gr.HTML("", elem_id="qa-upload-result", js_on_load=None)
-    return files, overwrite, add, upload_result
+    return UploadControls(files, overwrite, add, upload_result)
 
 
 def _corpus_tab(app: QAApp) -> CorpusTab:
     with gr.Tab("Corpus & index", id="corpus") as tab:
         note = gr.HTML("", elem_id="qa-index-note", js_on_load=None)
         with gr.Row(equal_height=False):
-            status, rebuild, refresh, full, report = _index_column(app)
-            files, overwrite, add, upload_result = _upload_column()
-    return CorpusTab(tab, note, status, rebuild, refresh, full, report, files, overwrite, add, upload_result)
+            status, refresh, build = _index_column(app)
+            upload = None if app.read_only else _upload_column()
+    return CorpusTab(tab, note, status, refresh, build, upload)
 
 
 def _wire_ask(h: Handlers, ask: AskTab) -> None:
@@ -318,21 +348,24 @@ def _wire_ask(h: Handlers, ask: AskTab) -> None:
 
 
 def _wire_corpus(h: Handlers, corpus: CorpusTab) -> None:
-    """Upload, rebuild (no concurrency limit: a second click follows the running build) and refresh."""
-    corpus.add.click(
-        h.add_files,
-        [corpus.files, corpus.overwrite],
-        [corpus.upload_result, corpus.status, corpus.files],
-        api_visibility="private",
-    )
-    corpus.rebuild.click(
-        h.rebuild,
-        corpus.full,
-        [corpus.report, corpus.status],
-        api_visibility="private",
-        concurrency_limit=None,
-        show_progress_on=[corpus.status],
-    )
+    """Upload, rebuild (no concurrency limit: a second click follows the running build) and refresh.
+
+    A read-only page has no upload or rebuild controls, hence no events (no endpoints) for them.
+    """
+    if corpus.upload is not None:
+        up = corpus.upload
+        up.add.click(
+            h.add_files, [up.files, up.overwrite], [up.result, corpus.status, up.files], api_visibility="private"
+        )
+    if corpus.build is not None:
+        corpus.build.rebuild.click(
+            h.rebuild,
+            corpus.build.full,
+            [corpus.build.report, corpus.status],
+            api_visibility="private",
+            concurrency_limit=None,
+            show_progress_on=[corpus.status],
+        )
     corpus.refresh.click(h.status, None, corpus.status, api_visibility="private")
     corpus.tab.select(h.status, None, corpus.status, api_visibility="private", show_progress="hidden")
 
