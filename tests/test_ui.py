@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -396,7 +397,7 @@ def test_ask_beyond_the_rate_limit_gets_a_clear_message(app_with_index):
         assert h.api_ask("festival visitors", 1, request=Request())["passages"]
     with pytest.raises(gr.Error, match="too many questions from your address"):
         h.api_ask("festival visitors", 1, request=Request())
-    out, _ = h.show_answer("festival visitors", 1, None, None, None, Request())
+    out, _ = h.show_answer("festival visitors", 1, None, None, None, request=Request())
     assert "Slow down" in out and "at most 2 a second" in out
 
 
@@ -475,3 +476,117 @@ def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_
     article_js = scripts["qa-article-panel"]
     assert "scrollIntoView" in article_js and "__ARTICLE_PLACEHOLDER__" not in article_js
     assert json.dumps(render.ARTICLE_PLACEHOLDER) in article_js
+
+
+def test_passages_of_one_article_that_touch_or_overlap_are_one_card():
+    text = "Alpha one. Beta two. Gamma three. Delta four. Far away five."
+    cut = lambda a, b: (text.index(a), text.index(b) + len(b))  # noqa: E731
+    s1, e1 = cut("Alpha", "two.")
+    s2, e2 = cut("Beta", "three.")  # overlaps the first
+    s3, e3 = cut("Gamma", "four.")  # overlaps the second only: a chain
+    s4, e4 = cut("Far", "five.")  # apart
+
+    def mk(rank, s, e, hl, aid="a.txt"):
+        return Passage(rank, 0.5, text[s:e], aid, "T", None, None, s, e, cut(*hl))
+
+    ps = [
+        mk(1, s2, e2, ("Beta", "two.")),
+        mk(2, s1, e1, ("Beta", "two.")),  # the same sentence highlighted by two passages
+        mk(3, s4, e4, ("Far", "five.")),
+        mk(4, s3, e3, ("Delta", "four.")),
+        mk(5, 0, 10, ("Alpha", "one."), aid="b.txt"),
+    ]
+    cards = render.group_passages(ps)
+    assert [c.lead.article_id for c in cards] == ["a.txt", "b.txt"]
+    first = cards[0]
+    assert [p.rank for p in first.spans] == [2, 1, 4] and [p.rank for p in first.more] == [3]
+    assert first.text == text[s1:e3] and first.highlights == [cut("Beta", "two."), cut("Delta", "four.")]
+    out = render.render_answer(Answer("q", ps))
+    assert out.count('class="qa-card"') == 2 and out.split("qa-cards", 1)[1].count("Beta two.") == 1
+    assert "1 more in this article" in out and 'data-start="' + str(s4) + '"' in out
+    assert '<span class="qa-cite">[1]</span>' in out and "[2]" in out and "[3]" not in out
+
+
+def test_a_wire_story_card_lists_its_sources_with_dates_and_each_opens():
+    also = [
+        {
+            "article_id": "w2.txt",
+            "title": "Copy <b>two</b>",
+            "source": "AFP",
+            "date": "2021-05-02",
+            "start": 4,
+            "end": 9,
+        },
+        {"article_id": "w1.txt", "title": "Copy one", "source": "AP", "date": "2021-05-01", "start": 0, "end": 5},
+    ]
+    out = render.render_answer(Answer("q", [_passage("The wire sentence.", (0, 18), also_in=also)]))
+    assert "Also in 2 sources:" in out and "&lt;b&gt;two&lt;/b&gt;" in out
+    assert out.index("2021-05-01") < out.index("2021-05-02")  # by date
+    assert 'data-article="w2.txt" data-start="4" data-end="9"' in out and 'data-article="w1.txt"' in out
+
+
+@pytest.mark.parametrize(
+    ("sim", "no_answer", "level"),
+    [
+        (0.62, False, "strong"),
+        (0.45, False, "strong"),
+        (0.38, False, "weak"),
+        (None, False, "weak"),
+        (0.7, True, "no answer"),
+    ],
+)
+def test_evidence_strength_from_the_no_answer_decision_and_the_cosine(sim, no_answer, level):
+    s = render.strength(sim, no_answer, 0.30, 0.45)
+    assert s.level == level and 0 <= s.fill <= 100
+    p = _passage("Some evidence.", (0, 14))
+    ev = render.Evidence({} if sim is None else {(p.article_id, p.start, p.end): sim})
+    out = render.render_answer(Answer("q", [p], no_answer=no_answer, reason="weak"), None, ev)
+    assert ("no clear answer" if level == "no answer" else f"{level} evidence") in out
+    assert ">score 0.812" not in out and "relevance score 0.812" in out  # the raw score only in the tooltip
+
+
+@pytest.mark.parametrize(
+    ("dates", "unit", "bars", "undated"),
+    [
+        (["2021-05-01", "2021-05-03", "2021-05-03", None], "day", 3, 1),
+        (["2021-01-04", "2021-04-20"], "week", 16, 0),
+        (["2020-01-15", "2021-05-03", "bad"], "month", 17, 1),
+        (["2020-10-21", "2021-05-03"], "week", 29, 0),
+        (["2001-01-01", "2021-05-03"], "year", 21, 0),
+        ([None, None], "day", 0, 2),
+    ],
+)
+def test_timeline_picks_day_week_month_or_year_by_the_span(dates, unit, bars, undated):
+    got_unit, got, got_undated = render.timeline_buckets(dates)
+    assert (got_unit, len(got), got_undated) == (unit, bars, undated)
+    assert sum(b.count for b in got) == len(dates) - undated
+    assert all(b.first <= b.last for b in got) and all(a.last < b.first for a, b in zip(got, got[1:]))
+
+
+def test_timeline_bars_filter_to_their_days():
+    out = render.render_timeline(["2021-05-01", "2021-05-03", None])
+    assert (
+        out.count('<button type="button" class="qa-bar') == 3
+        and "1 without a date" in out
+        and "3 cited articles by day" in out
+    )
+    assert 'data-since="2021-05-02" data-until="2021-05-02"' in out and "qa-bar-empty" in out
+    assert "show all dates" not in out and "show all dates" in render.render_timeline(["2021-05-01"], "2021-05-01")
+    assert render.render_timeline([]) == ""
+
+
+def test_page_asks_with_sort_dates_and_timeline(app_with_index):
+    h = page.Handlers(app_with_index)
+    out, _ = h.show_answer("NATO troops in Afghanistan", 5, None, None, None, "newest")
+    assert "qa-timeline" in out and "evidence" in out
+    dates = re.findall(r'<span class="qa-date">([\d-]+)</span>', out.split("qa-cards", 1)[1])
+    assert dates == sorted(dates, reverse=True)
+
+    class Evt:
+        _data = {"since": "2021-06-01", "until": "2021-06-30"}
+
+    article, since, until, html_out = h.result_click("festival visitors", 5, None, "relevance", Evt())
+    assert (since, until) == ("2021-06-01", "2021-06-30") and "payload.md" in html_out and "show all dates" in html_out
+    assert "2020-10-21" not in html_out.split("qa-cards", 1)[1]
+    out, _ = h.show_answer("NATO troops", 5, None, "2021", "last month", "relevance")
+    assert "qa-card" in out or "No passage" in out

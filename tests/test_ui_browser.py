@@ -192,7 +192,22 @@ def test_seed_question_shows_the_cited_passage_with_the_answer(page, server):
     assert answer in card.locator("mark.qa-hl").inner_text()  # the answering sentence is the highlighted one
     line = page.locator(".qa-answer-text").inner_text()
     assert line.endswith("[1]")
-    assert page.locator(".qa-card").count() == 5  # the default number of passages
+    # the default 5 passages, one card per article span: no two cards show the same span of one article
+    cards = page.locator(".qa-card")
+    spans = [
+        (
+            cards.nth(i).get_attribute("data-article"),
+            cards.nth(i).locator("button.qa-open").last.get_attribute("data-start"),
+        )
+        for i in range(cards.count())
+    ]
+    assert 1 <= len(spans) <= 5 and len(set(spans)) == len(spans)
+    assert len({a for a, _ in spans}) == len(spans)  # one card per article; its other passages inside it
+    titles = [t for t in cards.locator(".qa-title").all_inner_texts()]
+    assert not any("e4fff1e13a0bbc77" in t or "_" in t for t in titles), titles  # never a file name as title
+    headline_less = page.locator(".qa-card[data-article='000_e4fff1e13a0bbc77.txt'] .qa-title")
+    assert headline_less.inner_text().startswith("NATO Secretary-General Jens Stoltenberg has warned")
+    assert page.locator(".qa-card .qa-strength").count() == len(spans)  # evidence as a strength, not 1.000
     # qa/web/static/qa.css is applied: its 4px accent bar on the answer line
     assert page.locator(".qa-answer").evaluate("e => getComputedStyle(e).borderLeftWidth") == "4px"
     assert page.outside == []  # nothing fetched from the internet (fonts, analytics)
@@ -243,6 +258,26 @@ def test_script_payloads_show_as_text(page, server):
         "#qa-article-panel script, #qa-article-panel img, #qa-article-panel b').length"
     )
     assert injected == 0
+
+
+def test_the_timeline_is_shown_and_a_bar_filters_to_its_dates(page, server):
+    _ask(page, "What did NATO decide about troops in Afghanistan?")
+    page.locator(".qa-timeline").wait_for()
+    head = page.locator(".qa-timeline-head").inner_text()
+    assert "cited articles by" in head
+    bars = page.locator("button.qa-bar:not(.qa-bar-empty)")
+    assert bars.count() >= 1
+    bar = bars.first
+    since, until = bar.get_attribute("data-since"), bar.get_attribute("data-until")
+    bar.click()
+    page.locator(".qa-bar-clear").wait_for()  # asked again with the bar's dates
+    page.get_by_text("Options").click()
+    assert page.locator("#qa-since input, #qa-since textarea").first.input_value() == since
+    assert page.locator("#qa-until input, #qa-until textarea").first.input_value() == until
+    dates = page.locator(".qa-card .qa-date").all_inner_texts()
+    assert dates and all(since <= d <= until for d in dates), (since, until, dates)
+    page.locator(".qa-bar-clear").click()
+    page.locator(".qa-bar-clear").wait_for(state="detached")
 
 
 def test_api_ask_returns_the_answer_json(server):

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from qa.config import Config
 from qa.domain import Answer, Article
 from qa.errors import QAError, QuestionError
 from qa.manifest import read_manifest
@@ -76,6 +79,15 @@ class ArticleRequest:
             highlight=highlight,
             cited_hash=str(data.get("hash") or ""),
         )
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """An answer as the page shows it: the cited articles' hashes, and each passage's cosine to the question."""
+
+    answer: Answer
+    hashes: dict[str, str]
+    similarity: dict[tuple[str, int, int], float]  # (article_id, start, end) -> cosine
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,7 @@ class QAApp:
         since: str | None = None,
         until: str | None = None,
         client: str | None = None,
+        sort: str = "relevance",
     ) -> tuple[Answer, dict[str, str]]:
         """The answer plus each cited article's content hash (to tell later whether it changed).
 
@@ -165,6 +178,22 @@ class QAApp:
         from the slider, '' for no date); the retriever judges the question itself.
         client (an address) is what the rate limit counts by: RateLimited past it.
         """
+        result = self.ask_page(question, k, sources, since, until, client=client, sort=sort, similarity=False)
+        return result.answer, result.hashes
+
+    def ask_page(
+        self,
+        question: str | None,
+        k: int = DEFAULT_K,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        *,
+        client: str | None = None,
+        sort: str = "relevance",
+        similarity: bool = True,
+    ) -> AskResult:
+        """ask(), plus (similarity=True) each passage's cosine to the question, for the evidence bars."""
         if self.limiter is not None and not self.limiter.allow(client):
             raise RateLimited(self.limiter.message())
         k = int(k or DEFAULT_K)
@@ -180,10 +209,19 @@ class QAApp:
             since=(since or "").strip() or None,
             until=(until or "").strip() or None,
             auto_refresh=False,
+            sort=sort or "relevance",
         )
         entries = index.manifest.articles
         hashes = {p.article_id: entries[p.article_id].hash for p in answer.passages if p.article_id in entries}
-        return answer, hashes
+        return AskResult(answer, hashes, _similarities(view, answer) if similarity else {})
+
+    def config(self) -> Config:
+        """The live retriever's settings (the defaults before there is an index)."""
+        try:
+            r = self.retriever(refresh=False)
+        except QAError:
+            r = None
+        return r.config if r is not None else Config()
 
     def open_article(self, request: ArticleRequest) -> OpenedArticle:
         """The article a card cites, from the live index (IndexNotReady without one, ArticleGone if it left)."""
@@ -234,3 +272,20 @@ class QAApp:
             path = Path(getattr(f, "name", None) or str(f))
             pairs.append((getattr(f, "orig_name", None) or path.name, path))
         return save_uploads(self.corpus, pairs, overwrite=bool(overwrite))
+
+
+def _similarities(view: Retriever, answer: Answer) -> dict[tuple[str, int, int], float]:
+    """Each passage's cosine to the question: the question embedded once more, its chunk's vector from the index."""
+    if not answer.passages:
+        return {}
+    index = view.index
+    qvec = np.asarray(view.embedder.embed([answer.question])[0], dtype=np.float32)
+    out: dict[tuple[str, int, int], float] = {}
+    for p in answer.passages:
+        entry = index.manifest.articles.get(p.article_id)
+        for row in range(*entry.chunks) if entry is not None else ():
+            chunk = index.chunks[row]
+            if chunk["start"] == p.start and chunk["end"] == p.end:
+                out[(p.article_id, p.start, p.end)] = float(np.asarray(index.vectors[row]) @ qvec)
+                break
+    return out

@@ -21,6 +21,8 @@ from qa.web.app import DEFAULT_K, MAX_K, ArticleGone, ArticleRequest, IndexNotRe
 from qa.web.render import (
     ARTICLE_PLACEHOLDER,
     STAGES,
+    Evidence,
+    answer_dates,
     render_answer,
     render_article,
     render_build_note,
@@ -28,6 +30,7 @@ from qa.web.render import (
     render_message,
     render_report,
     render_status,
+    render_timeline,
     render_upload,
 )
 
@@ -78,7 +81,7 @@ def article_panel(app: QAApp, data: Any) -> str:
 
 
 def _date_hint(span: tuple[str, str] | None, end: int) -> str:
-    return f"YYYY-MM-DD, e.g. {span[end]}" if span else "YYYY-MM-DD"
+    return f"e.g. {span[end]}, {span[end][:4]}, last month" if span else "e.g. 2021-06-03, 2021, 7 days ago"
 
 
 def _client(request: gr.Request | None) -> str | None:
@@ -100,20 +103,37 @@ class Handlers:
         self.app = app
         self.examples = app.examples()
 
-    def show_answer(self, question, k, sources, since, until, request: gr.Request) -> tuple[str, str]:
+    def show_answer(
+        self, question, k, sources, since, until, sort="relevance", request: gr.Request = None
+    ) -> tuple[str, str]:
         """The answer panel (and an emptied article panel), or a message saying what to do."""
+        return self.answer_html(question, k, sources, since, until, sort, request), ARTICLE_PLACEHOLDER
+
+    def answer_html(self, question, k, sources, since, until, sort, request) -> str:
         if not (question or "").strip():  # a state of the page, not an error: show an example
             example = self.examples[0] if self.examples else "Who said what, and when?"
-            return render_message("Type a question first.", "For example: " + example), ARTICLE_PLACEHOLDER
+            return render_message("Type a question first.", "For example: " + example)
         try:
-            answer, hashes = self.app.ask(question, int(k), sources, since, until, client=_client(request))
+            result = self.app.ask_page(question, int(k), sources, since, until, client=_client(request), sort=sort)
         except IndexNotReady as exc:  # the banner above shows the build's progress
-            return render_message("The index is not ready yet.", str(exc), "warn"), ARTICLE_PLACEHOLDER
+            return render_message("The index is not ready yet.", str(exc), "warn")
         except RateLimited as exc:
-            return render_message("Slow down a little.", str(exc), "warn"), ARTICLE_PLACEHOLDER
+            return render_message("Slow down a little.", str(exc), "warn")
         except (QAError, ValueError) as exc:
-            return render_message("This question cannot be answered as asked.", str(exc), "error"), ARTICLE_PLACEHOLDER
-        return render_answer(answer, hashes), ARTICLE_PLACEHOLDER
+            return render_message("This question cannot be answered as asked.", str(exc), "error")
+        config = self.app.config()
+        evidence = Evidence(result.similarity, config.min_dense_score, config.strong_dense_score)
+        timeline = render_timeline(answer_dates(result.answer), since, until)
+        return render_answer(result.answer, result.hashes, evidence, timeline)
+
+    def result_click(self, question, k, sources, sort, evt: gr.EventData, request: gr.Request = None) -> tuple:
+        """A click in the answer: "Open" fills the article panel; a timeline bar sets the dates and asks again."""
+        data = _event_data(evt)
+        if "since" not in data:
+            return article_panel(self.app, data), gr.skip(), gr.skip(), gr.skip()
+        since, until = str(data.get("since") or ""), str(data.get("until") or "")
+        html_out = self.answer_html(question, k, sources, since, until, sort, request)
+        return ARTICLE_PLACEHOLDER, since, until, html_out
 
     def api_ask(
         self,
@@ -124,7 +144,10 @@ class Handlers:
         until: str | None = None,
         request: gr.Request = None,
     ) -> dict:
-        """Answer a question with ranked, cited passages: the same JSON as `qa ask --json`."""
+        """Answer a question with ranked, cited passages: the same JSON as `qa ask --json`.
+
+        Five values, as before (REST callers pass them all): the order is relevance, as `qa ask`'s default.
+        """
         try:
             answer, _ = self.app.ask(question, int(k), sources, since, until, client=_client(request))
         except (QAError, ValueError) as exc:
@@ -135,9 +158,6 @@ class Handlers:
         """The clicked example question into the box (only the page's own examples)."""
         question = _event_data(evt).get("question")
         return question if question in self.examples else gr.skip()
-
-    def show_article(self, evt: gr.EventData) -> str:
-        return article_panel(self.app, _event_data(evt))
 
     def status(self) -> str:
         return status_panel(self.app)
@@ -190,6 +210,7 @@ class AskTab:
     sources: gr.Dropdown
     since: gr.Textbox
     until: gr.Textbox
+    sort: gr.Radio
     result: gr.HTML
     article: gr.HTML
 
@@ -243,10 +264,17 @@ def _question_row() -> tuple[gr.Textbox, gr.Button]:
 
 def _options(
     sources: list[str], dates: tuple[str, str] | None
-) -> tuple[gr.Slider, gr.Dropdown, gr.Textbox, gr.Textbox]:
-    """The Options accordion: passages to show, sources, and a date range (hidden when the index has none)."""
+) -> tuple[gr.Slider, gr.Dropdown, gr.Textbox, gr.Textbox, gr.Radio]:
+    """The Options accordion: passages, order, sources, and a date range (hidden when the index has no dates)."""
     with gr.Accordion("Options", open=False, elem_id="qa-options"), gr.Row():
         k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200)
+        sort = gr.Radio(
+            [("Most relevant", "relevance"), ("Newest first", "newest")],
+            value="relevance",
+            label="Order",
+            elem_id="qa-sort",
+            min_width=200,
+        )
         source_dd = gr.Dropdown(
             choices=sources,
             multiselect=True,
@@ -256,10 +284,20 @@ def _options(
             min_width=200,
         )
         since = gr.Textbox(
-            label="From date", placeholder=_date_hint(dates, 0), visible=dates is not None, min_width=140
+            label="From date",
+            placeholder=_date_hint(dates, 0),
+            visible=dates is not None,
+            min_width=140,
+            elem_id="qa-since",
         )
-        until = gr.Textbox(label="To date", placeholder=_date_hint(dates, 1), visible=dates is not None, min_width=140)
-    return k, source_dd, since, until
+        until = gr.Textbox(
+            label="To date",
+            placeholder=_date_hint(dates, 1),
+            visible=dates is not None,
+            min_width=140,
+            elem_id="qa-until",
+        )
+    return k, source_dd, since, until, sort
 
 
 def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
@@ -272,7 +310,7 @@ def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
             js_on_load=static_text("examples.js"),
             visible=bool(examples),
         )
-        k, sources, since, until = _options(*app.filters())
+        k, sources, since, until, sort = _options(*app.filters())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 result = gr.HTML("", elem_id="qa-result", js_on_load=static_text("cards.js"))
@@ -281,7 +319,7 @@ def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
                     "__ARTICLE_PLACEHOLDER__", json.dumps(ARTICLE_PLACEHOLDER)
                 )
                 article = gr.HTML(ARTICLE_PLACEHOLDER, elem_id="qa-article-panel", js_on_load=article_js)
-    return AskTab(note, question, ask, example_box, k, sources, since, until, result, article)
+    return AskTab(note, question, ask, example_box, k, sources, since, until, sort, result, article)
 
 
 def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, BuildControls | None]:
@@ -335,7 +373,7 @@ def _corpus_tab(app: QAApp) -> CorpusTab:
 
 def _wire_ask(h: Handlers, ask: AskTab) -> None:
     """Enter, the Ask button and an example chip ask; a card's Open article fills the article panel."""
-    inputs = [ask.question, ask.k, ask.sources, ask.since, ask.until]
+    inputs = [ask.question, ask.k, ask.sources, ask.since, ask.until, ask.sort]
     outputs = [ask.result, ask.article]
     for trigger in (ask.question.submit, ask.ask.click):
         trigger(h.show_answer, inputs, outputs, **ASK_EVENT)
@@ -343,7 +381,13 @@ def _wire_ask(h: Handlers, ask: AskTab) -> None:
         h.show_answer, inputs, outputs, **ASK_EVENT
     )
     ask.result.click(
-        h.show_article, None, ask.article, api_visibility="private", concurrency_limit=4, show_progress="hidden"
+        h.result_click,
+        [ask.question, ask.k, ask.sources, ask.sort],
+        [ask.article, ask.since, ask.until, ask.result],
+        api_visibility="private",
+        concurrency_limit=4,
+        concurrency_id="ask",
+        show_progress="hidden",
     )
 
 
