@@ -220,7 +220,7 @@ def test_open_article_shows_the_whole_text_with_the_passage_highlighted_in_view(
     card = page.locator(".qa-card", has_text=answer).first
     card.wait_for()
     passage = card.locator(".qa-passage").inner_text()
-    card.locator("button.qa-open").click()
+    card.locator(".qa-actions > button.qa-open").click()
     focus = page.locator("#qa-article-panel #qa-focus")
     focus.wait_for()
     mark = focus.locator("mark.qa-hl")
@@ -245,7 +245,7 @@ def test_script_payloads_show_as_text(page, server):
     card.wait_for()
     assert "<script>window.__qaXss=3" in card.inner_text()
     assert '<img src=x onerror="window.__qaXss=1' in card.locator(".qa-title").inner_text()
-    card.locator("button.qa-open").click()
+    card.locator(".qa-actions > button.qa-open").click()
     page.locator("#qa-article-panel .qa-article").wait_for()
     article = page.locator("#qa-article-panel").inner_text()
     assert '<img src=x onerror="window.__qaXss=4;alert(4)">' in article
