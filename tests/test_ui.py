@@ -577,7 +577,7 @@ def test_timeline_bars_filter_to_their_days():
 
 def test_page_asks_with_sort_dates_and_timeline(app_with_index):
     h = page.Handlers(app_with_index)
-    out, _ = h.show_answer("NATO troops in Afghanistan", 5, None, None, None, "newest")
+    out, _ = h.show_answer("NATO troops in Afghanistan and the harbour festival", 10, None, None, None, "newest")
     assert "qa-timeline" in out and "evidence" in out
     dates = re.findall(r'<span class="qa-date">([\d-]+)</span>', out.split("qa-cards", 1)[1])
     assert dates == sorted(dates, reverse=True)

@@ -162,23 +162,10 @@ class QAApp:
             )
         return shared
 
-    def ask(
-        self,
-        question: str | None,
-        k: int = DEFAULT_K,
-        sources: list[str] | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        client: str | None = None,
-        sort: str = "relevance",
-    ) -> tuple[Answer, dict[str, str]]:
-        """The answer plus each cited article's content hash (to tell later whether it changed).
-
-        Widget values arrive as the page has them (None for an empty box, a float
-        from the slider, '' for no date); the retriever judges the question itself.
-        client (an address) is what the rate limit counts by: RateLimited past it.
-        """
-        result = self.ask_page(question, k, sources, since, until, client=client, sort=sort, similarity=False)
+    def ask(self, question: str | None, *args: Any, **options: Any) -> tuple[Answer, dict[str, str]]:
+        """ask_page() without the similarities: the answer plus each cited article's content hash
+        (to tell later whether it changed). Same arguments: k, sources, since, until, client, sort."""
+        result = self.ask_page(question, *args, **options, similarity=False)
         return result.answer, result.hashes
 
     def ask_page(
@@ -193,7 +180,13 @@ class QAApp:
         sort: str = "relevance",
         similarity: bool = True,
     ) -> AskResult:
-        """ask(), plus (similarity=True) each passage's cosine to the question, for the evidence bars."""
+        """The answer, each cited article's content hash, and (similarity=True) each passage's cosine to the
+        question, for the evidence bars.
+
+        Widget values arrive as the page has them (None for an empty box, a float
+        from the slider, '' for no date); the retriever judges the question itself.
+        client (an address) is what the rate limit counts by: RateLimited past it.
+        """
         if self.limiter is not None and not self.limiter.allow(client):
             raise RateLimited(self.limiter.message())
         k = int(k or DEFAULT_K)

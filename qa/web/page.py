@@ -180,6 +180,11 @@ class Handlers:
             time.sleep(0.25)
         return render_report(st.report, st.error, note), self.status()
 
+    def notes(self) -> tuple[str, str]:
+        """The build banners of both tabs, as of now."""
+        note = render_build_note(self.app.builder.state(), self.app.has_index())
+        return note, note
+
     def tick(self, seen: int) -> tuple:
         """Every second: the build banners; and, once a build commits, the filters and status of the new index."""
         note = render_build_note(self.app.builder.state(), self.app.has_index())
@@ -283,21 +288,19 @@ def _options(
             visible=bool(sources),
             min_width=200,
         )
-        since = gr.Textbox(
-            label="From date",
-            placeholder=_date_hint(dates, 0),
-            visible=dates is not None,
-            min_width=140,
-            elem_id="qa-since",
-        )
-        until = gr.Textbox(
-            label="To date",
-            placeholder=_date_hint(dates, 1),
-            visible=dates is not None,
-            min_width=140,
-            elem_id="qa-until",
-        )
+        since, until = (_date_box(label, dates, end) for end, label in enumerate(("From date", "To date")))
     return k, source_dd, since, until, sort
+
+
+def _date_box(label: str, dates: tuple[str, str] | None, end: int) -> gr.Textbox:
+    """A date filter box (since: end=0, until: end=1), hidden when the index has no dates."""
+    return gr.Textbox(
+        label=label,
+        placeholder=_date_hint(dates, end),
+        visible=dates is not None,
+        min_width=140,
+        elem_id=("qa-since", "qa-until")[end],
+    )
 
 
 def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
@@ -439,5 +442,7 @@ def create_app(app: QAApp) -> gr.Blocks:
         _wire_ask(handlers, ask)
         _wire_corpus(handlers, corpus)
         _wire_timer(handlers, ask, corpus, seen_gen)
+        # The banners as they are when the page opens (the HTML above is from when the page was made).
+        demo.load(handlers.notes, None, [ask.note, corpus.note], api_visibility="private", queue=False)
         gr.api(handlers.api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
     return demo

@@ -373,8 +373,13 @@ def timeline_buckets(dates: list[str | None]) -> tuple[str, list[Bucket], int]:
 def render_timeline(dates: list[str | None], since: str | None = None, until: str | None = None) -> str:
     """A small bar chart of the articles' dates; each bar is a button that filters to its days."""
     unit, bars, undated = timeline_buckets(dates)
-    if not bars and not undated:
-        return ""
+    clear = (
+        '<button type="button" class="qa-bar-clear" data-since="" data-until="">show all dates</button>'
+        if since or until
+        else ""
+    )
+    if not bars:  # nothing dated: no chart to show (but a way back from a date filter)
+        return f'<div class="qa-timeline"><div class="qa-timeline-head">{clear}</div></div>' if clear else ""
     top = max((b.count for b in bars), default=1) or 1
     items = "".join(
         f'<button type="button" class="qa-bar{" qa-bar-empty" if not b.count else ""}" '
@@ -384,23 +389,13 @@ def render_timeline(dates: list[str | None], since: str | None = None, until: st
         f"</span></button>"
         for b in bars
     )
-    axis = (
-        f'<div class="qa-axis"><span>{esc(bars[0].label)}</span><span>{esc(bars[-1].label)}</span></div>'
-        if bars
-        else ""
-    )
+    axis = f'<div class="qa-axis"><span>{esc(bars[0].label)}</span><span>{esc(bars[-1].label)}</span></div>'
     n = len(dates)
-    head = f"{n} cited article{'s' if n != 1 else ''} by {unit}" if bars else f"{n} cited articles"
+    head = f"{n} cited article{'s' if n != 1 else ''} by {unit}"
     extra = f" · {undated} without a date" if undated else ""
-    clear = (
-        '<button type="button" class="qa-bar-clear" data-since="" data-until="">show all dates</button>'
-        if since or until
-        else ""
-    )
     return (
         f'<div class="qa-timeline"><div class="qa-timeline-head">{esc(head)}{esc(extra)}{clear}</div>'
-        + (f'<div class="qa-bars">{items}</div>{axis}' if bars else "")
-        + "</div>"
+        + f'<div class="qa-bars">{items}</div>{axis}</div>'
     )
 
 
