@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from itertools import islice
 from typing import Literal
 
-RuleKind = Literal["drop_line", "strip_prefix", "strip_suffix", "drop_tail_from", "dateline"]
+RuleKind = Literal["drop_line", "strip_prefix", "strip_suffix", "drop_tail_from", "dateline", "wire_dateline"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ class Rule:
                       just the line goes.
       dateline        the whole line is "source - weekday, date" near the
                       top: parse it into source/date and remove it.
+      wire_dateline   a line near the top starts with a wire dateline,
+                      "PLACE (Agency) -" or "PLACE, Month Day (Agency) -":
+                      parse it into place/source (and date, when it has a
+                      year) and remove the prefix, keeping the sentence.
     """
 
     name: str
@@ -53,6 +57,16 @@ def _rule(name: str, pattern: str, kind: RuleKind, flags: int = re.IGNORECASE) -
 
 
 _WEEKDAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]{0,6}\.?"
+# A wire place: capitals ("BRUSSELS", "NEW YORK", "ST. PAUL"), optionally ", Region" ("KABUL, Afghanistan").
+_PLACE = (
+    r"(?P<place>[A-Z][A-Z.'’-]+(?: [A-Z][A-Z.'’-]+){0,3})(?:,\s+(?P<region>(?!"
+    + _MONTH
+    + r"\s)[A-Z][a-z]+(?: [A-Z][a-z]+)?))?"
+)
+# The agency in brackets: one to three capitalised words ("Reuters", "AP", "AFP", "Thomson Reuters").
+_AGENCY = r"\((?P<source>[A-Z][\w&.]*(?: [A-Z][\w&.]*){0,2})\)"
+_DASH = r"\s+[-–—]{1,2}\s+"
 
 RULES: tuple[Rule, ...] = (
     _rule("newsletter_signup", r"Sign up for (?:our |the )?(?:daily |weekly )?newsletters?[.!]?", "drop_line"),
@@ -90,6 +104,13 @@ RULES: tuple[Rule, ...] = (
         "dateline",
         0,
     ),
+    _rule("wire_dateline", _PLACE + r"\s+" + _AGENCY + _DASH, "wire_dateline", 0),
+    _rule(
+        "wire_dateline_dated",
+        _PLACE + r",\s+(?P<date>" + _MONTH + r"\s+\d{1,2}(?:,\s+\d{4})?)\s+" + _AGENCY + _DASH,
+        "wire_dateline",
+        0,
+    ),
 )
 
 # A dateline is only looked for among the first few lines of content.
@@ -106,6 +127,7 @@ class Cleaned:
     source: str | None
     date: str | None
     removed: tuple[tuple[str, str], ...]  # (rule name, removed text)
+    place: str | None = None  # where a wire dateline says the story was filed ("Brussels")
 
 
 def _combine(kinds: set[str], rules: tuple[Rule, ...]) -> tuple[re.Pattern[str], dict[str, Rule]]:
@@ -125,6 +147,7 @@ _SUFFIX = tuple(
     (r, re.compile(f"(?:{r.pattern.pattern})$", r.pattern.flags)) for r in RULES if r.kind == "strip_suffix"
 )
 _DATELINE_RULES = tuple(r for r in RULES if r.kind == "dateline")
+_WIRE_RULES = tuple(r for r in RULES if r.kind == "wire_dateline")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T\s])")
@@ -173,6 +196,7 @@ def clean_text(raw: str) -> Cleaned:
     removed: list[tuple[str, str]] = []
     source: str | None = None
     found_date: str | None = None
+    place: str | None = None
     kept: list[str] = []
     content_lines = 0  # non-empty lines kept so far (dateline window)
     kept_chars = 0
@@ -217,6 +241,13 @@ def clean_text(raw: str) -> Cleaned:
                     source, found_date = dm["source"].strip(), parsed
                 removed.append(("dateline", stripped))
                 continue
+            wm = None if place else next((w for r in _WIRE_RULES if (w := r.pattern.match(stripped))), None)
+            if wm and wm.end() < len(stripped):  # a dateline glued to the story's first sentence
+                place = _place(wm)
+                source = source or wm["source"]
+                found_date = found_date or (normalize_date(wm["date"]) if "date" in wm.re.groupindex else None)
+                removed.append((_WIRE_NAMES[wm.re], wm.group().strip()))
+                stripped = line = stripped[wm.end() :]
         kept.append(line)
         content_lines += 1
         kept_chars += len(stripped)
@@ -228,7 +259,16 @@ def clean_text(raw: str) -> Cleaned:
     if "\n\n\n" in text:  # the regex scan is slow; most texts need no collapsing
         text = _MANY_NEWLINES.sub("\n\n", text)
     text = text.strip()
-    return Cleaned(text, title, source, found_date, tuple(removed))
+    return Cleaned(text, title, source, found_date, tuple(removed), place)
+
+
+_WIRE_NAMES = {r.pattern: r.name for r in _WIRE_RULES}
+
+
+def _place(m: re.Match[str]) -> str:
+    """ "NEW YORK" -> "New York"; a region is kept as written ("Kabul, Afghanistan")."""
+    city = " ".join(w[:1] + w[1:].lower() for w in m["place"].split())
+    return f"{city}, {m['region']}" if m["region"] else city
 
 
 def _strip_glued_suffix(kept: list[str], removed: list[tuple[str, str]]) -> None:
@@ -254,6 +294,26 @@ def _strip_glued_suffix(kept: list[str], removed: list[tuple[str, str]]) -> None
             return
         removed.append((_WHOLE_LINE_RULES[whole.lastgroup].name, line.strip()))  # type: ignore[index]
         kept[last] = ""
+
+
+def lead_title(text: str, limit: int = 80) -> str | None:
+    """A short title for an article without a headline: its first line if that is headline-shaped,
+    else its first sentence, cut at a word boundary to about `limit` characters (with "…")."""
+    from .segment import sentence_spans  # blingfire: only when a title has to be made
+
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    if not first:
+        return None
+    if is_headline(first) and len(first) <= limit:
+        return first
+    spans = sentence_spans(first)
+    # A lead "sentence" of a word or two ("AFGHANISTAN.") is a label: read on to a real sentence.
+    end = next((b for _, b in spans if len(first[:b].split()) >= 5), len(first))
+    lead = first[:end]
+    if len(lead) <= limit:
+        return lead
+    cut = lead[: limit + 1].rsplit(" ", 1)[0] if " " in lead[:limit] else lead[:limit]
+    return cut.rstrip(" ,;:–—-") + "…"
 
 
 def _find_title(kept: list[str], repeated: bool) -> str | None:

@@ -65,8 +65,16 @@ def parser() -> argparse.ArgumentParser:
         metavar="SOURCE",
         help="only articles from this source (repeatable)",
     )
-    a.add_argument("--since", help="only articles dated on or after YYYY-MM-DD")
-    a.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
+    a.add_argument(
+        "--since", help="only articles dated on or after this: YYYY-MM-DD, 2021, 2021-06, 'last month', '7 days ago'"
+    )
+    a.add_argument("--until", help="only articles dated on or before this (same forms; a period counts to its end)")
+    a.add_argument(
+        "--sort",
+        choices=("relevance", "newest"),
+        default="relevance",
+        help="order of the k best passages (default: relevance)",
+    )
     a.add_argument("--diversity", type=float, default=None, help="MMR diversity 0..1 (default: off)")
     _add_common(a)
 
@@ -152,6 +160,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--index", default="index")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=7860)
+    from .web.limits import add_sharing_options  # no Gradio here
+
+    add_sharing_options(v)
     return ap
 
 
@@ -215,6 +226,7 @@ def cmd_ask(args) -> int:
         until=args.until,
         diversity=args.diversity,
         auto_refresh=False,
+        sort=args.sort,
     )
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -239,7 +251,8 @@ def format_answer(answer) -> str:
         body = p.text[:a] + ">>" + p.text[a:b] + "<<" + p.text[b:]
         lines.append("    " + body.replace("\n", "\n    "))
         for other in p.also_in:
-            lines.append(f"    also in: {other['title']} ({other['article_id']})")
+            when = ", ".join(x for x in (other.get("source"), other.get("date")) if x)
+            lines.append(f"    also in: {other['title']} ({other['article_id']}{', ' + when if when else ''})")
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -410,8 +423,10 @@ def cmd_watch(args) -> int:
 
 def cmd_serve(args) -> int:
     from .web import server
+    from .web.limits import sharing_argv
 
-    return server.main(["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)])
+    argv = ["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)]
+    return server.main(argv + sharing_argv(args))
 
 
 COMMANDS = {

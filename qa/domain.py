@@ -27,6 +27,7 @@ class Article:
     date: str | None = None  # ISO 8601 date, "YYYY-MM-DD"
     url: str | None = None
     path: str | None = None  # file it came from, relative to the corpus root
+    place: str | None = None  # where it was filed, from a wire dateline ("Brussels")
 
     @property
     def hash(self) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .clean import clean_text, normalize_date
+from .clean import clean_text, lead_title, normalize_date
 from .domain import Article, Skipped
 from .errors import CorpusError, QAError
 
@@ -383,12 +383,13 @@ def _text_article(rel: str, path: Path, text: str, *, markdown: bool) -> Article
     title = meta.get("title") or heading or cleaned.title
     return Article(
         id=rel,
-        title=title or _title_from_name(path),
+        title=title or lead_title(cleaned.text) or _title_from_name(path),
         text=_drop_title_line(cleaned.text, title),
         source=meta.get("source") or cleaned.source,
         date=normalize_date(meta.get("date")) or cleaned.date,
         url=meta.get("url"),
         path=rel,
+        place=cleaned.place,
     )
 
 
@@ -446,12 +447,13 @@ def _article(rel: str, path: Path, ex: Extracted, empty_reason: str) -> Article:
     title = ex.title or cleaned.title
     return Article(
         id=rel,
-        title=title or _title_from_name(path),
+        title=title or lead_title(cleaned.text) or _title_from_name(path),
         text=_drop_title_line(cleaned.text, title),
         source=ex.source or cleaned.source,
         date=ex.date or cleaned.date,
         url=ex.url,
         path=rel,
+        place=cleaned.place,
     )
 
 
@@ -637,10 +639,11 @@ def _jsonl_article(rel: str, n: int, raw: bytes) -> Article:
     title = _opt_str(obj.get("title")) or cleaned.title
     return Article(
         id=article_id,
-        title=title or article_id,
+        title=title or lead_title(cleaned.text) or article_id,
         text=_drop_title_line(cleaned.text, title),
         source=_opt_str(obj.get("source")) or cleaned.source,
         date=normalize_date(_opt_str(obj.get("date"))) or cleaned.date,
         url=_opt_str(obj.get("url")),
         path=rel,
+        place=cleaned.place,
     )

@@ -17,6 +17,7 @@ import numpy as np
 from . import manifest as manifest_module
 from . import store
 from .config import Config
+from .dates import date_range
 from .dense import search_dense
 from .domain import Answer, Passage
 from .embed import Embedder, load_embedder
@@ -27,6 +28,7 @@ from .manifest import ArticleEntry, manifest_stamp
 
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
+SORTS = ("relevance", "newest")
 MAX_QUESTION_CHARS = 2000  # the model sees ~250 word pieces; more is noise for BM25 too
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -105,10 +107,17 @@ class Retriever:
         until: str | None = None,
         diversity: float | None = None,
         auto_refresh: bool = True,
+        sort: str = "relevance",
     ) -> Answer:
-        """The k best passages for question, each with the sentence most likely to answer it."""
+        """The k best passages for question, each with the sentence most likely to answer it.
+
+        since/until take what qa.dates.parse_when reads ('2021-06-03', '2021', 'last month',
+        '7 days ago'); sort="newest" orders the k best by date, newest first (ranks stay the relevance ranks).
+        """
         if mode not in MODES:
             raise QuestionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if sort not in SORTS:
+            raise QuestionError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
         if not isinstance(k, int) or k < 1:
             raise QuestionError(f"k must be a positive whole number, got {k!r}")
         if isinstance(sources, str):
@@ -123,7 +132,7 @@ class Retriever:
             self.refresh()
         index = self.index  # one generation for the whole question
         question, warnings = self._clean_question(question)
-        allowed = index.allowed_rows(sources, since, until)
+        allowed = index.allowed_rows(sources, *date_range(since, until))
         cands = self._candidates(index, question, mode, max(self.config.candidates, k * 4), allowed)
         ranked = fuse(cands, self.config, mode)
         if diversity:
@@ -131,7 +140,7 @@ class Retriever:
         highlighter = self._highlighter(index, question, cands)
         passages = self._passages(index, highlighter, ranked, k)
         no_answer, reason = self._judge(highlighter, passages, cands)
-        return Answer(question, passages, no_answer, reason, warnings)
+        return Answer(question, sort_passages(passages, sort), no_answer, reason, warnings)
 
     def rank(self, question: str, n: int | None = None, *, mode: str = "hybrid") -> list[tuple[int, float]]:
         """The raw fused ranking of chunk rows, best first (for evaluation: no passages, no highlighting).
@@ -254,6 +263,13 @@ class Retriever:
         if cov < c.min_lexical_overlap:
             return True, f"the best passages hold only {cov:.0%} of the question's key terms"
         return False, None
+
+
+def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Passage]:
+    """Ranked passages in the order asked for: "newest" puts the latest dates first, undated ones last."""
+    if sort != "newest":
+        return passages
+    return sorted(passages, key=lambda p: p.date or "", reverse=True)  # stable: ties keep their rank order
 
 
 def _citation(chunk: dict, entry: ArticleEntry) -> dict:

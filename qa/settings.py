@@ -11,6 +11,7 @@ user can see them all at once and no module quietly reads one of its own:
                        slowly, without the units); onnx / sentence-transformers force fp32
     QA_CACHE_DIR       where exported model graphs are cached (default ~/.cache/qa)
     QA_BENCH_CACHE     where `qa eval` keeps the indexes it builds for benchmark data sets
+    QA_AUTH            USER:PASSWORD the web app asks for (as `--auth`; the option wins)
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ def cache_dir() -> Path:
 def bench_cache() -> Path:
     """Where `qa eval` builds (and reuses) indexes of benchmark data sets."""
     return Path(os.environ.get("QA_BENCH_CACHE") or cache_dir() / "bench")
+
+
+def web_auth() -> str | None:
+    """$QA_AUTH ("user:password") for the web app's login, or None."""
+    value = os.environ.get("QA_AUTH", "").strip()
+    return value or None
 
 
 def cpu_threads() -> int:

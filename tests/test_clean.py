@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.clean import RULES, Cleaned, clean_text, is_headline, normalize_date
+from qa.clean import RULES, Cleaned, clean_text, is_headline, lead_title, normalize_date
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 BODY = "NATO ministers met in Brussels on Wednesday to discuss the mission in Afghanistan."
@@ -25,8 +25,8 @@ RULE_EXAMPLES: dict[str, tuple[str, str]] = {
     "comment_policy": (f"{BODY}\nPlease read our comment policy before commenting.\n{BODY2}", f"{BODY}\n{BODY2}"),
     "view_comments": (f"{BODY}\n\nClick to Read More and View Comments\n\n{BODY2}", f"{BODY}\n\n{BODY2}"),
     "click_to_hide": (
-        f"Click to HideBRUSSELS (Reuters) – {BODY}\n\n{BODY2}",
-        f"BRUSSELS (Reuters) – {BODY}\n\n{BODY2}",
+        f"Click to HideNATO ministers met. {BODY}\n\n{BODY2}",
+        f"NATO ministers met. {BODY}\n\n{BODY2}",
     ),
     "email_not_published": (
         f"{BODY}\n\nYour email address will not be published. Required fields are marked *\n\n{BODY2}",
@@ -41,12 +41,17 @@ RULE_EXAMPLES: dict[str, tuple[str, str]] = {
     "related_posts": (f"{BODY}\n\n{BODY2}\n\nRelated Posts\n\nOther headline\nYet another one", f"{BODY}\n\n{BODY2}"),
     "leave_a_reply": (f"{BODY}\n\n{BODY2}\n\nLeave a Reply\nGreat article! Thanks.", f"{BODY}\n\n{BODY2}"),
     "dateline": (f"- The Washington Times - Wednesday, October 21, 2020\n\n{BODY}", BODY),
+    "wire_dateline": (f"BRUSSELS (Reuters) – {BODY}\n\n{BODY2}", f"{BODY}\n\n{BODY2}"),
+    "wire_dateline_dated": (f"KABUL, Oct. 21, 2020 (AP) — {BODY}\n\n{BODY2}", f"{BODY}\n\n{BODY2}"),
 }
 
 
 def test_every_rule_has_an_example() -> None:
     assert set(RULE_EXAMPLES) == {r.name for r in RULES}
-    assert all(r.kind in {"drop_line", "strip_prefix", "strip_suffix", "drop_tail_from", "dateline"} for r in RULES)
+    assert all(
+        r.kind in {"drop_line", "strip_prefix", "strip_suffix", "drop_tail_from", "dateline", "wire_dateline"}
+        for r in RULES
+    )
 
 
 @pytest.mark.parametrize("name", [r.name for r in RULES])
@@ -109,8 +114,69 @@ def test_dateline_is_only_looked_for_near_the_top() -> None:
 def test_glued_click_to_hide_prefix() -> None:
     raw = "Click to HideBRUSSELS (Reuters) – NATO has begun withdrawing from its mission in Afghanistan."
     cleaned = clean_text(raw)
-    assert cleaned.text == "BRUSSELS (Reuters) – NATO has begun withdrawing from its mission in Afghanistan."
-    assert cleaned.removed == (("click_to_hide", "Click to Hide"),)
+    assert cleaned.text == "NATO has begun withdrawing from its mission in Afghanistan."
+    assert cleaned.removed == (("click_to_hide", "Click to Hide"), ("wire_dateline", "BRUSSELS (Reuters) –"))
+    assert (cleaned.source, cleaned.place) == ("Reuters", "Brussels")
+
+
+@pytest.mark.parametrize(
+    ("line", "source", "place", "date"),
+    [
+        ("BRUSSELS (Reuters) – NATO said so.", "Reuters", "Brussels", None),
+        ("NEW YORK (AFP) -- Markets fell.", "AFP", "New York", None),
+        ("KABUL, Afghanistan (AP) — The Taliban said so.", "AP", "Kabul, Afghanistan", None),
+        ("WASHINGTON, Oct. 21, 2020 (Reuters) - Officials said so.", "Reuters", "Washington", "2020-10-21"),
+        ("WASHINGTON, April 15 (Reuters) - Officials said so.", "Reuters", "Washington", None),  # no year: no date
+        (
+            "WASHINGTON, Sept. 3, 2019 (Thomson Reuters) - Officials said so.",
+            "Thomson Reuters",
+            "Washington",
+            "2019-09-03",
+        ),
+    ],
+)
+def test_wire_dateline_gives_source_place_and_date(line: str, source: str, place: str, date: str | None) -> None:
+    cleaned = clean_text(f"{line}\n\n{BODY}")
+    assert (cleaned.source, cleaned.place, cleaned.date) == (source, place, date)
+    assert cleaned.text == f"{line.split(' - ')[-1].split(' – ')[-1].split(' — ')[-1].split(' -- ')[-1]}\n\n{BODY}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "NATO (North Atlantic Treaty Organization) – the alliance met.",  # brackets of four words: no agency
+        "Brussels (Reuters) – lower-case places are not wire datelines.",
+        "BRUSSELS (Reuters) –",  # nothing after it: not glued to a sentence
+        "The minister said BRUSSELS (Reuters) – was wrong.",  # not at the start
+    ],
+)
+def test_not_a_wire_dateline(line: str) -> None:
+    cleaned = clean_text(f"{line}\n\n{BODY}")
+    assert cleaned.text.startswith(line) and cleaned.place is None
+
+
+def test_wire_dateline_only_near_the_top() -> None:
+    raw = f"{BODY}\n{BODY2}\n{BODY}\nBRUSSELS (Reuters) – {BODY2}"
+    assert clean_text(raw).text == raw
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("The lead sentence is short. Then more text follows.", "The lead sentence is short."),
+        ("A subhead line\nThe body starts here and goes on.", "A subhead line"),
+        (
+            "NATO Secretary-General Jens Stoltenberg has warned that the hasty withdrawal of US troops is risky.",
+            "NATO Secretary-General Jens Stoltenberg has warned that the hasty withdrawal of…",
+        ),
+        ("AFGHANISTAN. Herat: NATO said it will stay.", "AFGHANISTAN. Herat: NATO said it will stay."),
+        ("", None),
+    ],
+)
+def test_lead_title(text: str, title: str | None) -> None:
+    got = lead_title(text)
+    assert got == title
+    assert got is None or len(got) <= 81
 
 
 def test_repeated_title_is_kept_once_and_reported() -> None:
@@ -200,6 +266,9 @@ BOILERPLATE: dict[str, list[str]] = {
 }
 
 
+WIRE_DATELINES = {"003_bd4f993c6f237ca7.txt": "BRUSSELS (Reuters) – "}
+
+
 def _corpus_file(name: str) -> str:
     path = CORPUS / name
     if not path.exists():
@@ -213,7 +282,7 @@ def test_shipped_article_keeps_every_sentence_and_drops_boilerplate(name: str) -
     cleaned = clean_text(raw)
     kept_lines = set(cleaned.text.split("\n"))
     for line in raw.split("\n"):
-        line = line.strip()
+        line = line.strip().removeprefix(WIRE_DATELINES.get(name, ""))
         if line and line not in BOILERPLATE[name]:
             assert line in kept_lines, f"article line lost: {line!r}"
     for line in BOILERPLATE[name]:
@@ -233,6 +302,9 @@ def test_shipped_article_metadata() -> None:
     assert c004.text.endswith("Hai Lam")  # a sign-off is not safely distinguishable from a sentence
     for name in ("000_e4fff1e13a0bbc77.txt", "002_382a93bb24ffe1b9.txt", "003_bd4f993c6f237ca7.txt"):
         assert clean_text(_corpus_file(name)).title is None
+    c003 = clean_text(_corpus_file("003_bd4f993c6f237ca7.txt"))
+    assert (c003.source, c003.place, c003.date) == ("Reuters", "Brussels", None)
+    assert c003.text.startswith("NATO has begun withdrawing from its mission in Afghanistan")
 
 
 @pytest.mark.parametrize("name", sorted(BOILERPLATE))

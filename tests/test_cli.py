@@ -59,6 +59,10 @@ def test_ask_json_and_text(built):
     assert any("Zabihullah Mujahid" in p["text"] for p in answer["passages"])
     text = qa("ask", "Who is the spokesman for the Taliban?", "--index", str(built))
     assert text.returncode == 0 and "[1]" in text.stdout and ">>" in text.stdout
+    newest = qa("ask", "NATO troops", "--sort", "newest", "--since", "2020", "--index", str(built), "--json")
+    assert newest.returncode == 0, newest.stderr
+    dates = [p["date"] or "" for p in json.loads(newest.stdout)["passages"]]
+    assert dates == sorted(dates, reverse=True) and all(d >= "2020" for d in dates)
 
 
 def test_status_reports_changes(tmp_path, built):
@@ -74,7 +78,7 @@ def test_status_reports_changes(tmp_path, built):
         (("ask", "hello", "--index", "/nonexistent/index"), "no index"),
         (("ask", "   ", "--index", "{built}"), "empty"),
         (("build", "--corpus", "/nonexistent/corpus", "--index", "{tmp}"), "does not exist"),
-        (("ask", "x", "--since", "yesterday", "--index", "{built}"), "YYYY-MM-DD"),
+        (("ask", "x", "--since", "sometime soon", "--index", "{built}"), "YYYY-MM-DD"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path, built, args, message):

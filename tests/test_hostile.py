@@ -664,7 +664,8 @@ HOSTILE_API_CALLS = [
     ('["ferry", "abc", null, null, null]', "error"),
     ('["ferry", 1e9, null, null, null]', "between 1 and"),
     ('["ferry", 3, [1, 2], null, null]', "sources"),
-    ('["ferry", 3, null, "yesterday", null]', "YYYY-MM-DD"),
+    ('["ferry", 3, null, "yesterday", null]', "complete"),  # a relative date
+    ('["ferry", 3, null, "some day", null]', "YYYY-MM-DD"),
     ('"not a list"', "rejected"),
 ]
 

@@ -11,6 +11,7 @@ import pytest
 from doc_fixtures import make_docx, make_pdf
 
 from qa import ingest
+from qa.clean import lead_title
 from qa.domain import Article, Skipped
 from qa.errors import CorpusError
 from qa.ingest import SUPPORTED_SUFFIXES, iter_corpus, scan_corpus
@@ -61,7 +62,15 @@ def test_shipped_corpus() -> None:
     a004 = articles["004_795284bbc2c01457.txt"]
     assert a004.title == "The US will not fully withdraw from Afghanistan, the Taliban threatened"
     assert a004.title not in a004.text and a004.text.startswith("According to a new report")
-    assert articles["000_e4fff1e13a0bbc77.txt"].title == "000 e4fff1e13a0bbc77"  # no headline: file name
+    # no headline: a title from the lead, never the file name
+    assert articles["000_e4fff1e13a0bbc77.txt"].title == (
+        "NATO Secretary-General Jens Stoltenberg has warned that the hasty withdrawal of…"
+    )
+    a003 = articles["003_bd4f993c6f237ca7.txt"]
+    assert (a003.source, a003.place) == ("Reuters", "Brussels")
+    assert a003.title == "NATO has begun withdrawing from its mission in Afghanistan following US…"
+    for a in articles.values():
+        assert "_" not in a.title and a.id not in a.title
 
 
 def test_txt_with_headline_title(tmp_path: Path) -> None:
@@ -72,11 +81,11 @@ def test_txt_with_headline_title(tmp_path: Path) -> None:
     assert (a.id, a.path) == ("a.txt", "a.txt")
 
 
-def test_title_from_file_name(tmp_path: Path) -> None:
+def test_title_from_the_lead_without_a_headline(tmp_path: Path) -> None:
     write(tmp_path, "nato_troops-withdrawal.txt", f"{BODY}\n{BODY2}")
     (a,) = scan(tmp_path)[0].values()
-    assert a.title == "nato troops withdrawal"
-    assert a.text == f"{BODY}\n{BODY2}"
+    assert a.title == lead_title(BODY) and a.title.startswith(BODY.split()[0]) and len(a.title) <= 81
+    assert a.text == f"{BODY}\n{BODY2}"  # the lead stays in the text
 
 
 @pytest.mark.parametrize("suffix", [".md", ".markdown"])
@@ -423,7 +432,7 @@ def test_unusual_file_names_and_nesting(tmp_path: Path) -> None:
         "z.TXT",
         "ünïcødé 新闻.txt",
     ]
-    assert articles["-leading-dash.txt"].title == "leading dash"
+    assert articles["-leading-dash.txt"].title == lead_title(f"{BODY} (-leading-dash.txt)")
     assert articles["sub/deeper/a.md"].path == "sub/deeper/a.md"
 
 
@@ -490,7 +499,7 @@ def test_pdf_metadata_title(tmp_path: Path) -> None:
     write(tmp_path, "w.pdf", make_pdf([[BODY]], title="Microsoft Word - draft3.doc"))
     articles = scan(tmp_path)[0]
     assert (articles["t.pdf"].title, articles["t.pdf"].text) == ("Ministers meet", BODY)
-    assert articles["w.pdf"].title == "w"  # a tool's placeholder is no title
+    assert articles["w.pdf"].title.startswith("NATO ministers met")  # a placeholder is no title: the lead is
 
 
 def test_scanned_pdf_is_skipped_with_a_reason(tmp_path: Path) -> None:

@@ -76,9 +76,10 @@ def test_all_modes_answer(retriever):
 
 
 def test_source_and_date_filters_apply_before_top_k(retriever):
-    # Only one shipped article has a byline ("- The Washington Times - Wednesday, October 21, 2020"), and
-    # it is a small share of the chunks: a full top 5 from it shows the filter ran before the top k was cut.
-    assert retriever.index.sources == ["The Washington Times"]
+    # One shipped article has a byline ("- The Washington Times - Wednesday, October 21, 2020"), one a
+    # dateline (BRUSSELS (Reuters) –); each is a small share of the chunks: a full top 5 from one shows the
+    # filter ran before the top k was cut.
+    assert retriever.index.sources == ["Reuters", "The Washington Times"]
     answer = retriever.ask("troops", k=5, sources=["The Washington Times"])
     assert len(answer.passages) == 5
     assert all(p.source == "The Washington Times" for p in answer.passages)
@@ -87,7 +88,20 @@ def test_source_and_date_filters_apply_before_top_k(retriever):
     assert all(p.date and "2020-01-01" <= p.date[:10] <= "2020-12-31" for p in dated.passages)
     assert retriever.ask("troops", k=5, since="2021-01-01").passages == []  # no article is dated after 2020
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        retriever.ask("troops", since="last week")
+        retriever.ask("troops", since="a while back")
+    assert [p.article_id for p in retriever.ask("troops", k=5, since="2020", until="2020").passages] == [
+        p.article_id for p in dated.passages
+    ]  # a year means its first day for since, its last for until
+
+
+def test_sort_newest_orders_the_k_best_by_date(retriever):
+    best = retriever.ask("NATO troops withdrawal", k=5)
+    newest = retriever.ask("NATO troops withdrawal", k=5, sort="newest")
+    assert sorted(p.rank for p in newest.passages) == [p.rank for p in best.passages]  # the same k, ranks kept
+    dates = [p.date or "" for p in newest.passages]
+    assert dates == sorted(dates, reverse=True) and newest.no_answer == best.no_answer
+    with pytest.raises(QuestionError, match="sort must be one of relevance, newest"):
+        retriever.ask("troops", sort="oldest")
 
 
 def test_import_qa_is_light():

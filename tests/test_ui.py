@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -165,7 +166,7 @@ def test_app_answers_and_renders_escaped(app_with_index):
     later, _ = app.ask("NATO troops in Afghanistan", 5, since="2021-01-01")
     assert later.passages and all(p.date and p.date >= "2021-01-01" for p in later.passages)
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        app.ask("NATO", 5, since="last week")
+        app.ask("NATO", 5, since="not a date at all")
     p = answer.passages[0]
     data = {
         "article_id": p.article_id,
@@ -281,17 +282,12 @@ def test_cli_defaults_to_loopback():
     assert not server.is_loopback("0.0.0.0") and not server.is_loopback("192.168.1.4")
 
 
-@pytest.mark.parametrize(
-    ("argv", "host", "warned"),
-    [
-        ([], "127.0.0.1", False),
-        (["--host", "::1"], "::1", False),
-        (["--host", "0.0.0.0"], "0.0.0.0", True),
-    ],
-)
-def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch, tmp_path, capsys, argv, host, warned):
-    """Loopback unless told otherwise; told otherwise, it says who can then reach it. Never a public share link."""
+@pytest.fixture
+def fake_launch(monkeypatch, tmp_path):
+    """server.main with the app and Gradio's launch replaced: returns (run(argv) -> exit code, launch kwargs, apps)."""
     launched: dict = {}
+    apps: list = []
+    monkeypatch.delenv("QA_AUTH", raising=False)
 
     class Demo:
         def queue(self, **kw):
@@ -301,8 +297,9 @@ def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch,
             launched.update(kw)
 
     class App:
-        def __init__(self, corpus, index_dir):
-            pass
+        def __init__(self, corpus, index_dir, read_only=False, limiter=None):
+            self.read_only, self.limiter = read_only, limiter
+            apps.append(self)
 
         def embedder(self):
             pass
@@ -311,10 +308,111 @@ def test_the_server_listens_where_it_is_told_and_warns_off_loopback(monkeypatch,
     monkeypatch.setattr(server, "create_app", lambda app: Demo())
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / "manifest.json").write_text("{}")
-    assert server.main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "index"), *argv]) == 0
+
+    def run(argv):
+        return server.main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "index"), *argv])
+
+    return run, launched, apps
+
+
+@pytest.mark.parametrize(
+    ("argv", "host", "warned"),
+    [
+        ([], "127.0.0.1", ""),
+        (["--host", "::1"], "::1", ""),
+        (["--host", "0.0.0.0", "--read-only"], "0.0.0.0", "anyone who can reach this machine can ask questions\n"),
+        (["--host", "0.0.0.0", "--auth", "ann:pw"], "0.0.0.0", "whoever logs in can ask questions, upload files"),
+    ],
+)
+def test_the_server_listens_where_it_is_told_and_warns_off_loopback(fake_launch, capsys, argv, host, warned):
+    """Loopback unless told otherwise; told otherwise, it says who can then reach it. Never a public share link."""
+    run, launched, _ = fake_launch
+    assert run(argv) == 0
     assert launched["server_name"] == host and launched["share"] is False
     err = capsys.readouterr().err
-    assert ("warning: listening on 0.0.0.0: anyone who can reach this machine" in err) == warned, err
+    assert (warned in err) if warned else "warning" not in err, err
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.4", "::"])
+def test_the_server_refuses_the_network_without_a_login_or_read_only(fake_launch, capsys, host):
+    run, launched, apps = fake_launch
+    assert run(["--host", host]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: refusing to listen on {host}") and "--auth USER:PASSWORD" in err
+    assert "--read-only" in err and "QA_AUTH" in err and "--auth-file" in err
+    assert launched == {} and apps == []
+
+
+def test_the_login_comes_from_auth_auth_file_or_qa_auth(fake_launch, monkeypatch, tmp_path, capsys):
+    run, launched, apps = fake_launch
+    assert run(["--host", "0.0.0.0", "--auth", "ann:s3:cret"]) == 0
+    assert launched["auth"] == [("ann", "s3:cret")] and launched["max_file_size"] > 1
+    secret = tmp_path / "login"
+    secret.write_text("# the login\nbob:pw\n", encoding="utf-8")
+    assert run(["--host", "0.0.0.0", "--auth-file", str(secret)]) == 0 and launched["auth"] == [("bob", "pw")]
+    monkeypatch.setenv("QA_AUTH", "cy:pw2")
+    assert run(["--host", "0.0.0.0"]) == 0 and launched["auth"] == [("cy", "pw2")]
+    assert run(["--auth", "dee:pw3"]) == 0 and launched["auth"] == [("dee", "pw3")]  # the option wins
+    monkeypatch.delenv("QA_AUTH")
+    assert run(["--host", "0.0.0.0", "--read-only", "--rate-limit", "3"]) == 0
+    assert launched["auth"] is None and launched["max_file_size"] == 1  # not even Gradio's own upload route
+    assert apps[-1].read_only and apps[-1].limiter.rate == 3
+    capsys.readouterr()
+    for bad in (["--auth", "nopassword"], ["--auth", ":pw"], ["--auth-file", str(tmp_path / "missing")]):
+        assert run(bad) == 2
+        assert "error:" in capsys.readouterr().err
+    assert run(["--rate-limit", "0"]) == 2
+
+
+def test_rate_limiter_is_a_bounded_token_bucket_per_client():
+    from qa.web.limits import RateLimiter
+
+    now = [0.0]
+    lim = RateLimiter(rate=10, max_clients=3, clock=lambda: now[0])
+    assert all(lim.allow("a") for _ in range(10)) and not lim.allow("a")  # a burst of 10, then refused
+    assert lim.allow("b")  # others are not affected
+    now[0] += 0.1
+    assert lim.allow("a") and not lim.allow("a")  # 10 a second: one more after 0.1 s
+    for c in "cdefg":
+        lim.allow(c)
+    assert len(lim) == 3  # memory is bounded
+    assert "at most 10 a second" in lim.message()
+    with pytest.raises(ValueError):
+        RateLimiter(rate=0)
+
+
+def test_ask_beyond_the_rate_limit_gets_a_clear_message(app_with_index):
+    import gradio as gr
+
+    from qa.web.limits import RateLimiter
+
+    app_with_index.limiter = RateLimiter(rate=2)
+    h = page.Handlers(app_with_index)
+
+    class Request:
+        class client:  # noqa: N801 - the shape of gradio.Request.client
+            host = "10.0.0.7"
+
+    for _ in range(2):
+        assert h.api_ask("festival visitors", 1, request=Request())["passages"]
+    with pytest.raises(gr.Error, match="too many questions from your address"):
+        h.api_ask("festival visitors", 1, request=Request())
+    out, _ = h.show_answer("festival visitors", 1, None, None, None, request=Request())
+    assert "Slow down" in out and "at most 2 a second" in out
+
+
+def test_read_only_page_has_no_upload_or_rebuild_at_all(app_with_index):
+    from qa.web.app import ReadOnly
+
+    app_with_index.read_only = True
+    demo = page.create_app(app_with_index)
+    ids = {c["props"].get("elem_id") for c in demo.config["components"]}
+    assert {"qa-question", "qa-status", "qa-refresh", "qa-read-only"} <= ids
+    assert not ids & {"qa-upload", "qa-add", "qa-rebuild", "qa-full", "qa-overwrite"}
+    names = {fn.fn.__name__ for fn in demo.fns.values() if fn.fn is not None}
+    assert "show_answer" in names and not names & {"add_files", "rebuild"}  # no endpoints, not just hidden
+    with pytest.raises(ReadOnly):
+        app_with_index.upload([], False)
 
 
 def test_missing_corpus_and_index_is_a_clear_error(tmp_path, capsys):
@@ -358,7 +456,10 @@ def test_qa_serve_starts_this_app(monkeypatch):
     calls = []
     monkeypatch.setattr(server, "main", lambda argv: calls.append(argv) or 0)
     assert qa_main(["serve", "--port", "7999", "--corpus", "c", "--index", "i"]) == 0
-    assert calls == [["--corpus", "c", "--index", "i", "--host", "127.0.0.1", "--port", "7999"]]
+    assert calls == [["--corpus", "c", "--index", "i", "--host", "127.0.0.1", "--port", "7999", "--rate-limit", "10"]]
+    calls.clear()
+    assert qa_main(["serve", "--host", "0.0.0.0", "--auth", "a:b", "--read-only", "--rate-limit", "2.5"]) == 0
+    assert calls[0][-5:] == ["--auth", "a:b", "--read-only", "--rate-limit", "2.5"]
 
 
 def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_embedder):
@@ -375,3 +476,117 @@ def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_
     article_js = scripts["qa-article-panel"]
     assert "scrollIntoView" in article_js and "__ARTICLE_PLACEHOLDER__" not in article_js
     assert json.dumps(render.ARTICLE_PLACEHOLDER) in article_js
+
+
+def test_passages_of_one_article_that_touch_or_overlap_are_one_card():
+    text = "Alpha one. Beta two. Gamma three. Delta four. Far away five."
+    cut = lambda a, b: (text.index(a), text.index(b) + len(b))  # noqa: E731
+    s1, e1 = cut("Alpha", "two.")
+    s2, e2 = cut("Beta", "three.")  # overlaps the first
+    s3, e3 = cut("Gamma", "four.")  # overlaps the second only: a chain
+    s4, e4 = cut("Far", "five.")  # apart
+
+    def mk(rank, s, e, hl, aid="a.txt"):
+        return Passage(rank, 0.5, text[s:e], aid, "T", None, None, s, e, cut(*hl))
+
+    ps = [
+        mk(1, s2, e2, ("Beta", "two.")),
+        mk(2, s1, e1, ("Beta", "two.")),  # the same sentence highlighted by two passages
+        mk(3, s4, e4, ("Far", "five.")),
+        mk(4, s3, e3, ("Delta", "four.")),
+        mk(5, 0, 10, ("Alpha", "one."), aid="b.txt"),
+    ]
+    cards = render.group_passages(ps)
+    assert [c.lead.article_id for c in cards] == ["a.txt", "b.txt"]
+    first = cards[0]
+    assert [p.rank for p in first.spans] == [2, 1, 4] and [p.rank for p in first.more] == [3]
+    assert first.text == text[s1:e3] and first.highlights == [cut("Beta", "two."), cut("Delta", "four.")]
+    out = render.render_answer(Answer("q", ps))
+    assert out.count('class="qa-card"') == 2 and out.split("qa-cards", 1)[1].count("Beta two.") == 1
+    assert "1 more in this article" in out and 'data-start="' + str(s4) + '"' in out
+    assert '<span class="qa-cite">[1]</span>' in out and "[2]" in out and "[3]" not in out
+
+
+def test_a_wire_story_card_lists_its_sources_with_dates_and_each_opens():
+    also = [
+        {
+            "article_id": "w2.txt",
+            "title": "Copy <b>two</b>",
+            "source": "AFP",
+            "date": "2021-05-02",
+            "start": 4,
+            "end": 9,
+        },
+        {"article_id": "w1.txt", "title": "Copy one", "source": "AP", "date": "2021-05-01", "start": 0, "end": 5},
+    ]
+    out = render.render_answer(Answer("q", [_passage("The wire sentence.", (0, 18), also_in=also)]))
+    assert "Also in 2 sources:" in out and "&lt;b&gt;two&lt;/b&gt;" in out
+    assert out.index("2021-05-01") < out.index("2021-05-02")  # by date
+    assert 'data-article="w2.txt" data-start="4" data-end="9"' in out and 'data-article="w1.txt"' in out
+
+
+@pytest.mark.parametrize(
+    ("sim", "no_answer", "level"),
+    [
+        (0.62, False, "strong"),
+        (0.45, False, "strong"),
+        (0.38, False, "weak"),
+        (None, False, "weak"),
+        (0.7, True, "no answer"),
+    ],
+)
+def test_evidence_strength_from_the_no_answer_decision_and_the_cosine(sim, no_answer, level):
+    s = render.strength(sim, no_answer, 0.30, 0.45)
+    assert s.level == level and 0 <= s.fill <= 100
+    p = _passage("Some evidence.", (0, 14))
+    ev = render.Evidence({} if sim is None else {(p.article_id, p.start, p.end): sim})
+    out = render.render_answer(Answer("q", [p], no_answer=no_answer, reason="weak"), None, ev)
+    assert ("no clear answer" if level == "no answer" else f"{level} evidence") in out
+    assert ">score 0.812" not in out and "relevance score 0.812" in out  # the raw score only in the tooltip
+
+
+@pytest.mark.parametrize(
+    ("dates", "unit", "bars", "undated"),
+    [
+        (["2021-05-01", "2021-05-03", "2021-05-03", None], "day", 3, 1),
+        (["2021-01-04", "2021-04-20"], "week", 16, 0),
+        (["2020-01-15", "2021-05-03", "bad"], "month", 17, 1),
+        (["2020-10-21", "2021-05-03"], "week", 29, 0),
+        (["2001-01-01", "2021-05-03"], "year", 21, 0),
+        ([None, None], "day", 0, 2),
+    ],
+)
+def test_timeline_picks_day_week_month_or_year_by_the_span(dates, unit, bars, undated):
+    got_unit, got, got_undated = render.timeline_buckets(dates)
+    assert (got_unit, len(got), got_undated) == (unit, bars, undated)
+    assert sum(b.count for b in got) == len(dates) - undated
+    assert all(b.first <= b.last for b in got) and all(a.last < b.first for a, b in zip(got, got[1:]))
+
+
+def test_timeline_bars_filter_to_their_days():
+    out = render.render_timeline(["2021-05-01", "2021-05-03", None])
+    assert (
+        out.count('<button type="button" class="qa-bar') == 3
+        and "1 without a date" in out
+        and "3 cited articles by day" in out
+    )
+    assert 'data-since="2021-05-02" data-until="2021-05-02"' in out and "qa-bar-empty" in out
+    assert "show all dates" not in out and "show all dates" in render.render_timeline(["2021-05-01"], "2021-05-01")
+    assert render.render_timeline([]) == ""
+
+
+def test_page_asks_with_sort_dates_and_timeline(app_with_index):
+    h = page.Handlers(app_with_index)
+    out, _ = h.show_answer("NATO troops in Afghanistan and the harbour festival", 10, None, None, None, "newest")
+    assert "qa-timeline" in out and "evidence" in out
+    dates = re.findall(r'<span class="qa-date">([\d-]+)</span>', out.split("qa-cards", 1)[1])
+    assert dates == sorted(dates, reverse=True)
+
+    class Evt:
+        _data = {"since": "2021-06-01", "until": "2021-06-30"}
+
+    article, since, until, html_out = h.result_click("festival visitors", 5, None, "relevance", Evt())
+    assert (since, until) == ("2021-06-01", "2021-06-30") and "payload.md" in html_out and "show all dates" in html_out
+    assert "2020-10-21" not in html_out.split("qa-cards", 1)[1]
+    out, _ = h.show_answer("NATO troops", 5, None, "2021", "last month", "relevance")
+    assert "qa-card" in out or "No passage" in out

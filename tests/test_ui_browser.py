@@ -76,31 +76,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _start(tmp: Path, extra: list[str] = (), env: dict | None = None, ready=None):
+    """ui.py on a copy of the shipped corpus (plus the payload article) on a free loopback port, up and built."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for browser tests")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    tmp = tmp_path_factory.mktemp("ui")
     corpus, index, log = tmp / "corpus", tmp / "index", tmp / "server.log"
     shutil.copytree(CORPUS, corpus)
     (corpus / "payload.md").write_text(PAYLOAD, encoding="utf-8")
     port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    env = dict(env or os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    argv = ["--corpus", str(corpus), "--index", str(index), "--host", "127.0.0.1", "--port", str(port), *extra]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "ui.py"),
-                "--corpus",
-                str(corpus),
-                "--index",
-                str(index),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            [sys.executable, str(ROOT / "ui.py"), *argv],
             cwd=tmp,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -108,25 +97,36 @@ def server(tmp_path_factory):
             start_new_session=True,
         )
     srv = Server(f"http://127.0.0.1:{port}/", corpus, index, proc, log)
+    ready = ready or _http_ok
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:  # up, and the first build reported (the log line comes when it has committed)
+        if proc.poll() is not None:
+            pytest.fail(f"ui.py exited with {proc.returncode}:\n{srv.output()}")
+        if "index: " in srv.output() and "documents" in srv.output() and ready(srv.url):
+            return srv
+        if time.monotonic() > deadline:
+            _stop(srv)
+            pytest.fail(f"ui.py did not get ready in {STARTUP_SECONDS}s:\n{srv.output()}")
+        time.sleep(0.5)
+
+
+def _stop(srv: Server) -> None:
+    if srv.proc.poll() is None:
+        os.killpg(srv.proc.pid, signal.SIGTERM)
+        try:
+            srv.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+            srv.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = _start(tmp_path_factory.mktemp("ui"))
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:  # up, and the first build reported (the log line comes when it has committed)
-            if proc.poll() is not None:
-                pytest.fail(f"ui.py exited with {proc.returncode}:\n{srv.output()}")
-            if "index: " in srv.output() and "documents" in srv.output() and _http_ok(srv.url):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"ui.py did not get ready in {STARTUP_SECONDS}s:\n{srv.output()}")
-            time.sleep(0.5)
         yield srv
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        _stop(srv)
 
 
 def _http_ok(url: str) -> bool:
@@ -192,7 +192,22 @@ def test_seed_question_shows_the_cited_passage_with_the_answer(page, server):
     assert answer in card.locator("mark.qa-hl").inner_text()  # the answering sentence is the highlighted one
     line = page.locator(".qa-answer-text").inner_text()
     assert line.endswith("[1]")
-    assert page.locator(".qa-card").count() == 5  # the default number of passages
+    # the default 5 passages, one card per article span: no two cards show the same span of one article
+    cards = page.locator(".qa-card")
+    spans = [
+        (
+            cards.nth(i).get_attribute("data-article"),
+            cards.nth(i).locator("button.qa-open").last.get_attribute("data-start"),
+        )
+        for i in range(cards.count())
+    ]
+    assert 1 <= len(spans) <= 5 and len(set(spans)) == len(spans)
+    assert len({a for a, _ in spans}) == len(spans)  # one card per article; its other passages inside it
+    titles = [t for t in cards.locator(".qa-title").all_inner_texts()]
+    assert not any("e4fff1e13a0bbc77" in t or "_" in t for t in titles), titles  # never a file name as title
+    headline_less = page.locator(".qa-card[data-article='000_e4fff1e13a0bbc77.txt'] .qa-title")
+    assert headline_less.inner_text().startswith("NATO Secretary-General Jens Stoltenberg has warned")
+    assert page.locator(".qa-card .qa-strength").count() == len(spans)  # evidence as a strength, not 1.000
     # qa/web/static/qa.css is applied: its 4px accent bar on the answer line
     assert page.locator(".qa-answer").evaluate("e => getComputedStyle(e).borderLeftWidth") == "4px"
     assert page.outside == []  # nothing fetched from the internet (fonts, analytics)
@@ -205,7 +220,7 @@ def test_open_article_shows_the_whole_text_with_the_passage_highlighted_in_view(
     card = page.locator(".qa-card", has_text=answer).first
     card.wait_for()
     passage = card.locator(".qa-passage").inner_text()
-    card.locator("button.qa-open").click()
+    card.locator(".qa-actions > button.qa-open").click()
     focus = page.locator("#qa-article-panel #qa-focus")
     focus.wait_for()
     mark = focus.locator("mark.qa-hl")
@@ -230,7 +245,7 @@ def test_script_payloads_show_as_text(page, server):
     card.wait_for()
     assert "<script>window.__qaXss=3" in card.inner_text()
     assert '<img src=x onerror="window.__qaXss=1' in card.locator(".qa-title").inner_text()
-    card.locator("button.qa-open").click()
+    card.locator(".qa-actions > button.qa-open").click()
     page.locator("#qa-article-panel .qa-article").wait_for()
     article = page.locator("#qa-article-panel").inner_text()
     assert '<img src=x onerror="window.__qaXss=4;alert(4)">' in article
@@ -243,6 +258,26 @@ def test_script_payloads_show_as_text(page, server):
         "#qa-article-panel script, #qa-article-panel img, #qa-article-panel b').length"
     )
     assert injected == 0
+
+
+def test_the_timeline_is_shown_and_a_bar_filters_to_its_dates(page, server):
+    _ask(page, "What did NATO decide about troops in Afghanistan?")
+    page.locator(".qa-timeline").wait_for()
+    head = page.locator(".qa-timeline-head").inner_text()
+    assert "cited articles by" in head
+    bars = page.locator("button.qa-bar:not(.qa-bar-empty)")
+    assert bars.count() >= 1
+    bar = bars.first
+    since, until = bar.get_attribute("data-since"), bar.get_attribute("data-until")
+    bar.click()
+    page.locator(".qa-bar-clear").wait_for()  # asked again with the bar's dates
+    page.get_by_text("Options").click()
+    assert page.locator("#qa-since input, #qa-since textarea").first.input_value() == since
+    assert page.locator("#qa-until input, #qa-until textarea").first.input_value() == until
+    dates = page.locator(".qa-card .qa-date").all_inner_texts()
+    assert dates and all(since <= d <= until for d in dates), (since, until, dates)
+    page.locator(".qa-bar-clear").click()
+    page.locator(".qa-bar-clear").wait_for(state="detached")
 
 
 def test_api_ask_returns_the_answer_json(server):
@@ -317,3 +352,68 @@ def test_upload_rebuild_then_answer_from_the_new_article(page, server, tmp_path)
     assert card.get_attribute("data-article") == "lunar-greenhouse.txt"
     assert "43 kilograms" in page.locator(".qa-answer-text").inner_text()
     assert server.proc.poll() is None  # same process: no restart was needed
+
+
+LOGIN = ("reader", "open:sesame")  # a password may hold ':'
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """The app as shared on a network: a login, read-only, 2 questions a second (the fake model builds fast)."""
+    from tests.support.fake import fake_env
+
+    argv = ["--auth", ":".join(LOGIN), "--read-only", "--rate-limit", "2"]
+    srv = _start(tmp_path_factory.mktemp("shared"), argv, fake_env())
+    try:
+        yield srv
+    finally:
+        _stop(srv)
+
+
+def _log_in(pg, user: str, password: str) -> None:
+    pg.get_by_label("username").fill(user)
+    pg.get_by_label("password").fill(password)
+    pg.get_by_role("button", name="Login").click()
+
+
+def test_a_login_is_required_and_the_read_only_page_has_no_upload(browser, shared):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    try:
+        pg.goto(shared.url)
+        pg.get_by_label("password").wait_for()
+        assert pg.locator("#qa-question").count() == 0  # nothing of the app before the login
+        _log_in(pg, LOGIN[0], "wrong")
+        pg.get_by_text("Incorrect Credentials").wait_for()
+        _log_in(pg, *LOGIN)
+        pg.wait_for_selector("#qa-question textarea")
+        _ask(pg, "How many visitors did the harbour festival in Port Alva draw?")
+        pg.locator(".qa-card[data-article='payload.md']").first.wait_for()
+        pg.get_by_role("tab", name="Corpus & index").click()
+        pg.locator("#qa-read-only").wait_for()
+        assert pg.locator("#qa-upload, #qa-add, #qa-rebuild, input[type=file]").count() == 0
+    finally:
+        ctx.close()
+
+
+def test_the_api_needs_the_login_and_is_rate_limited(shared):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(Exception):  # noqa: B017 - whatever gradio_client raises, no answer without the login
+        Client(shared.url, verbose=False).predict(
+            question="festival", k=1, sources=None, since=None, until=None, api_name="/ask"
+        )
+    client = Client(shared.url, auth=LOGIN, verbose=False)
+    outcomes = []
+    for _ in range(12):  # bounded: 12 quick questions against a limit of 2 a second
+        try:
+            client.predict(question="festival visitors", k=1, sources=None, since=None, until=None, api_name="/ask")
+            outcomes.append("ok")
+        except AppError as exc:
+            assert "too many questions from your address" in str(exc)
+            outcomes.append("limited")
+    assert outcomes[0] == "ok" and "limited" in outcomes, outcomes
+    time.sleep(1.1)  # the bucket refills
+    assert client.predict(question="festival", k=1, sources=None, since=None, until=None, api_name="/ask")["passages"]

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from qa.config import Config
 from qa.domain import Answer, Article
 from qa.errors import QAError, QuestionError
 from qa.manifest import read_manifest
@@ -20,6 +23,7 @@ from qa.retriever import Retriever
 from qa.status import CorpusStatus, corpus_status
 from qa.upload import UploadResult, save_uploads
 from qa.web.builds import BuildRunner, BuildState
+from qa.web.limits import RateLimiter
 
 MAX_K = 20  # passages one question may ask for from the page or the API
 DEFAULT_K = 5
@@ -38,6 +42,14 @@ class IndexNotReady(QAError):
 
 class ArticleGone(QAError):
     """The cited article is not in the live index (it was rebuilt since the answer was given)."""
+
+
+class RateLimited(QAError):
+    """One client asked faster than the rate limit allows."""
+
+
+class ReadOnly(QAError):
+    """The app serves questions only (--read-only): nothing may change the corpus or the index."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,15 @@ class ArticleRequest:
 
 
 @dataclass(frozen=True)
+class AskResult:
+    """An answer as the page shows it: the cited articles' hashes, and each passage's cosine to the question."""
+
+    answer: Answer
+    hashes: dict[str, str]
+    similarity: dict[tuple[str, int, int], float]  # (article_id, start, end) -> cosine
+
+
+@dataclass(frozen=True)
 class OpenedArticle:
     """A cited article from the live index, and whether it changed since the answer cited it."""
 
@@ -81,8 +102,18 @@ class OpenedArticle:
 class QAApp:
     """What the page talks to: asks, articles, status, uploads and builds over one corpus and index."""
 
-    def __init__(self, corpus: str | Path, index_dir: str | Path, embedder: Any = None):
+    def __init__(
+        self,
+        corpus: str | Path,
+        index_dir: str | Path,
+        embedder: Any = None,
+        *,
+        read_only: bool = False,
+        limiter: RateLimiter | None = None,
+    ):
         self.corpus, self.index_dir = Path(corpus), Path(index_dir)
+        self.read_only = read_only  # no uploads, no rebuilds from the page (the server's start-up build still runs)
+        self.limiter = limiter  # None: no rate limit
         self._embedder = embedder  # None: the process-wide model, loaded on first use
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
@@ -131,19 +162,33 @@ class QAApp:
             )
         return shared
 
-    def ask(
+    def ask(self, question: str | None, *args: Any, **options: Any) -> tuple[Answer, dict[str, str]]:
+        """ask_page() without the similarities: the answer plus each cited article's content hash
+        (to tell later whether it changed). Same arguments: k, sources, since, until, client, sort."""
+        result = self.ask_page(question, *args, **options, similarity=False)
+        return result.answer, result.hashes
+
+    def ask_page(
         self,
         question: str | None,
         k: int = DEFAULT_K,
         sources: list[str] | None = None,
         since: str | None = None,
         until: str | None = None,
-    ) -> tuple[Answer, dict[str, str]]:
-        """The answer plus each cited article's content hash (to tell later whether it changed).
+        *,
+        client: str | None = None,
+        sort: str = "relevance",
+        similarity: bool = True,
+    ) -> AskResult:
+        """The answer, each cited article's content hash, and (similarity=True) each passage's cosine to the
+        question, for the evidence bars.
 
         Widget values arrive as the page has them (None for an empty box, a float
         from the slider, '' for no date); the retriever judges the question itself.
+        client (an address) is what the rate limit counts by: RateLimited past it.
         """
+        if self.limiter is not None and not self.limiter.allow(client):
+            raise RateLimited(self.limiter.message())
         k = int(k or DEFAULT_K)
         if k > MAX_K:  # the retriever has no upper bound; the page and the public API do
             raise QuestionError(f"the number of passages must be between 1 and {MAX_K}, got {k}")
@@ -157,10 +202,19 @@ class QAApp:
             since=(since or "").strip() or None,
             until=(until or "").strip() or None,
             auto_refresh=False,
+            sort=sort or "relevance",
         )
         entries = index.manifest.articles
         hashes = {p.article_id: entries[p.article_id].hash for p in answer.passages if p.article_id in entries}
-        return answer, hashes
+        return AskResult(answer, hashes, _similarities(view, answer) if similarity else {})
+
+    def config(self) -> Config:
+        """The live retriever's settings (the defaults before there is an index)."""
+        try:
+            r = self.retriever(refresh=False)
+        except QAError:
+            r = None
+        return r.config if r is not None else Config()
 
     def open_article(self, request: ArticleRequest) -> OpenedArticle:
         """The article a card cites, from the live index (IndexNotReady without one, ArticleGone if it left)."""
@@ -204,8 +258,27 @@ class QAApp:
 
     def upload(self, files: list[Any] | None, overwrite: bool) -> UploadResult:
         """Saves Gradio's uploaded files into the corpus under the names the visitor gave them."""
+        if self.read_only:
+            raise ReadOnly("this app is read-only: files cannot be added")
         pairs = []
         for f in files or []:
             path = Path(getattr(f, "name", None) or str(f))
             pairs.append((getattr(f, "orig_name", None) or path.name, path))
         return save_uploads(self.corpus, pairs, overwrite=bool(overwrite))
+
+
+def _similarities(view: Retriever, answer: Answer) -> dict[tuple[str, int, int], float]:
+    """Each passage's cosine to the question: the question embedded once more, its chunk's vector from the index."""
+    if not answer.passages:
+        return {}
+    index = view.index
+    qvec = np.asarray(view.embedder.embed([answer.question])[0], dtype=np.float32)
+    out: dict[tuple[str, int, int], float] = {}
+    for p in answer.passages:
+        entry = index.manifest.articles.get(p.article_id)
+        for row in range(*entry.chunks) if entry is not None else ():
+            chunk = index.chunks[row]
+            if chunk["start"] == p.start and chunk["end"] == p.end:
+                out[(p.article_id, p.start, p.end)] = float(np.asarray(index.vectors[row]) @ qvec)
+                break
+    return out

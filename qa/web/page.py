@@ -17,10 +17,12 @@ import gradio as gr
 from qa.errors import QAError
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.upload import MAX_UPLOAD_BYTES
-from qa.web.app import DEFAULT_K, MAX_K, ArticleGone, ArticleRequest, IndexNotReady, QAApp
+from qa.web.app import DEFAULT_K, MAX_K, ArticleGone, ArticleRequest, IndexNotReady, QAApp, RateLimited
 from qa.web.render import (
     ARTICLE_PLACEHOLDER,
     STAGES,
+    Evidence,
+    answer_dates,
     render_answer,
     render_article,
     render_build_note,
@@ -28,6 +30,7 @@ from qa.web.render import (
     render_message,
     render_report,
     render_status,
+    render_timeline,
     render_upload,
 )
 
@@ -78,7 +81,13 @@ def article_panel(app: QAApp, data: Any) -> str:
 
 
 def _date_hint(span: tuple[str, str] | None, end: int) -> str:
-    return f"YYYY-MM-DD, e.g. {span[end]}" if span else "YYYY-MM-DD"
+    return f"e.g. {span[end]}, {span[end][:4]}, last month" if span else "e.g. 2021-06-03, 2021, 7 days ago"
+
+
+def _client(request: gr.Request | None) -> str | None:
+    """The asking client's address (what the rate limit counts by)."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None)
 
 
 def _event_data(evt: gr.EventData) -> dict:
@@ -94,18 +103,37 @@ class Handlers:
         self.app = app
         self.examples = app.examples()
 
-    def show_answer(self, question, k, sources, since, until) -> tuple[str, str]:
+    def show_answer(
+        self, question, k, sources, since, until, sort="relevance", request: gr.Request = None
+    ) -> tuple[str, str]:
         """The answer panel (and an emptied article panel), or a message saying what to do."""
+        return self.answer_html(question, k, sources, since, until, sort, request), ARTICLE_PLACEHOLDER
+
+    def answer_html(self, question, k, sources, since, until, sort, request) -> str:
         if not (question or "").strip():  # a state of the page, not an error: show an example
             example = self.examples[0] if self.examples else "Who said what, and when?"
-            return render_message("Type a question first.", "For example: " + example), ARTICLE_PLACEHOLDER
+            return render_message("Type a question first.", "For example: " + example)
         try:
-            answer, hashes = self.app.ask(question, int(k), sources, since, until)
+            result = self.app.ask_page(question, int(k), sources, since, until, client=_client(request), sort=sort)
         except IndexNotReady as exc:  # the banner above shows the build's progress
-            return render_message("The index is not ready yet.", str(exc), "warn"), ARTICLE_PLACEHOLDER
+            return render_message("The index is not ready yet.", str(exc), "warn")
+        except RateLimited as exc:
+            return render_message("Slow down a little.", str(exc), "warn")
         except (QAError, ValueError) as exc:
-            return render_message("This question cannot be answered as asked.", str(exc), "error"), ARTICLE_PLACEHOLDER
-        return render_answer(answer, hashes), ARTICLE_PLACEHOLDER
+            return render_message("This question cannot be answered as asked.", str(exc), "error")
+        config = self.app.config()
+        evidence = Evidence(result.similarity, config.min_dense_score, config.strong_dense_score)
+        timeline = render_timeline(answer_dates(result.answer), since, until)
+        return render_answer(result.answer, result.hashes, evidence, timeline)
+
+    def result_click(self, question, k, sources, sort, evt: gr.EventData, request: gr.Request = None) -> tuple:
+        """A click in the answer: "Open" fills the article panel; a timeline bar sets the dates and asks again."""
+        data = _event_data(evt)
+        if "since" not in data:
+            return article_panel(self.app, data), gr.skip(), gr.skip(), gr.skip()
+        since, until = str(data.get("since") or ""), str(data.get("until") or "")
+        html_out = self.answer_html(question, k, sources, since, until, sort, request)
+        return ARTICLE_PLACEHOLDER, since, until, html_out
 
     def api_ask(
         self,
@@ -114,10 +142,14 @@ class Handlers:
         sources: list[str] | None = None,
         since: str | None = None,
         until: str | None = None,
+        request: gr.Request = None,
     ) -> dict:
-        """Answer a question with ranked, cited passages: the same JSON as `qa ask --json`."""
+        """Answer a question with ranked, cited passages: the same JSON as `qa ask --json`.
+
+        Five values, as before (REST callers pass them all): the order is relevance, as `qa ask`'s default.
+        """
         try:
-            answer, _ = self.app.ask(question, int(k), sources, since, until)
+            answer, _ = self.app.ask(question, int(k), sources, since, until, client=_client(request))
         except (QAError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
         return answer.to_dict()
@@ -126,9 +158,6 @@ class Handlers:
         """The clicked example question into the box (only the page's own examples)."""
         question = _event_data(evt).get("question")
         return question if question in self.examples else gr.skip()
-
-    def show_article(self, evt: gr.EventData) -> str:
-        return article_panel(self.app, _event_data(evt))
 
     def status(self) -> str:
         return status_panel(self.app)
@@ -150,6 +179,11 @@ class Handlers:
                 progress(None if st.stage != "done" else 1.0, desc=stage)
             time.sleep(0.25)
         return render_report(st.report, st.error, note), self.status()
+
+    def notes(self) -> tuple[str, str]:
+        """The build banners of both tabs, as of now."""
+        note = render_build_note(self.app.builder.state(), self.app.has_index())
+        return note, note
 
     def tick(self, seen: int) -> tuple:
         """Every second: the build banners; and, once a build commits, the filters and status of the new index."""
@@ -181,25 +215,40 @@ class AskTab:
     sources: gr.Dropdown
     since: gr.Textbox
     until: gr.Textbox
+    sort: gr.Radio
     result: gr.HTML
     article: gr.HTML
 
 
 @dataclass
+class BuildControls:
+    """Rebuild index: absent from a read-only page."""
+
+    rebuild: gr.Button
+    full: gr.Checkbox
+    report: gr.HTML
+
+
+@dataclass
+class UploadControls:
+    """Add articles: absent from a read-only page."""
+
+    files: gr.File
+    overwrite: gr.Checkbox
+    add: gr.Button
+    result: gr.HTML
+
+
+@dataclass
 class CorpusTab:
-    """The Corpus & index tab's widgets that events read or write."""
+    """The Corpus & index tab's widgets that events read or write (no controls when read-only)."""
 
     tab: gr.Tab
     note: gr.HTML
     status: gr.HTML
-    rebuild: gr.Button
     refresh: gr.Button
-    full: gr.Checkbox
-    report: gr.HTML
-    files: gr.File
-    overwrite: gr.Checkbox
-    add: gr.Button
-    upload_result: gr.HTML
+    build: BuildControls | None
+    upload: UploadControls | None
 
 
 def _question_row() -> tuple[gr.Textbox, gr.Button]:
@@ -220,10 +269,17 @@ def _question_row() -> tuple[gr.Textbox, gr.Button]:
 
 def _options(
     sources: list[str], dates: tuple[str, str] | None
-) -> tuple[gr.Slider, gr.Dropdown, gr.Textbox, gr.Textbox]:
-    """The Options accordion: passages to show, sources, and a date range (hidden when the index has none)."""
+) -> tuple[gr.Slider, gr.Dropdown, gr.Textbox, gr.Textbox, gr.Radio]:
+    """The Options accordion: passages, order, sources, and a date range (hidden when the index has no dates)."""
     with gr.Accordion("Options", open=False, elem_id="qa-options"), gr.Row():
         k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200)
+        sort = gr.Radio(
+            [("Most relevant", "relevance"), ("Newest first", "newest")],
+            value="relevance",
+            label="Order",
+            elem_id="qa-sort",
+            min_width=200,
+        )
         source_dd = gr.Dropdown(
             choices=sources,
             multiselect=True,
@@ -232,11 +288,19 @@ def _options(
             visible=bool(sources),
             min_width=200,
         )
-        since = gr.Textbox(
-            label="From date", placeholder=_date_hint(dates, 0), visible=dates is not None, min_width=140
-        )
-        until = gr.Textbox(label="To date", placeholder=_date_hint(dates, 1), visible=dates is not None, min_width=140)
-    return k, source_dd, since, until
+        since, until = (_date_box(label, dates, end) for end, label in enumerate(("From date", "To date")))
+    return k, source_dd, since, until, sort
+
+
+def _date_box(label: str, dates: tuple[str, str] | None, end: int) -> gr.Textbox:
+    """A date filter box (since: end=0, until: end=1), hidden when the index has no dates."""
+    return gr.Textbox(
+        label=label,
+        placeholder=_date_hint(dates, end),
+        visible=dates is not None,
+        min_width=140,
+        elem_id=("qa-since", "qa-until")[end],
+    )
 
 
 def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
@@ -249,7 +313,7 @@ def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
             js_on_load=static_text("examples.js"),
             visible=bool(examples),
         )
-        k, sources, since, until = _options(*app.filters())
+        k, sources, since, until, sort = _options(*app.filters())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 result = gr.HTML("", elem_id="qa-result", js_on_load=static_text("cards.js"))
@@ -258,16 +322,23 @@ def _ask_tab(app: QAApp, examples: list[str]) -> AskTab:
                     "__ARTICLE_PLACEHOLDER__", json.dumps(ARTICLE_PLACEHOLDER)
                 )
                 article = gr.HTML(ARTICLE_PLACEHOLDER, elem_id="qa-article-panel", js_on_load=article_js)
-    return AskTab(note, question, ask, example_box, k, sources, since, until, result, article)
+    return AskTab(note, question, ask, example_box, k, sources, since, until, sort, result, article)
 
 
-def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, gr.Button, gr.Checkbox, gr.HTML]:
+def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, BuildControls | None]:
     with gr.Column(scale=1, min_width=300):
         gr.Markdown("### Index")
         status = gr.HTML(status_panel(app), elem_id="qa-status", js_on_load=None)
         with gr.Row():
-            rebuild = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild", scale=2)
+            rebuild = (
+                None if app.read_only else gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild", scale=2)
+            )
             refresh = gr.Button("Refresh status", variant="secondary", elem_id="qa-refresh", scale=1)
+        if rebuild is None:
+            gr.Markdown(
+                "This app is read-only: its corpus and index change only on the server.", elem_id="qa-read-only"
+            )
+            return status, refresh, None
         full = gr.Checkbox(
             False,
             label="From scratch (ignore the old index and the embedding cache; "
@@ -275,10 +346,10 @@ def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, gr.Button, gr.Checkbo
             elem_id="qa-full",
         )
         report = gr.HTML("", elem_id="qa-report", js_on_load=None)
-    return status, rebuild, refresh, full, report
+    return status, refresh, BuildControls(rebuild, full, report)
 
 
-def _upload_column() -> tuple[gr.File, gr.Checkbox, gr.Button, gr.HTML]:
+def _upload_column() -> UploadControls:
     with gr.Column(scale=1, min_width=300):
         gr.Markdown("### Add articles")
         gr.Markdown(
@@ -291,21 +362,21 @@ def _upload_column() -> tuple[gr.File, gr.Checkbox, gr.Button, gr.HTML]:
         overwrite = gr.Checkbox(False, label="Replace files of the same name", elem_id="qa-overwrite")
         add = gr.Button("Add to corpus", elem_id="qa-add")
         upload_result = gr.HTML("", elem_id="qa-upload-result", js_on_load=None)
-    return files, overwrite, add, upload_result
+    return UploadControls(files, overwrite, add, upload_result)
 
 
 def _corpus_tab(app: QAApp) -> CorpusTab:
     with gr.Tab("Corpus & index", id="corpus") as tab:
         note = gr.HTML("", elem_id="qa-index-note", js_on_load=None)
         with gr.Row(equal_height=False):
-            status, rebuild, refresh, full, report = _index_column(app)
-            files, overwrite, add, upload_result = _upload_column()
-    return CorpusTab(tab, note, status, rebuild, refresh, full, report, files, overwrite, add, upload_result)
+            status, refresh, build = _index_column(app)
+            upload = None if app.read_only else _upload_column()
+    return CorpusTab(tab, note, status, refresh, build, upload)
 
 
 def _wire_ask(h: Handlers, ask: AskTab) -> None:
     """Enter, the Ask button and an example chip ask; a card's Open article fills the article panel."""
-    inputs = [ask.question, ask.k, ask.sources, ask.since, ask.until]
+    inputs = [ask.question, ask.k, ask.sources, ask.since, ask.until, ask.sort]
     outputs = [ask.result, ask.article]
     for trigger in (ask.question.submit, ask.ask.click):
         trigger(h.show_answer, inputs, outputs, **ASK_EVENT)
@@ -313,26 +384,35 @@ def _wire_ask(h: Handlers, ask: AskTab) -> None:
         h.show_answer, inputs, outputs, **ASK_EVENT
     )
     ask.result.click(
-        h.show_article, None, ask.article, api_visibility="private", concurrency_limit=4, show_progress="hidden"
+        h.result_click,
+        [ask.question, ask.k, ask.sources, ask.sort],
+        [ask.article, ask.since, ask.until, ask.result],
+        api_visibility="private",
+        concurrency_limit=4,
+        concurrency_id="ask",
+        show_progress="hidden",
     )
 
 
 def _wire_corpus(h: Handlers, corpus: CorpusTab) -> None:
-    """Upload, rebuild (no concurrency limit: a second click follows the running build) and refresh."""
-    corpus.add.click(
-        h.add_files,
-        [corpus.files, corpus.overwrite],
-        [corpus.upload_result, corpus.status, corpus.files],
-        api_visibility="private",
-    )
-    corpus.rebuild.click(
-        h.rebuild,
-        corpus.full,
-        [corpus.report, corpus.status],
-        api_visibility="private",
-        concurrency_limit=None,
-        show_progress_on=[corpus.status],
-    )
+    """Upload, rebuild (no concurrency limit: a second click follows the running build) and refresh.
+
+    A read-only page has no upload or rebuild controls, hence no events (no endpoints) for them.
+    """
+    if corpus.upload is not None:
+        up = corpus.upload
+        up.add.click(
+            h.add_files, [up.files, up.overwrite], [up.result, corpus.status, up.files], api_visibility="private"
+        )
+    if corpus.build is not None:
+        corpus.build.rebuild.click(
+            h.rebuild,
+            corpus.build.full,
+            [corpus.build.report, corpus.status],
+            api_visibility="private",
+            concurrency_limit=None,
+            show_progress_on=[corpus.status],
+        )
     corpus.refresh.click(h.status, None, corpus.status, api_visibility="private")
     corpus.tab.select(h.status, None, corpus.status, api_visibility="private", show_progress="hidden")
 
@@ -362,5 +442,7 @@ def create_app(app: QAApp) -> gr.Blocks:
         _wire_ask(handlers, ask)
         _wire_corpus(handlers, corpus)
         _wire_timer(handlers, ask, corpus, seen_gen)
+        # The banners as they are when the page opens (the HTML above is from when the page was made).
+        demo.load(handlers.notes, None, [ask.note, corpus.note], api_visibility="private", queue=False)
         gr.api(handlers.api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
     return demo

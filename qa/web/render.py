@@ -6,8 +6,10 @@ goes through `esc` here: Gradio's HTML component sanitizes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -72,49 +74,210 @@ def _open_button(
     )
 
 
-def render_passage(p: Passage, article_hash: str | None = None) -> str:
-    """One citation card."""
-    a, b = p.highlight[0] - p.start, p.highlight[1] - p.start
-    also = ""
-    if p.also_in:
-        items = []
-        for o in p.also_in:
-            meta = _meta(o.get("source"), o.get("date"))
-            items.append(
-                f'<li><span class="qa-also-title">{esc(o.get("title") or o.get("article_id"))}</span>'
-                + (f' <span class="qa-meta">{meta}</span>' if meta else "")
-                + " "
-                + _open_button(
-                    str(o.get("article_id")),
-                    int(o.get("start", 0)),
-                    int(o.get("end", 0)),
-                    (int(o.get("start", 0)), int(o.get("end", 0))),
-                    None,
-                    "Open",
-                )
-                + "</li>"
-            )
-        also = f'<div class="qa-also">Same passage also in:<ul>{"".join(items)}</ul></div>'
-    score = f'<span class="qa-score" title="retrieval score">score {p.score:.3f}</span>'
+@dataclass(frozen=True)
+class Card:
+    """What one card shows: a span of one article made of the passages that touch or overlap there,
+    and the article's other passages ("more in this article")."""
+
+    spans: tuple[Passage, ...]  # touching or overlapping passages, in article order
+    more: tuple[Passage, ...] = ()  # the article's other passages, best first
+
+    @property
+    def lead(self) -> Passage:
+        """The best-ranked passage of the span (its citation and highlight lead)."""
+        return min(self.spans, key=lambda p: p.rank)
+
+    @property
+    def start(self) -> int:
+        return self.spans[0].start
+
+    @property
+    def end(self) -> int:
+        return max(p.end for p in self.spans)
+
+    @property
+    def text(self) -> str:
+        """The article text of the whole span, pieced together from the passages (each is article text)."""
+        out, reached = [], self.start
+        for p in self.spans:
+            if p.end > reached:
+                out.append(p.text[reached - p.start :])
+                reached = p.end
+        return "".join(out)
+
+    @property
+    def highlights(self) -> list[tuple[int, int]]:
+        """The distinct answering sentences of the span (article offsets), overlapping ones merged."""
+        merged: list[list[int]] = []
+        for a, b in sorted({p.highlight for p in self.spans}):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        return [(a, b) for a, b in merged]
+
+    @property
+    def also_in(self) -> list[dict]:
+        """The other articles carrying this story (wire copies), once each."""
+        seen: dict[str, dict] = {}
+        for p in sorted(self.spans, key=lambda p: p.rank):
+            for o in p.also_in:
+                seen.setdefault(str(o.get("article_id")), o)
+        return list(seen.values())
+
+
+def group_passages(passages: list[Passage]) -> list[Card]:
+    """One card per article, in the order the passages come: the span of its first passage (with every
+    passage touching or overlapping it), and its other passages as "more in this article"."""
+    by_article: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_article.setdefault(p.article_id, []).append(p)
+    cards = []
+    for group in by_article.values():
+        first = group[0]
+        span = [first]
+        lo, hi = first.start, first.end
+        rest = sorted(group[1:], key=lambda p: p.start)
+        grew = True
+        while grew:  # passages chain: a touches b touches c
+            grew = False
+            for p in list(rest):
+                if p.start <= hi and lo <= p.end:
+                    span.append(p)
+                    rest.remove(p)
+                    lo, hi, grew = min(lo, p.start), max(hi, p.end), True
+        more = tuple(p for p in group if p in rest)
+        cards.append(Card(tuple(sorted(span, key=lambda p: (p.start, p.end))), more))
+    return cards
+
+
+def marks_html(text: str, base: int, ranges: list[tuple[int, int]], css_class: str = "qa-hl") -> str:
+    """text (starting at article offset base) with each (start, end) range marked; bad ranges are skipped."""
+    out, at = [], 0
+    for a, b in sorted(ranges):
+        a, b = a - base, b - base
+        if not (at <= a < b <= len(text)):
+            continue
+        out.append(f'{_text(text[at:a])}<mark class="{css_class}">{_text(text[a:b])}</mark>')
+        at = b
+    return "".join(out) + _text(text[at:])
+
+
+@dataclass(frozen=True)
+class Strength:
+    """How a reader should take a passage as evidence: a level and how full its bar is."""
+
+    level: str  # "strong", "weak" or "no answer"
+    fill: int  # percent
+    note: str  # what it is based on, for the tooltip
+
+
+def strength(similarity: float | None, no_answer: bool, weak_from: float, strong_from: float) -> Strength:
+    """From the answer's no-answer decision and the passage's cosine to the question, against the
+    calibrated thresholds (Config.min_dense_score and Config.strong_dense_score)."""
+    if similarity is None:
+        fill, note = 0, "similarity unknown"
+    else:
+        fill = int(round(100 * min(1.0, max(0.0, similarity) / max(strong_from + 0.3, 1e-6))))
+        note = f"similarity {similarity:.2f} to the question (weak from {weak_from:.2f}, strong from {strong_from:.2f})"
+    if no_answer:
+        return Strength("no answer", min(fill, 20), note)
+    if similarity is not None and similarity >= strong_from:
+        return Strength("strong", max(fill, 55), note)
+    return Strength("weak", min(max(fill, 15), 50), note)
+
+
+def _strength_html(s: Strength, score: float) -> str:
+    title = f"{s.note}; relevance score {score:.3f} (relative to the best passage)"
+    return (
+        f'<span class="qa-strength qa-{s.level.replace(" ", "-")}" title="{esc(title)}">'
+        f'<span class="qa-strength-bar" aria-hidden="true"><span style="width:{int(s.fill)}%"></span></span>'
+        f"{esc(s.level)} evidence</span>"
+        if s.level != "no answer"
+        else f'<span class="qa-strength qa-no-answer" title="{esc(title)}">'
+        f'<span class="qa-strength-bar" aria-hidden="true"><span style="width:{int(s.fill)}%"></span></span>'
+        "no clear answer</span>"
+    )
+
+
+def _also_html(others: list[dict]) -> str:
+    if not others:
+        return ""
+    items = []
+    for o in sorted(others, key=lambda o: (o.get("date") or "", str(o.get("article_id")))):
+        meta = _meta(o.get("source"), o.get("date"))
+        start, end = int(o.get("start", 0)), int(o.get("end", 0))
+        items.append(
+            f'<li><span class="qa-also-title">{esc(o.get("title") or o.get("article_id"))}</span>'
+            + (f' <span class="qa-meta">{meta}</span>' if meta else "")
+            + " "
+            + _open_button(str(o.get("article_id")), start, end, (start, end), None, "Open")
+            + "</li>"
+        )
+    n = len(others)
+    return f'<div class="qa-also">Also in {n} source{"s" if n != 1 else ""}:<ul>{"".join(items)}</ul></div>'
+
+
+def _more_html(more: tuple[Passage, ...], article_hash: str | None) -> str:
+    if not more:
+        return ""
+    items = "".join(
+        f'<li><span class="qa-more-text">{esc(p.highlight_text.strip() or p.text[:200])}</span> '
+        + _open_button(p.article_id, p.start, p.end, p.highlight, article_hash, "Open")
+        + "</li>"
+        for p in more
+    )
+    return f'<details class="qa-more"><summary>{len(more)} more in this article</summary><ul>{items}</ul></details>'
+
+
+def render_card(card: Card, number: int, article_hash: str | None = None, evidence: Strength | None = None) -> str:
+    """One citation card: the span, its answering sentences marked, its wire copies and the article's other passages."""
+    p = card.lead
+    shown = _strength_html(evidence, p.score) if evidence else ""
     return (
         f'<article class="qa-card" data-rank="{int(p.rank)}" data-article="{esc(p.article_id)}">'
-        f'<header class="qa-card-head"><span class="qa-num">[{int(p.rank)}]</span> '
+        f'<header class="qa-card-head"><span class="qa-num">[{int(number)}]</span> '
         f'<span class="qa-title">{esc(p.title)}</span></header>'
-        f'<div class="qa-meta">{_meta(p.source, p.date, score)}'
-        f'<span class="qa-id" title="article id">{esc(p.article_id)}</span></div>'
-        f'<p class="qa-passage">{highlight_html(p.text, a, b)}</p>'
-        f"{also}"
-        f'<div class="qa-actions">{_open_button(p.article_id, p.start, p.end, p.highlight, article_hash)}</div>'
+        f'<div class="qa-meta">{_meta(p.source, p.date)}'
+        f'<span class="qa-id" title="article id">{esc(p.article_id)}</span>{shown}</div>'
+        f'<p class="qa-passage">{marks_html(card.text, card.start, card.highlights)}</p>'
+        f"{_also_html(card.also_in)}"
+        f'<div class="qa-actions">{_more_html(card.more, article_hash)}'
+        f"{_open_button(p.article_id, card.start, card.end, p.highlight, article_hash)}</div>"
         f"</article>"
     )
 
 
-def render_answer(answer: Answer, hashes: Mapping[str, str] | None = None) -> str:
-    """The answer line (best highlighted sentence + [1]) and the cited passages as cards."""
+def render_passage(p: Passage, article_hash: str | None = None) -> str:
+    """One passage as a card of its own."""
+    return render_card(Card((p,)), p.rank, article_hash)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the page knows beside the answer: each passage's cosine to the question, and the thresholds."""
+
+    similarity: Mapping[tuple[str, int, int], float]  # (article_id, start, end) -> cosine
+    weak_from: float = 0.30
+    strong_from: float = 0.45
+
+    def of(self, answer: Answer, p: Passage) -> Strength:
+        sim = self.similarity.get((p.article_id, p.start, p.end))
+        return strength(sim, answer.no_answer, self.weak_from, self.strong_from)
+
+
+def render_answer(
+    answer: Answer,
+    hashes: Mapping[str, str] | None = None,
+    evidence: Evidence | None = None,
+    timeline: str = "",
+) -> str:
+    """The answer line (best highlighted sentence + its card's number), a timeline, and one card per article span."""
     hashes = hashes or {}
     parts = ['<div class="qa-result">']
     for w in answer.warnings:
         parts.append(f'<div class="qa-warning" role="status">{esc(w)}</div>')
+    cards = group_passages(answer.passages)
     if answer.no_answer or not answer.passages:
         parts.append(
             '<div class="qa-noanswer" role="status"><strong>No passage clearly answers this.</strong> '
@@ -123,18 +286,127 @@ def render_answer(answer: Answer, hashes: Mapping[str, str] | None = None) -> st
             + "</div>"
         )
     else:
-        best = answer.passages[0]
+        best = min(answer.passages, key=lambda p: p.rank)
+        number = next(i for i, c in enumerate(cards, 1) if best in c.spans)
         parts.append(
             f'<div class="qa-answer"><span class="qa-answer-label">Answer</span>'
-            f'<p class="qa-answer-text">{esc(best.highlight_text.strip())} <span class="qa-cite">[1]</span></p></div>'
+            f'<p class="qa-answer-text">{esc(best.highlight_text.strip())} '
+            f'<span class="qa-cite">[{number}]</span></p></div>'
         )
+    parts.append(timeline)
     if answer.passages:
         flagged = " qa-weak" if answer.no_answer else ""
         parts.append(f'<div class="qa-cards{flagged}">')
-        parts.extend(render_passage(p, hashes.get(p.article_id)) for p in answer.passages)
+        parts.extend(
+            render_card(c, i, hashes.get(c.lead.article_id), evidence.of(answer, c.lead) if evidence else None)
+            for i, c in enumerate(cards, 1)
+        )
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of the timeline: the days [first, last] and how many of the articles fall in them."""
+
+    label: str
+    first: dt.date
+    last: dt.date
+    count: int
+
+
+MAX_BARS = 36
+
+
+def _next(day: dt.date, unit: str) -> dt.date:
+    if unit == "day":
+        return day + dt.timedelta(days=1)
+    if unit == "week":
+        return day + dt.timedelta(days=7)
+    if unit == "month":
+        return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return dt.date(day.year + 1, 1, 1)
+
+
+def _floor(day: dt.date, unit: str) -> dt.date:
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def _label(day: dt.date, unit: str) -> str:
+    return {"day": f"{day:%b} {day.day}, {day.year}", "week": f"week of {day:%b} {day.day}, {day.year}",
+            "month": f"{day:%b %Y}", "year": f"{day.year}"}[unit]  # fmt: skip
+
+
+def timeline_buckets(dates: list[str | None]) -> tuple[str, list[Bucket], int]:
+    """(unit, bars, undated): a bar per day, week, month or year, the finest unit that keeps the span
+    within MAX_BARS bars, empty bars included; articles without a (readable) date are counted apart."""
+    days = []
+    for value in dates:
+        try:
+            days.append(dt.date.fromisoformat(str(value)[:10]))
+        except ValueError:
+            pass
+    undated = len(dates) - len(days)
+    if not days:
+        return "day", [], undated
+    lo, hi = min(days), max(days)
+    for unit in ("day", "week", "month", "year"):
+        starts = [_floor(lo, unit)]
+        while _next(starts[-1], unit) <= hi and len(starts) <= MAX_BARS:
+            starts.append(_next(starts[-1], unit))
+        if len(starts) <= MAX_BARS or unit == "year":
+            break
+    bars = []
+    for first in starts:
+        last = _next(first, unit) - dt.timedelta(days=1)
+        bars.append(Bucket(_label(first, unit), first, last, sum(first <= d <= last for d in days)))
+    return unit, bars, undated
+
+
+def render_timeline(dates: list[str | None], since: str | None = None, until: str | None = None) -> str:
+    """A small bar chart of the articles' dates; each bar is a button that filters to its days."""
+    unit, bars, undated = timeline_buckets(dates)
+    clear = (
+        '<button type="button" class="qa-bar-clear" data-since="" data-until="">show all dates</button>'
+        if since or until
+        else ""
+    )
+    if not bars:  # nothing dated: no chart to show (but a way back from a date filter)
+        return f'<div class="qa-timeline"><div class="qa-timeline-head">{clear}</div></div>' if clear else ""
+    top = max((b.count for b in bars), default=1) or 1
+    items = "".join(
+        f'<button type="button" class="qa-bar{" qa-bar-empty" if not b.count else ""}" '
+        f'data-since="{b.first.isoformat()}" data-until="{b.last.isoformat()}" '
+        f'title="{esc(b.label)}: {b.count} article{"s" if b.count != 1 else ""} — click to show only these" '
+        f'aria-label="{esc(b.label)}: {b.count}"><span class="qa-bar-fill" style="height:{int(100 * b.count / top)}%">'
+        f"</span></button>"
+        for b in bars
+    )
+    axis = f'<div class="qa-axis"><span>{esc(bars[0].label)}</span><span>{esc(bars[-1].label)}</span></div>'
+    n = len(dates)
+    head = f"{n} cited article{'s' if n != 1 else ''} by {unit}"
+    extra = f" · {undated} without a date" if undated else ""
+    return (
+        f'<div class="qa-timeline"><div class="qa-timeline-head">{esc(head)}{esc(extra)}{clear}</div>'
+        + f'<div class="qa-bars">{items}</div>{axis}</div>'
+    )
+
+
+def answer_dates(answer: Answer) -> list[str | None]:
+    """The date of each article the answer cites (its passages and their wire copies), once per article."""
+    seen: dict[str, str | None] = {}
+    for p in answer.passages:
+        seen.setdefault(p.article_id, p.date)
+        for o in p.also_in:
+            seen.setdefault(str(o.get("article_id")), o.get("date"))
+    return list(seen.values())
 
 
 def render_examples(questions: list[str]) -> str:
@@ -185,7 +457,8 @@ def render_article(
     url = ""
     if article.url and article.url.lower().startswith(("http://", "https://")):
         url = f'<a href="{esc(article.url)}" target="_blank" rel="noopener noreferrer nofollow">original page</a>'
-    meta = _meta(article.source, article.date, url)
+    place = f'<span class="qa-place">{esc(article.place)}</span>' if getattr(article, "place", None) else ""
+    meta = " · ".join(x for x in (_meta(article.source, article.date, place), url) if x)
     stale_note = (
         '<div class="qa-warning" role="status">This article changed since the answer was given; '
         "ask again to cite the new text.</div>"

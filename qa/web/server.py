@@ -1,6 +1,10 @@
 """The web server's command line: `python ui.py` and `qa serve` both end here.
 
 python ui.py [--corpus corpus] [--index index] [--host 127.0.0.1] [--port 7860]
+             [--auth USER:PASSWORD | --auth-file FILE] [--read-only] [--rate-limit 10]
+
+Beyond loopback the server refuses to start unless visitors must log in
+(--auth, --auth-file or $QA_AUTH) or can only ask (--read-only).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ import sys
 import threading
 from pathlib import Path
 
+from qa import settings
 from qa.logs import setup_logging
 from qa.upload import MAX_UPLOAD_BYTES
 from qa.web.app import QAApp
+from qa.web.limits import AuthError, Login, RateLimiter, add_sharing_options
 from qa.web.page import create_app, page_style
 
 # Gradio keeps ~0.3 MB of state per session and every REST API call is a new session:
@@ -41,7 +47,29 @@ def parser() -> argparse.ArgumentParser:
         help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens the app to the network)",
     )
     ap.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    add_sharing_options(ap)
     return ap
+
+
+def login_from(args: argparse.Namespace) -> Login | None:
+    """The login asked for: --auth, else --auth-file, else $QA_AUTH, else None (AuthError if unusable)."""
+    if args.auth:
+        return Login.parse(args.auth, "--auth")
+    if args.auth_file:
+        return Login.from_file(args.auth_file)
+    env = settings.web_auth()
+    return Login.parse(env, "QA_AUTH") if env else None
+
+
+def exposure_error(host: str, login: Login | None, read_only: bool) -> str | None:
+    """Why the server must not start on host as configured (None: it may)."""
+    if is_loopback(host) or login is not None or read_only:
+        return None
+    return (
+        f"refusing to listen on {host} with no login and with uploads and rebuilds open to anyone who can reach "
+        "this machine; pass --auth USER:PASSWORD (or --auth-file FILE, or set QA_AUTH) to require a login, "
+        "and/or --read-only to let visitors only ask"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,17 +84,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        login = login_from(args)
+    except AuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.rate_limit <= 0:
+        print("error: --rate-limit must be a positive number of questions per second", file=sys.stderr)
+        return 2
+    refused = exposure_error(args.host, login, args.read_only)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     if not is_loopback(args.host):
-        print(
-            f"warning: listening on {args.host}: anyone who can reach this machine can ask questions, "
-            "upload files into the corpus and start builds",
-            file=sys.stderr,
-        )
-    app = QAApp(corpus, index_dir)
+        who = "whoever logs in" if login else "anyone who can reach this machine"
+        can = "ask questions" if args.read_only else "ask questions, upload files into the corpus and start builds"
+        print(f"warning: listening on {args.host}: {who} can {can}", file=sys.stderr)
+    app = QAApp(corpus, index_dir, read_only=args.read_only, limiter=RateLimiter(args.rate_limit))
     if corpus.is_dir():
         _start_startup_build(app)
     threading.Thread(target=app.embedder, name="qa-model", daemon=True).start()  # warm the model
-    return _launch(app, args.host, args.port)
+    return _launch(app, args.host, args.port, login)
 
 
 def _start_startup_build(app: QAApp) -> None:
@@ -89,7 +127,7 @@ def _report_startup_build(app: QAApp) -> None:
             print(f"  skipped {s}", flush=True)
 
 
-def _launch(app: QAApp, host: str, port: int) -> int:
+def _launch(app: QAApp, host: str, port: int, login: Login | None = None) -> int:
     demo = create_app(app)
     try:
         demo.queue(default_concurrency_limit=1).launch(
@@ -97,7 +135,10 @@ def _launch(app: QAApp, host: str, port: int) -> int:
             server_port=port,
             share=False,
             inbrowser=False,
-            max_file_size=MAX_UPLOAD_BYTES,
+            auth=[login.pair()] if login else None,
+            auth_message="This qa app asks for a login." if login else None,
+            # read-only: Gradio's own upload route takes nothing either (the corpus upload is absent anyway)
+            max_file_size=1 if app.read_only else MAX_UPLOAD_BYTES,
             **page_style(),
             footer_links=["api", "settings"],
             show_error=True,
