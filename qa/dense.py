@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .config import Config
 from .errors import IndexFormatError
 
@@ -22,7 +23,7 @@ def _faiss(threads: int | None = None):
     """
     import faiss
 
-    faiss.omp_set_num_threads(threads or max(1, min(os.cpu_count() or 1, 4)))
+    faiss.omp_set_num_threads(threads or settings.cpu_threads())
     return faiss
 
 
