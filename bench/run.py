@@ -205,21 +205,7 @@ class Bench:
     def build(self) -> dict:
         data.write_corpus(self.slice, self.corpus / "news.jsonl")
         shutil.rmtree(self.qa_index, ignore_errors=True)
-        qa_run = measure.run_process(
-            [
-                measure.python(),
-                "-m",
-                "qa",
-                "build",
-                "--corpus",
-                str(self.corpus),
-                "--index",
-                str(self.qa_index),
-                "--full",
-                "--json",
-                "--quiet",
-            ]
-        )
+        qa_run = measure.run_process(self._build_argv(self.qa_index, full=True))
         rep = qa_run.json()
         total = measure.dir_bytes(self.qa_index)
         cache = measure.dir_bytes(self.qa_index) - measure.dir_bytes(self.qa_index, skip=("embeddings.sqlite",))
@@ -244,19 +230,7 @@ class Bench:
         int8_index = self.work / "qa-index-int8"
         shutil.rmtree(int8_index, ignore_errors=True)
         int8_run = measure.run_process(
-            [
-                measure.python(),
-                "-m",
-                "qa",
-                "build",
-                "--corpus",
-                str(self.corpus),
-                "--index",
-                str(int8_index),
-                "--full",
-                "--json",
-                "--quiet",
-            ],
+            self._build_argv(int8_index, full=True),
             env={"QA_EMBED_BACKEND": "onnx-int8"},
         )
         int8_rep = int8_run.json()
@@ -277,6 +251,22 @@ class Bench:
                 out["ratio_chunks_per_s_index"] = (rep["chunks"] / rep["seconds"]) / (tx["chunks"] / tx["index_s"])
                 out["int8"]["ratio_chunks_per_s_process"] = out["int8"]["chunks_per_s"] / tx["chunks_per_s_process"]
         return out
+
+    def _build_argv(self, index: Path, full: bool = False) -> list[str]:
+        """`qa build` of this run's corpus into index, in a fresh process, as a user runs it."""
+        return [
+            measure.python(),
+            "-m",
+            "qa",
+            "build",
+            "--corpus",
+            str(self.corpus),
+            "--index",
+            str(index),
+            *(["--full"] if full else []),
+            "--json",
+            "--quiet",
+        ]
 
     @staticmethod
     def _model_id(index: Path) -> str:
@@ -343,20 +333,7 @@ class Bench:
         runs = {}
         for label, rows in (("change_1pct", changed), ("add_1pct", changed + self.rest[:n])):
             data.write_corpus(rows, self.corpus / "news.jsonl")
-            run = measure.run_process(
-                [
-                    measure.python(),
-                    "-m",
-                    "qa",
-                    "build",
-                    "--corpus",
-                    str(self.corpus),
-                    "--index",
-                    str(self.qa_index),
-                    "--json",
-                    "--quiet",
-                ]
-            )
+            run = measure.run_process(self._build_argv(self.qa_index))
             rep = run.json()
             runs[label] = {
                 "process_s": run.seconds,
@@ -367,20 +344,7 @@ class Bench:
                 "peak_rss_mb": run.peak_rss_mb,
             }
         data.write_corpus(self.slice, self.corpus / "news.jsonl")  # leave the slice as built for later sections
-        run = measure.run_process(
-            [
-                measure.python(),
-                "-m",
-                "qa",
-                "build",
-                "--corpus",
-                str(self.corpus),
-                "--index",
-                str(self.qa_index),
-                "--json",
-                "--quiet",
-            ]
-        )
+        run = measure.run_process(self._build_argv(self.qa_index))
         run.json()
         out.update(runs)
         full = self.results.get("build", {})
