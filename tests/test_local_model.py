@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -194,3 +195,19 @@ def test_a_model_whose_configs_lie_about_its_dimension_is_refused(tiny, monkeypa
     monkeypatch.setenv("QA_EMBED_BACKEND", "sentence-transformers")
     with pytest.raises(ModelFolderError, match="dim 32, its configs say 64"):
         replace(inspect(tiny), dim=64).spec().load()
+
+
+@pytest.mark.slow
+def test_the_ray_engine_builds_the_same_index_with_the_model(tiny, corpus, tmp_path):
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("the Ray engine is optional: pip install -e '.[ray]'")
+    from qa.ray_engine import build_ray, ray_runtime
+
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    build(corpus, local, model=tiny, progress=False)
+    with ray_runtime(num_cpus=2):
+        build_ray(corpus, remote, model=tiny, progress=False)
+    a, b = read_manifest(local), read_manifest(remote)
+    assert (a.model, a.chunking, a.chunks) == (b.model, b.chunking, b.chunks)
+    va, vb = np.load(local / a.file("vectors")), np.load(remote / b.file("vectors"))
+    assert va.shape == (a.chunks, HIDDEN) and np.allclose(va, vb, atol=1e-6)
