@@ -84,6 +84,12 @@ def test_questions_are_embedded_with_the_index_model(tiny, corpus, tmp_path):
     assert float(np.dot(got, want)) > 0.999
 
 
+def test_a_long_question_is_measured_against_the_model_window(tiny, corpus, tmp_path):
+    build(corpus, tmp_path / "index", model=tiny, progress=False)
+    answer = Retriever.load(tmp_path / "index").ask("harbour " * 200)
+    assert any(f"reads only the first {WINDOW - 2}" in w for w in answer.warnings), answer.warnings
+
+
 def test_an_incremental_build_keeps_the_local_model(tiny, corpus, tmp_path):
     index = tmp_path / "index"
     build(corpus, index, model=tiny, progress=False)
