@@ -86,9 +86,8 @@ def inspect(path: str | Path) -> LocalModel:
     if not folder.is_dir():
         raise ModelFolderError(f"model {path} is not a folder; pass a sentence-transformers model folder")
     folder = folder.resolve()
-    modules = _json(folder / "modules.json", folder)
-    listed = isinstance(modules, list) and all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in modules)
-    if not listed:
+    modules = _json(folder / "modules.json", folder, shape=list)
+    if not all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in modules):
         raise ModelFolderError(f"{folder}/modules.json does not list sentence-transformers modules")
     kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
     if "Transformer" not in kinds:
@@ -100,18 +99,19 @@ def inspect(path: str | Path) -> LocalModel:
             f"{folder} has no tokenizer.json (qa counts word pieces with the fast tokenizer); write one with "
             "transformers: AutoTokenizer.from_pretrained(folder).save_pretrained(folder)"
         )
-    hidden = config.get("hidden_size")
-    if not isinstance(hidden, int) or hidden < 1:
-        raise ModelFolderError(f"{base}/config.json has no hidden_size; is it a text transformer?")
-    dim, mean_only = hidden, False
+    dim = _first_size(config.get("hidden_size"), config.get("d_model"), config.get("dim"))
+    mean_only = False
     for kind, module in zip(kinds, modules):
         where = folder / str(module.get("path") or "")
-        if kind == "Pooling":
-            modes = _pooling_modes(_json(where / "config.json", folder))
-            dim, mean_only = hidden * max(1, len(modes)), modes == ["mean"]
+        if kind == "Pooling":  # its output: the token width times the number of pooling modes
+            pooling = _json(where / "config.json", folder)
+            width = _first_size(pooling.get("word_embedding_dimension"), pooling.get("embedding_dimension"), dim)
+            modes = _pooling_modes(pooling)
+            dim, mean_only = width and width * max(1, len(modes)), modes == ["mean"]
         elif kind == "Dense":
-            out = _json(where / "config.json", folder).get("out_features")
-            dim = out if isinstance(out, int) and out > 0 else dim
+            dim = _first_size(_json(where / "config.json", folder).get("out_features"), dim)
+    if dim is None:
+        raise ModelFolderError(f"{folder}: neither its config.json nor its Pooling module says its width")
     st_config = _json(base / "sentence_bert_config.json", folder, required=False)
     exportable = (
         mean_only
@@ -190,18 +190,26 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def _json(path: Path, folder: Path, required: bool = True) -> dict | list:
+def _json(path: Path, folder: Path, required: bool = True, shape: type = dict):
+    """A config file of the folder, as a dict (or list); a missing optional one is empty."""
     if not path.is_file():
         if not required:
-            return {}
+            return shape()
         raise ModelFolderError(
             f"{folder} is not a sentence-transformers model folder ({path.relative_to(folder)} is missing); "
             "save one with SentenceTransformer.save(folder)"
         )
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ModelFolderError(f"{path} is unreadable ({exc})") from None
+    if not isinstance(data, shape):
+        raise ModelFolderError(f"{path} is not a JSON {'object' if shape is dict else 'list'}")
+    return data
+
+
+def _first_size(*values) -> int | None:
+    return next((v for v in values if isinstance(v, int) and not isinstance(v, bool) and v > 0), None)
 
 
 def _pooling_modes(config: dict) -> list[str]:

@@ -90,6 +90,15 @@ def test_a_long_question_is_measured_against_the_model_window(tiny, corpus, tmp_
     assert any(f"reads only the first {WINDOW - 2}" in w for w in answer.warnings), answer.warnings
 
 
+def test_a_model_the_onnx_graph_cannot_express_runs_on_sentence_transformers(corpus, tmp_path):
+    folder = make_tiny_model(tmp_path / "tiny-cls", pooling="cls")  # CLS pooling: not the exported mean
+    assert not inspect(folder).exportable and inspect(folder).dim == HIDDEN
+    build(corpus, tmp_path / "index", model=folder, progress=False)
+    retriever = Retriever.load(tmp_path / "index")
+    assert retriever.ask("Which harbour was approved?").passages
+    assert retriever.embedder.runtime.startswith("sentence-transformers")
+
+
 def test_an_incremental_build_keeps_the_local_model(tiny, corpus, tmp_path):
     index = tmp_path / "index"
     build(corpus, index, model=tiny, progress=False)

@@ -18,8 +18,8 @@ _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _EXTRA = "the a of in on near week report topic who what which when where was were is did".split()
 
 
-def make_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """Save a tiny random sentence-transformers model in folder (the same files for the same seed)."""
+def make_tiny_model(folder: Path, seed: int = 0, pooling: str = "mean") -> Path:
+    """Save a tiny random sentence-transformers model in folder (the same files for the same arguments)."""
     import torch
     from sentence_transformers import SentenceTransformer, models
     from transformers import BertConfig, BertModel, BertTokenizerFast
@@ -44,7 +44,7 @@ def make_tiny_model(folder: Path, seed: int = 0) -> Path:
         tokenizer.save_pretrained(src)
         transformer = models.Transformer(str(src), max_seq_length=WINDOW)
         model = SentenceTransformer(
-            modules=[transformer, models.Pooling(HIDDEN, "mean"), models.Normalize()], device="cpu"
+            modules=[transformer, models.Pooling(HIDDEN, pooling), models.Normalize()], device="cpu"
         )
         model.save(str(folder))
     return folder
