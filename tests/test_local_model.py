@@ -191,6 +191,16 @@ def test_exports_of_two_models_never_share_a_file(tiny, tmp_path):
     assert len(paths) == 3
 
 
+def test_the_bundled_model_still_builds_and_answers_without_a_folder(shipped_index):
+    from qa.embed import MODEL_ID
+
+    model = read_manifest(shipped_index).model
+    assert model.id.startswith(MODEL_ID) and (model.path, model.hash, model.dim) == (None, None, 384)
+    assert read_manifest(shipped_index).chunking["max_model_tokens"] == 256
+    answer = Retriever.load(shipped_index).ask("Who is the spokesman for the Taliban?")
+    assert any("Zabihullah Mujahid" in p.text for p in answer.passages)
+
+
 def test_manifest_model_info_keeps_path_and_hash(corpus, tmp_path):
     info = ModelInfo("local:x@0123", 32, 128, None, "/models/x", "0123abcd")
     assert ModelInfo.from_dict(info.to_dict()) == info
