@@ -15,7 +15,16 @@ from pathlib import Path
 from .chunk import Chunker
 from .config import Config
 from .domain import Article, Skipped
-from .embed import MODEL_ID, Embedder, EmbeddingCache, WordPieceCounter, default_model_id, load_embedder, model_spec
+from .embed import (
+    MODEL_ID,
+    Embedder,
+    EmbeddingCache,
+    default_model_id,
+    load_embedder,
+    model_spec,
+    registered,
+    word_piece_counter,
+)
 from .errors import CorpusError, IndexFormatError
 from .generation import (
     ArticleMeta,
@@ -37,7 +46,7 @@ from .ingest import duplicate_skip, iter_corpus
 from .manifest import ModelInfo
 from .store import CACHE, FIX
 
-__all__ = ["BuildReport", "EmbedderFactory", "ModelForBuild", "ProgressFn", "build", "build_from"]
+__all__ = ["BuildReport", "EmbedderFactory", "ModelForBuild", "ProgressFn", "build", "build_from", "model_info"]
 
 log = logging.getLogger("qa.build")
 
@@ -52,6 +61,7 @@ def build(
     full: bool = False,
     config: Config | None = None,
     embedder: Embedder | EmbedderFactory | None = None,
+    model: str | Path | None = None,
     progress: bool | None = None,
     on_progress: ProgressFn | None = None,
     lock_timeout: float = 0,
@@ -63,7 +73,9 @@ def build(
     `full=True` ignores the previous index and the cache. `embedder` may be an
     instance or a factory called with the model id the index needs (None for a
     new index), so the model is loaded only if needed; by default the index's
-    own model (qa.embed.load_embedder).
+    own model (qa.embed.load_embedder). `model` is a local sentence-transformers
+    folder to build a new index with (qa.local_model); an index built with
+    another model is rebuilt with it only with `full=True`.
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -75,6 +87,7 @@ def build(
         full=full,
         config=config,
         embedder=embedder,
+        model=model,
         progress=progress,
         on_progress=on_progress,
         lock_timeout=lock_timeout,
@@ -89,6 +102,7 @@ def build_from(
     full: bool = False,
     config: Config | None = None,
     embedder: Embedder | EmbedderFactory | None = None,
+    model: str | Path | None = None,
     progress: bool | None = None,
     on_progress: ProgressFn | None = None,
     lock_timeout: float = 0,
@@ -97,7 +111,8 @@ def build_from(
     started = time.perf_counter()
     config = config or Config()
     prog = Progress(progress, on_progress)
-    with open_build(Path(index_dir), full, config, lock_timeout) as start:
+    model_id = asked_model(model)
+    with open_build(Path(index_dir), full, config, lock_timeout, model_id) as start:
         report = _build(start, items, corpus_label, embedder, prog)
     report.seconds = time.perf_counter() - started
     return report
@@ -120,11 +135,11 @@ def _build(start: BuildStart, items, corpus_label: str, embedder, prog: Progress
         prog.report("done", 1, 1)
         return report
 
-    model = ModelForBuild(embedder, start.old_model_id)
+    model = ModelForBuild(embedder, start.model_id)
     fresh = FreshArticles(model.dim())
     ids = sorted(articles)
     to_chunk = [aid for aid in ids if plan.is_fresh(aid)]
-    chunker = Chunker(WordPieceCounter(), start.config)
+    chunker = Chunker(word_piece_counter(model.known_id()), start.config)
     bar = prog.bar("chunking", len(to_chunk))
     prog.report("chunking", 0, len(to_chunk))
     for done, aid in enumerate(to_chunk, 1):
@@ -149,7 +164,7 @@ def _build(start: BuildStart, items, corpus_label: str, embedder, prog: Progress
             else PlannedArticle(ArticleMeta.of(articles[aid]), previous.n_chunks(aid), previous)
             for aid in ids
         ]
-        info = ModelInfo(cache.model_id, cache.dim, start.config.max_model_tokens, model_package(cache.model_id))
+        info = model_info(cache.model_id, cache.dim, start.config)
         write_generation(start, planned, info, report, corpus_label, prog)
     finally:
         if previous is not None:
@@ -183,15 +198,15 @@ class ModelForBuild:
     """The embedder of one build, and the model id its vectors are recorded (and cached) under.
 
     An incremental build keeps the index's model: new vectors must be searchable
-    beside the old ones. A new or full build takes the embedder given (or made by
-    the factory given), else the default model (qa.embed.default_model_id). The
-    model is loaded only when text must be embedded.
+    beside the old ones. A new or full build takes the model asked for (--model),
+    else the embedder given (or made by the factory given), else the default model
+    (qa.embed.default_model_id). The model is loaded only when text must be embedded.
     """
 
-    def __init__(self, embedder: Embedder | EmbedderFactory | None, old_model_id: str | None):
+    def __init__(self, embedder: Embedder | EmbedderFactory | None, model_id: str | None):
         self._given = embedder
         self._model: Embedder | None = embedder if hasattr(embedder, "embed") else None
-        self._id: str | None = old_model_id
+        self._id: str | None = model_id
 
     def model_id(self, need_model: bool) -> str:
         if self._id is None:
@@ -199,6 +214,10 @@ class ModelForBuild:
                 self.get()
             self._id = self._model.model_id if self._model is not None else default_model_id()
         return self._id
+
+    def known_id(self) -> str | None:
+        """The model id if settled or given, without loading or defaulting (its tokenizer counts for chunking)."""
+        return self._id or (self._model.model_id if self._model is not None else None)
 
     def dim(self) -> int:
         """The vectors' dimension, without loading the model when the registry knows it."""
@@ -217,6 +236,29 @@ class ModelForBuild:
                 f"use the same model, or {FIX}"
             )
         return self._model
+
+
+def asked_model(model: str | Path | None) -> str | None:
+    """The id of the local model folder a build asks for (registered here), or None for the index's or the default."""
+    if model is None:
+        return None
+    from .local_model import register_folder
+
+    return register_folder(model).id
+
+
+def model_info(model_id: str, dim: int, config: Config) -> ModelInfo:
+    """What the manifest records of a build's model: a local folder's path and hash too, to find it again."""
+    spec = registered(model_id)
+    path = spec.path if spec is not None else None
+    return ModelInfo(
+        model_id,
+        dim,
+        config.max_model_tokens,
+        model_package(model_id),
+        str(path) if path is not None else None,
+        spec.files_hash if path is not None else None,
+    )
 
 
 def model_package(model_id: str) -> str | None:

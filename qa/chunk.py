@@ -7,10 +7,10 @@ truncated. Chunks keep exact offsets: `article.text[c.start:c.end] == c.text`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .config import Config
+from .config import Config, ConfigError
 from .domain import Article, Chunk
 from .segment import sentence_spans
 
@@ -19,6 +19,18 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 # WordPiece reads any word over 100 characters (a base64 blob, a long URL) as one [UNK]:
 # count such text as at least one token per 12 characters, so no chunk grows unbounded.
 MAX_CHARS_PER_TOKEN = 12
+
+
+def fit_to_model(config: Config, max_tokens: int | None) -> Config:
+    """The config for a model whose window is narrower than config.max_model_tokens: chunks shrink to fit it."""
+    if max_tokens is None or max_tokens >= config.max_model_tokens:
+        return config
+    limit = max_tokens - SPECIAL_TOKENS - TITLE_TOKEN_CAP
+    if limit < 8:
+        raise ConfigError(
+            f"the model reads only {max_tokens} word pieces; qa needs {8 + SPECIAL_TOKENS + TITLE_TOKEN_CAP} or more"
+        )
+    return replace(config, max_model_tokens=max_tokens, chunk_tokens=min(config.chunk_tokens, limit))
 
 
 class TokenCounter(Protocol):

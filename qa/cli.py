@@ -28,6 +28,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--full", action="store_true", help="rebuild from scratch (ignore the old index and cache)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument(
+        "--model",
+        default=None,
+        metavar="PATH",
+        help="a local sentence-transformers model folder to build a new index with (default: the bundled "
+        "all-MiniLM-L6-v2); an index built with another model needs --full",
+    )
+    b.add_argument(
         "--wait",
         type=float,
         default=0,
@@ -200,11 +207,14 @@ def cmd_build(args) -> int:
             progress=progress,
             lock_timeout=args.wait,
             options=RayOptions(address=args.address, embed_actors=args.actors),
+            model=args.model,
         )
     elif args.address or args.actors:
         raise ValueError("--address and --actors need --engine ray")
     else:
-        report = build(args.corpus, args.index, full=args.full, progress=progress, lock_timeout=args.wait)
+        report = build(
+            args.corpus, args.index, full=args.full, model=args.model, progress=progress, lock_timeout=args.wait
+        )
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

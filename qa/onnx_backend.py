@@ -1,11 +1,11 @@
-"""ONNX Runtime embedder: the bundled model without torch at run time.
+"""ONNX Runtime embedder: the bundled model (or a local BERT-like one) without torch at run time.
 
 Why: importing sentence-transformers (and torch) costs seconds of cold start,
 and ONNX Runtime runs the fused BERT graph at least as fast on a 2-core CPU.
 The graph (BERT + mean pooling over the attention mask + L2 normalisation) is
-exported once from the bundled model with torch, checked against torch, and
-cached in the user cache directory under a key made of the model files' hash
-and the library versions, so a new model or runtime gets a fresh export.
+exported once from the model with torch, checked against torch, and cached in
+the user cache directory under the model's name and a key made of its files'
+hash and the library versions, so each model, and a new runtime, gets its own export.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +50,35 @@ class EmbedBackendError(QAError):
     """The ONNX backend cannot be used; sentence-transformers still can (QA_EMBED_BACKEND=sentence-transformers)."""
 
 
-def model_key(model_dir: Path, quantize: bool = False) -> str:
+@dataclass(frozen=True)
+class OnnxModel:
+    """What exporting and running a BERT-like model needs: its folder and shape, and the id its vectors carry."""
+
+    path: Path
+    model_id: str
+    name: str  # the cached graph's file name starts with it
+    dim: int  # hidden size = vector size (mean pooling)
+    heads: int
+    max_tokens: int = MAX_TOKENS
+    files_hash: str | None = None  # the whole folder's hash when known; else the bundled model's files are hashed
+
+
+def bundled(quantize: bool = False, path: Path | None = None) -> OnnxModel:
+    """The bundled all-MiniLM-L6-v2 (fp32, or the int8 model)."""
+    from .embed import INT8_MODEL_ID, MODEL_DIM, MODEL_ID, model_path
+
+    return OnnxModel(path or model_path(), INT8_MODEL_ID if quantize else MODEL_ID, "all-MiniLM-L6-v2", MODEL_DIM, 12)
+
+
+def model_key(model: OnnxModel, quantize: bool = False) -> str:
     """Content hash of the model files plus the versions that shape the exported graph."""
     import onnxruntime
 
     h = hashlib.sha256()
-    for name in _MODEL_FILES:
-        path = model_dir / name
+    if model.files_hash is not None:
+        h.update(model.files_hash.encode())
+    for name in _MODEL_FILES if model.files_hash is None else ():
+        path = model.path / name
         if not path.exists():
             continue
         h.update(name.encode())
@@ -66,12 +89,13 @@ def model_key(model_dir: Path, quantize: bool = False) -> str:
     return h.hexdigest()[:20]
 
 
-def onnx_path(model_dir: Path, quantize: bool = False) -> Path:
+def onnx_path(model: OnnxModel, quantize: bool = False) -> Path:
+    """The cached graph of this model: one file per model (name and content) and runtime, never shared."""
     suffix = "-int8" if quantize else ""
-    return settings.cache_dir() / f"all-MiniLM-L6-v2-{model_key(model_dir, quantize)}{suffix}.onnx"
+    return settings.cache_dir() / f"{model.name}-{model_key(model, quantize)}{suffix}.onnx"
 
 
-def export_onnx(model_dir: Path, dest: Path, quantize: bool = False) -> Path:
+def export_onnx(model: OnnxModel, dest: Path, quantize: bool = False) -> Path:
     """Export BERT + pooling + normalisation to dest (atomically), once; returns dest.
 
     Needs torch, transformers and the onnx package (export time only).
@@ -96,7 +120,7 @@ def export_onnx(model_dir: Path, dest: Path, quantize: bool = False) -> Path:
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            wrapper = _pooled_encoder(AutoModel.from_pretrained(str(model_dir), attn_implementation="eager"))
+            wrapper = _pooled_encoder(AutoModel.from_pretrained(str(model.path), attn_implementation="eager"))
             wrapper.eval()
             sample = torch.ones((2, 8), dtype=torch.long)
             axes = {0: "batch", 1: "tokens"}
@@ -116,10 +140,10 @@ def export_onnx(model_dir: Path, dest: Path, quantize: bool = False) -> Path:
                     opset_version=OPSET,
                     dynamo=False,
                 )
-            _fuse(tmp)
+            _fuse(tmp, model)
             if quantize:
                 _quantize(tmp)
-            _check_against_torch(tmp, wrapper, model_dir, tolerance=0.05 if quantize else 1e-4)
+            _check_against_torch(tmp, wrapper, model, tolerance=0.05 if quantize else 1e-4)
             os.replace(tmp, dest)
         except QAError:
             raise
@@ -150,7 +174,7 @@ def _pooled_encoder(bert):
     return PooledEncoder(bert)
 
 
-def _fuse(path: Path) -> None:
+def _fuse(path: Path, model: OnnxModel) -> None:
     """Offline BERT fusions (attention, layer norm, GELU) from onnxruntime's own optimizer."""
     try:
         from onnxruntime.transformers.optimizer import optimize_model
@@ -158,7 +182,7 @@ def _fuse(path: Path) -> None:
         return
     import onnx
 
-    optimized = optimize_model(str(path), model_type="bert", num_heads=12, hidden_size=384, opt_level=1)
+    optimized = optimize_model(str(path), model_type="bert", num_heads=model.heads, hidden_size=model.dim, opt_level=1)
     onnx.save(optimized.model, str(path))
 
 
@@ -182,12 +206,12 @@ def _quantize(path: Path) -> None:
         out.unlink(missing_ok=True)
 
 
-def _check_against_torch(path: Path, wrapper, model_dir: Path, tolerance: float) -> None:
+def _check_against_torch(path: Path, wrapper, model: OnnxModel, tolerance: float) -> None:
     """Refuse to cache a graph whose vectors differ from the torch model's."""
     import torch
 
     session = _session(path, 1)
-    tok = _tokenizer(model_dir)
+    tok = _tokenizer(model.path, model.max_tokens)
     ids, mask = _pad([e.ids for e in tok.encode_batch(list(_PROBES))])
     got = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
     with torch.no_grad():
@@ -198,11 +222,11 @@ def _check_against_torch(path: Path, wrapper, model_dir: Path, tolerance: float)
         raise EmbedBackendError(f"the exported ONNX graph differs from the torch model (1 - cosine = {worst:.2e})")
 
 
-def _tokenizer(model_dir: Path):
+def _tokenizer(model_dir: Path, max_tokens: int = MAX_TOKENS):
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tok.enable_truncation(MAX_TOKENS)
+    tok.enable_truncation(max_tokens)
     tok.no_padding()
     return tok
 
@@ -231,30 +255,37 @@ def _session(path: Path, threads: int):
 
 
 class OnnxEmbedder:
-    """all-MiniLM-L6-v2 through ONNX Runtime; same vectors as sentence-transformers (cosine ≥ 0.9999)."""
+    """all-MiniLM-L6-v2 (or `model`) through ONNX Runtime; same vectors as sentence-transformers (cosine ≥ 0.9999)."""
 
-    def __init__(self, path: Path | None = None, threads: int | None = None, quantize: bool = False):
-        from .embed import INT8_MODEL_ID, MODEL_DIM, MODEL_ID, WordPieceCounter, model_path
+    def __init__(
+        self,
+        path: Path | None = None,
+        threads: int | None = None,
+        quantize: bool = False,
+        model: OnnxModel | None = None,
+    ):
+        from .embed import WordPieceCounter
 
         try:
             import onnxruntime
         except ImportError as exc:
             raise EmbedBackendError("onnxruntime is not installed: pip install onnxruntime") from exc
-        self.path = path or model_path()
+        model = model or bundled(quantize, path)
+        self.path = model.path
         self.quantize = quantize
-        self.file = onnx_path(self.path, quantize)
+        self.file = onnx_path(model, quantize)
         if not self.file.exists():
             log.info("exporting the embedding model to %s (once)", self.file)
-            export_onnx(self.path, self.file, quantize)
+            export_onnx(model, self.file, quantize)
         self.threads = threads or settings.cpu_threads()
         try:  # one single-thread session, run by one worker thread per core (see embed)
             self._session = _session(self.file, 1)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise EmbedBackendError(f"cannot load {self.file} ({exc}); delete it to export it again") from exc
-        self.model_id = INT8_MODEL_ID if quantize else MODEL_ID
+        self.model_id = model.model_id
         self.runtime = f"onnxruntime {onnxruntime.__version__} {'int8' if quantize else 'fp32'}"
-        self.dim = MODEL_DIM
-        self._tok = _tokenizer(self.path)
+        self.dim = model.dim
+        self._tok = _tokenizer(self.path, model.max_tokens)
         self._counter = WordPieceCounter(self.path)
         self._lock = threading.Lock()  # guards the tokenizer's settings
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ingest, settings, store
-from .builder import model_package
+from .builder import asked_model, model_info
 from .config import Config
 from .domain import Article, Skipped
 from .embed import Embedder, EmbeddingCache, default_model_id, model_spec
@@ -65,7 +65,6 @@ from .generation import (
     open_build,
     write_generation,
 )
-from .manifest import ModelInfo
 
 log = logging.getLogger("qa.build")
 
@@ -293,14 +292,15 @@ def _table(cols: dict[str, list]):
 class _ChunkStage:
     """Read, clean and chunk shards; only new or changed articles carry text and chunk rows on."""
 
-    def __init__(self, known: dict[str, str], config: Config, full: bool, max_bytes: int):
+    def __init__(self, known: dict[str, str], config: Config, full: bool, max_bytes: int, tokenizer: str | None):
         from .chunk import Chunker
         from .embed import WordPieceCounter
 
         self.known = known
         self.full = full
         self.max_bytes = max_bytes
-        self.chunker = Chunker(WordPieceCounter(), config)
+        # A local model's folder counts with its own tokenizer (the folder must be there on every node).
+        self.chunker = Chunker(WordPieceCounter(Path(tokenizer) if tokenizer else None), config)
 
     def __call__(self, batch):
         cols: dict[str, list] = {c: [] for c in _COLUMNS}
@@ -433,6 +433,7 @@ def build_ray(
     config: Config | None = None,
     options: RayOptions | None = None,
     embedder_factory: Callable[[], Embedder] | None = None,
+    model: str | Path | None = None,
     progress: bool | None = None,
     on_progress: ProgressFn | None = None,
     lock_timeout: float = 0,
@@ -441,7 +442,8 @@ def build_ray(
     """`qa.build` with chunking and embedding on Ray; the same index, report and incremental behaviour.
 
     `embedder_factory` runs in each embedding actor (default: the registered loader
-    of the index's model); it must be importable on every node.
+    of the index's model); it must be importable on every node. `model` is a local
+    model folder, as for qa.build; it must be at the same path on every node.
     """
     started = time.perf_counter()
     config = config or Config()
@@ -452,10 +454,10 @@ def build_ray(
     prog = Progress(progress, on_progress)
     if importlib.util.find_spec("ray") is None:  # fail before taking the lock; ray is imported by ray_runtime
         raise RayEngineError('the Ray engine needs Ray Data (ray is not installed): pip install -e ".[ray]"')
-    with open_build(index_dir, full, config, lock_timeout) as start:
-        # The model is settled on the driver: the index's own when it grows, else the one the factory
-        # makes, else the default of this environment.
-        model_id = start.old_model_id or (_factory_model(embedder_factory) if embedder_factory else default_model_id())
+    with open_build(index_dir, full, config, lock_timeout, asked_model(model)) as start:
+        # The model is settled on the driver: the index's own when it grows, else the one asked for,
+        # else the one the factory makes, else the default of this environment.
+        model_id = start.model_id or (_factory_model(embedder_factory) if embedder_factory else default_model_id())
         factory = embedder_factory or default_embedder_factory(model_id)
         spill_dir = Path(tempfile.mkdtemp(prefix=".tmp-ray-", dir=index_dir))  # collected if the build dies
         try:
@@ -508,7 +510,8 @@ def _run(start: BuildStart, corpus_dir, full, options, factory, model_id, prog, 
             skipped.append(got)
 
     old_hashes = {aid: e.hash for aid, e in (old.articles.items() if old else ())}
-    dim = model_spec(model_id).dim
+    spec = model_spec(model_id)
+    dim = spec.dim
     driver = _Driver(dim)
     cache = EmbeddingCache(index_dir / store.CACHE, model_id, dim)
     reader = None
@@ -533,7 +536,7 @@ def _run(start: BuildStart, corpus_dir, full, options, factory, model_id, prog, 
                         _ChunkStage,
                         batch_size=1,
                         batch_format="pyarrow",
-                        fn_constructor_args=(old_hashes, config, full, max_bytes),
+                        fn_constructor_args=(old_hashes, config, full, max_bytes, spec.path and str(spec.path)),
                         num_cpus=0.5,
                         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=chunk_actors),
                     )
@@ -655,7 +658,7 @@ def _finish(start: BuildStart, driver: _Driver, skipped, corpus_label: str, prog
                 planned.append(PlannedArticle(meta, entry.n_rows, driver))
             else:
                 planned.append(PlannedArticle(meta, previous.n_chunks(aid), previous))
-        info = ModelInfo(model_id, driver.dim, start.config.max_model_tokens, model_package(model_id))
+        info = model_info(model_id, driver.dim, start.config)
         write_generation(start, planned, info, report, corpus_label, prog)
     finally:
         if previous is not None:

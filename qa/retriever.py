@@ -193,7 +193,8 @@ class Retriever:
         if len(question) > MAX_QUESTION_CHARS:
             question = question[:MAX_QUESTION_CHARS]
             warnings.append(f"the question was cut to its first {MAX_QUESTION_CHARS} characters")
-        limit = self.config.max_model_tokens - 2
+        window = self.index.manifest.model.max_tokens  # the index's model's (a local model's may be narrower)
+        limit = min(self.config.max_model_tokens, window or self.config.max_model_tokens) - 2
         if self._embedder is not None or len(question) > limit:
             tokens = self._count(question)
             if tokens > limit:
@@ -203,11 +204,11 @@ class Retriever:
         return question, warnings
 
     def _count(self, text: str) -> int:
-        from .embed import WordPieceCounter
+        from .embed import word_piece_counter
 
         if self._embedder is not None:
             return self._embedder.count([text])[0]
-        return WordPieceCounter().count([text])[0]
+        return word_piece_counter(self.index.model_id).count([text])[0]
 
     def _highlighter(self, index: Index, question: str, cands: Candidates) -> Highlighter:
         method = self.config.highlight

@@ -46,7 +46,7 @@ def corpus_status(corpus: str | Path, index: str | Path) -> CorpusStatus:
     corpus, index = Path(corpus), Path(index)
     manifest = read_manifest(index)
     verify_sizes(index, manifest)
-    check_model(manifest.model.id, manifest.model.dim, index)
+    check_model(manifest.model, index)
     seen = {}
     if corpus.is_dir():
         for item in iter_corpus(corpus):
