@@ -342,7 +342,7 @@ def _options(
 ) -> tuple[gr.Slider, gr.Dropdown, gr.Textbox, gr.Textbox, gr.Radio]:
     """The Options accordion: passages, order, sources, and a date range (hidden when the index has no dates)."""
     with gr.Accordion("Options", open=False, elem_id="qa-options"), gr.Row():
-        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200)
+        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200, elem_id="qa-k")
         sort = gr.Radio(
             [("Most relevant", "relevance"), ("Newest first", "newest")],
             value="relevance",
