@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS, ROOT, SEED_QUESTIONS
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -457,14 +458,8 @@ def wpage(browser, watched):
     ctx.close()
 
 
-def _poll(predicate, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"not within {timeout:g} s: {what}")
+def _poll(predicate, what: str):
+    return wait_for(predicate, what, WAIT, interval=0.5)
 
 
 def _top(client, question: str) -> dict:

@@ -4,7 +4,6 @@ addresses refused unless allowed). Every wait is bounded (60 s) and every watche
 
 from __future__ import annotations
 
-import time
 from html import escape
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from qa.fetch import FetchOptions
 from qa.web import page, render, server
 from qa.web.app import MAX_URLS, NoURLs, QAApp
 from qa.web.builds import BuildFailed
+from tests.support.wait import wait_for
 
 WAIT = 60.0
 HARBOUR = "Harbour news\n\nThe harbour of Deltaport reopened on Monday after two years of repairs.\n"
@@ -26,16 +26,6 @@ P1 = "The ferry from Deltaport to the Quillon islands runs again from Monday, th
 P2 = "Storms had kept the old ferry in port for three weeks, and islanders had been rowing their mail across."
 
 http_server = http_fixture.server  # the local HTTP server (127.0.0.1) pages are fetched from
-
-
-def wait_for(predicate, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"not within {timeout:g} s: {what}")
 
 
 @pytest.fixture
