@@ -6,6 +6,7 @@ No Gradio and no model here: the `qa` command line imports this to build its par
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_sync_feeds_option(ap: argparse.ArgumentParser) -> None:
@@ -40,4 +41,6 @@ def watch_error(args: argparse.Namespace) -> str | None:
         return "--sync-feeds works with --watch: pass both to sync feeds and index their new entries"
     if args.sync_feeds is not None and not args.sync_feeds > 0:
         return "--sync-feeds must be a positive number of minutes"
+    if args.watch and not Path(args.corpus).is_dir():
+        return f"--watch needs the corpus directory; {args.corpus} does not exist (pass --corpus)"
     return None
