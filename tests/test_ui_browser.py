@@ -484,7 +484,7 @@ def test_watching_the_answers_follow_added_changed_and_deleted_files(watched, wp
     (watched.corpus / "lighthouse.txt").unlink()
     _poll(lambda: _top(client, q).get("article_id") != "lighthouse.txt", "a deleted file is no longer cited")
     wpage.get_by_role("tab", name="Corpus & index").click()
-    panel = wpage.locator("#qa-watch-status")
+    panel = wpage.locator("#qa-status")
     panel.get_by_text("deleted: lighthouse.txt").wait_for()  # the last build, shown in the index panel
     assert "Watching" in panel.inner_text() and "Last build" in panel.inner_text()
     assert "index: " in watched.output() and "1 deleted" in watched.output()

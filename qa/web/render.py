@@ -516,12 +516,12 @@ def render_status(
 ) -> str:
     """The index panel: documents, chunks, model, built at, whether the corpus changed since, and (watch) what the
     corpus watcher's last build and feed sync did."""
-    watched = _watch_html(watch) if watch is not None else ""
+    watched = _watch_rows(watch) if watch is not None else []
     if status is None:
         if error:
-            return render_message("The index cannot be read.", error, "error") + watched
+            return render_message("The index cannot be read.", error, "error") + _rows_html(watched)
         todo = "The watcher builds it from the corpus." if watch else "Click Rebuild index to build it from the corpus."
-        return render_message("No index yet.", todo, "warn") + watched
+        return render_message("No index yet.", todo, "warn") + _rows_html(watched)
     if status.corpus_changed:
         corpus = (
             f'<span class="qa-changed">changed since the build: {len(status.added)} added, '
@@ -537,15 +537,21 @@ def render_status(
         ("Built at", esc(_ago(status.built_at))),
         ("Corpus", corpus),
         ("Folders", f"corpus <code>{esc(status.corpus)}</code>, index <code>{esc(status.index)}</code>"),
+        *watched,
     ]
-    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    out = f'<dl class="qa-status">{items}</dl>{watched}'
+    out = _rows_html(rows)
     if skipped:
         out += _skipped_list(skipped, "Skipped in the last build")
     return out
 
 
-def _watch_html(watch: WatchState) -> str:
+def _rows_html(rows: list[tuple[str, str]]) -> str:
+    """The panel's rows (values already markup) as one definition list; '' without rows."""
+    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f'<dl class="qa-status">{items}</dl>' if items else ""
+
+
+def _watch_rows(watch: WatchState) -> list[tuple[str, str]]:
     """The watcher's rows: that it watches, its last build and (with --sync-feeds) its last feed sync."""
     every = f"; feeds synced every {watch.sync_minutes:g} min" if watch.sync_minutes else ""
     rows = [
@@ -553,9 +559,13 @@ def _watch_html(watch: WatchState) -> str:
         ("Last build", _outcome_html(watch.last_build, "none yet")),
     ]
     if watch.sync_minutes:
-        rows.append(("Last feed sync", _outcome_html(watch.last_sync, "none yet (feeds.txt lists no feed, or soon)")))
-    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    return f'<dl class="qa-status qa-watch" id="qa-watch-status">{items}</dl>'
+        rows.append(
+            (
+                "Last feed sync",
+                _outcome_html(watch.last_sync, "none yet (feeds.txt lists no feed, or the first sync is running)"),
+            )
+        )
+    return rows
 
 
 def _outcome_html(outcome: Outcome | None, none: str) -> str:
