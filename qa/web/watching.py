@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from qa.builder import BuildReport
 from qa.feeds import FeedReport
@@ -76,10 +75,6 @@ class AppWatcher:
             fetch_options=fetch_options,
             run_build=runner.run,
         )
-
-    @property
-    def corpus(self) -> Path:
-        return self._watcher.corpus
 
     def start(self) -> AppWatcher:
         self._watcher.start()
