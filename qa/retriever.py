@@ -259,7 +259,7 @@ class Retriever:
             dup = _near_duplicate(index, row, chunk["text"], kept_rows, passages)
             entry = index.manifest.articles[chunk["article_id"]]
             if dup is not None:
-                dup.also_in.append(_citation(chunk, entry))
+                dup.also_in.append(_citation(chunk, entry, index.place(chunk["article_id"])))
                 continue
             hl = highlighter.best(chunk["text"], chunk["start"], chunk.get("sentences"))
             passages.append(
@@ -274,6 +274,7 @@ class Retriever:
                     start=chunk["start"],
                     end=chunk["end"],
                     highlight=hl,
+                    place=index.place(chunk["article_id"]),
                 )
             )
             kept_rows.append(row)
@@ -302,12 +303,13 @@ def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Pass
     return sorted(passages, key=lambda p: p.date or "", reverse=True)  # stable: ties keep their rank order
 
 
-def _citation(chunk: dict, entry: ArticleEntry) -> dict:
+def _citation(chunk: dict, entry: ArticleEntry, place: str | None) -> dict:
     return {
         "article_id": chunk["article_id"],
         "title": entry.title,
         "source": entry.source,
         "date": entry.date,
+        "place": place,
         "start": chunk["start"],
         "end": chunk["end"],
     }

@@ -645,8 +645,9 @@ def test_cards_show_the_place_of_a_wire_story(app_with_index):
         encoding="utf-8",
     )
     app.builder.run()
-    result = app.ask_page("Did the lighthouse keepers of Flanders strike?", 3)
-    assert result.places == {"wire.txt": "Brussels"}
+    answer = app.ask_page("Did the lighthouse keepers of Flanders strike?", 3).answer
+    assert {p.article_id: p.place for p in answer.passages}["wire.txt"] == "Brussels"
+    assert answer.to_dict()["passages"][0]["place"] == "Brussels"  # in the API's JSON too (qa ask --json)
     out, _ = page.Handlers(app).show_answer("Did the lighthouse keepers of Flanders strike?", 3, None, None, None)
     card = out.split('data-article="wire.txt"', 1)[1].split("</article>", 1)[0]
     assert (
@@ -655,5 +656,9 @@ def test_cards_show_the_place_of_a_wire_story(app_with_index):
     )
     others = out.split('data-article="wire.txt"', 1)[0]
     assert "qa-place" not in others  # articles without a dateline show no place
-    escaped = render.render_card(render.Card((_passage("Text.", (0, 5)),)), 1, places={"a.txt": "<b>Kabul</b>"})
+    copy = {"article_id": "b.txt", "title": "B", "source": "AP", "date": "2021-01-03", "place": "Doha", "start": 0}
+    escaped = render.render_card(
+        render.Card((_passage("Text.", (0, 5), place="<b>Kabul</b>", also_in=[dict(copy, end=5)]),)), 1
+    )
     assert '<span class="qa-place">&lt;b&gt;Kabul&lt;/b&gt;</span>' in escaped
+    assert '<span class="qa-source">AP</span> · <span class="qa-place">Doha</span>' in escaped  # a wire copy's own

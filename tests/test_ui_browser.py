@@ -580,6 +580,11 @@ def test_ask_keeps_five_values_and_ask_sorted_takes_the_sort(watched):
     assert client.predict(question=q, k=10, sources=None, since=None, until=None, api_name="/ask") == five
     assert client.predict(question=q, k=10, api_name="/ask_sorted") == five  # sort left out: relevance
     assert client.predict(question=q, k=10, sort="newest", api_name="/ask_sorted") == newest
+    wire = _rest(
+        watched.url, "ask", ["How many troops does Germany plan to withdraw by early July?", 1, None, None, None]
+    )
+    first = wire["passages"][0]
+    assert (first["article_id"], first["source"], first["place"]) == ("003_bd4f993c6f237ca7.txt", "Reuters", "Brussels")
 
 
 def test_the_watcher_stops_with_the_server(watched):

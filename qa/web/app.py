@@ -92,14 +92,13 @@ class ArticleRequest:
 
 @dataclass(frozen=True)
 class AskResult:
-    """An answer as the page shows it: the cited articles' hashes and places, each passage's cosine to the
-    question, and the dates of the articles matching the question (Retriever.matching_articles, plus what a
-    confident answer cites)."""
+    """An answer as the page shows it: the cited articles' hashes, each passage's cosine to the question, and
+    the dates of the articles matching the question (Retriever.matching_articles, plus what a confident
+    answer cites)."""
 
     answer: Answer
     hashes: dict[str, str]
     similarity: dict[tuple[str, int, int], float] = field(default_factory=dict)  # (article_id, start, end) -> cosine
-    places: dict[str, str] = field(default_factory=dict)  # article id -> where it was filed (wire dateline)
     matching: dict[str, str | None] = field(default_factory=dict)  # article id -> date (None: undated)
 
 
@@ -198,8 +197,7 @@ class QAApp:
         extras: bool = True,
     ) -> AskResult:
         """The answer and each cited article's content hash; with extras, what only the page shows: each
-        passage's cosine to the question (evidence bars), the cited articles' places, and the articles
-        matching the question (the timeline).
+        passage's cosine to the question (evidence bars) and the articles matching the question (the timeline).
 
         Widget values arrive as the page has them (None for an empty box, a float
         from the slider, '' for no date); the retriever judges the question itself.
@@ -225,17 +223,11 @@ class QAApp:
         hashes = {p.article_id: entries[p.article_id].hash for p in answer.passages if p.article_id in entries}
         if not extras:
             return AskResult(answer, hashes)
-        cited = _cited(answer)
         # The timeline's articles: those about the question, and what a confident answer cites (a flagged one's
         # passages are there for a look, not because they match).
-        about = ([] if answer.no_answer else cited) + view.matching_articles(answer.question, **filters)
-        return AskResult(
-            answer,
-            hashes,
-            _similarities(view, answer),
-            places=_places(view, cited),
-            matching={a: entries[a].date for a in dict.fromkeys(about) if a in entries},
-        )
+        about = ([] if answer.no_answer else _cited(answer)) + view.matching_articles(answer.question, **filters)
+        matching = {a: entries[a].date for a in dict.fromkeys(about) if a in entries}
+        return AskResult(answer, hashes, _similarities(view, answer), matching)
 
     def config(self) -> Config:
         """The live retriever's settings (the defaults before there is an index)."""
@@ -353,19 +345,6 @@ def _cited(answer: Answer) -> list[str]:
     """The articles an answer cites: its passages' and their wire copies', once each, in order."""
     ids = [a for p in answer.passages for a in (p.article_id, *(str(o.get("article_id")) for o in p.also_in))]
     return list(dict.fromkeys(ids))
-
-
-def _places(view: Retriever, article_ids: list[str]) -> dict[str, str]:
-    """Where each article was filed (its wire dateline), from the articles table; articles without one are left out."""
-    out = {}
-    for article_id in article_ids:
-        try:
-            place = view.index.article(article_id).place
-        except KeyError:
-            continue
-        if place:
-            out[article_id] = place
-    return out
 
 
 def _similarities(view: Retriever, answer: Answer) -> dict[tuple[str, int, int], float]:

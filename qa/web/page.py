@@ -143,7 +143,7 @@ class Handlers:
         config = self.app.config()
         evidence = Evidence(result.similarity, config.min_dense_score, config.strong_dense_score)
         timeline = render_timeline(list(result.matching.values()), since, until)
-        return render_answer(result.answer, result.hashes, evidence, timeline, result.places)
+        return render_answer(result.answer, result.hashes, evidence, timeline)
 
     def result_click(self, question, k, sources, sort, evt: gr.EventData, request: gr.Request = None) -> tuple:
         """A click in the answer: "Open" fills the article panel; a timeline bar sets the dates and asks again."""

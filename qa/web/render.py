@@ -203,12 +203,12 @@ def _strength_html(s: Strength, score: float) -> str:
     )
 
 
-def _also_html(others: list[dict], places: Mapping[str, str]) -> str:
+def _also_html(others: list[dict]) -> str:
     if not others:
         return ""
     items = []
     for o in sorted(others, key=lambda o: (o.get("date") or "", str(o.get("article_id")))):
-        meta = _meta(o.get("source"), o.get("date"), places.get(str(o.get("article_id"))))
+        meta = _meta(o.get("source"), o.get("date"), o.get("place"))
         start, end = int(o.get("start", 0)), int(o.get("end", 0))
         items.append(
             f'<li><span class="qa-also-title">{esc(o.get("title") or o.get("article_id"))}</span>'
@@ -233,28 +233,19 @@ def _more_html(more: tuple[Passage, ...], article_hash: str | None) -> str:
     return f'<details class="qa-more"><summary>{len(more)} more in this article</summary><ul>{items}</ul></details>'
 
 
-def render_card(
-    card: Card,
-    number: int,
-    article_hash: str | None = None,
-    evidence: Strength | None = None,
-    places: Mapping[str, str] | None = None,
-) -> str:
-    """One citation card: the span, its answering sentences marked, its wire copies and the article's other passages.
-
-    places: where articles were filed (article id -> place), shown beside source and date.
-    """
+def render_card(card: Card, number: int, article_hash: str | None = None, evidence: Strength | None = None) -> str:
+    """One citation card: the span, its answering sentences marked, its wire copies and the article's other passages
+    (source, place and date beside the title)."""
     p = card.lead
-    places = places or {}
     shown = _strength_html(evidence, p.score) if evidence else ""
     return (
         f'<article class="qa-card" data-rank="{int(p.rank)}" data-article="{esc(p.article_id)}">'
         f'<header class="qa-card-head"><span class="qa-num">[{int(number)}]</span> '
         f'<span class="qa-title">{esc(p.title)}</span></header>'
-        f'<div class="qa-meta">{_meta(p.source, p.date, places.get(p.article_id))}'
+        f'<div class="qa-meta">{_meta(p.source, p.date, p.place)}'
         f'<span class="qa-id" title="article id">{esc(p.article_id)}</span>{shown}</div>'
         f'<p class="qa-passage">{marks_html(card.text, card.start, card.highlights)}</p>'
-        f"{_also_html(card.also_in, places)}"
+        f"{_also_html(card.also_in)}"
         f'<div class="qa-actions">{_more_html(card.more, article_hash)}'
         f"{_open_button(p.article_id, card.start, card.end, p.highlight, article_hash)}</div>"
         f"</article>"
@@ -284,10 +275,8 @@ def render_answer(
     hashes: Mapping[str, str] | None = None,
     evidence: Evidence | None = None,
     timeline: str = "",
-    places: Mapping[str, str] | None = None,
 ) -> str:
-    """The answer line (best highlighted sentence + its card's number), a timeline, and one card per article span
-    (places: article id -> where it was filed)."""
+    """The answer line (best highlighted sentence + its card's number), a timeline, and one card per article span."""
     hashes = hashes or {}
     parts = ['<div class="qa-result">']
     for w in answer.warnings:
@@ -313,7 +302,7 @@ def render_answer(
         flagged = " qa-weak" if answer.no_answer else ""
         parts.append(f'<div class="qa-cards{flagged}">')
         parts.extend(
-            render_card(c, i, hashes.get(c.lead.article_id), evidence.of(answer, c.lead) if evidence else None, places)
+            render_card(c, i, hashes.get(c.lead.article_id), evidence.of(answer, c.lead) if evidence else None)
             for i, c in enumerate(cards, 1)
         )
         parts.append("</div>")
