@@ -154,13 +154,9 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("watch", help="rebuild the index whenever the corpus changes (Ctrl-C stops)")
     t.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
     t.add_argument("--index", default="index", help="index directory (default: index)")
-    t.add_argument(
-        "--sync-feeds",
-        type=float,
-        default=None,
-        metavar="MINUTES",
-        help="also sync the feeds in <corpus>/feeds.txt every MINUTES (first at start)",
-    )
+    from .web.options import add_sync_feeds_option, add_watch_options  # no Gradio here
+
+    add_sync_feeds_option(t)
 
     v = sub.add_parser("serve", help="start the web app (same as python ui.py)")
     v.add_argument("--corpus", default="corpus")
@@ -170,6 +166,7 @@ def parser() -> argparse.ArgumentParser:
     from .web.limits import add_sharing_options  # no Gradio here
 
     add_sharing_options(v)
+    add_watch_options(v)
     return ap
 
 
@@ -434,9 +431,10 @@ def cmd_watch(args) -> int:
 def cmd_serve(args) -> int:
     from .web import server
     from .web.limits import sharing_argv
+    from .web.options import watch_argv
 
     argv = ["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)]
-    return server.main(argv + sharing_argv(args))
+    return server.main(argv + sharing_argv(args) + watch_argv(args))
 
 
 COMMANDS = {

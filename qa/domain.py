@@ -100,8 +100,9 @@ class Passage:
     end: int
     highlight: tuple[int, int]
     # Other articles carrying a near-identical passage (same wire story):
-    # each a dict with article_id, title, source, date, start, end.
+    # each a dict with article_id, title, source, date, place, start, end.
     also_in: list[dict] = field(default_factory=list)
+    place: str | None = None  # where the article was filed, from a wire dateline ("Brussels")
 
     @property
     def highlight_text(self) -> str:

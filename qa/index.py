@@ -107,6 +107,10 @@ class Index:
         row.pop("hash", None)
         return Article(**row)
 
+    def place(self, article_id: str) -> str | None:
+        """Where the article was filed (Article.place), from the articles table (None: unknown, or an older index)."""
+        return self.articles[self.article_row(article_id)].get("place")
+
     def idf(self) -> dict[str, float]:
         if self._idf is None:
             self._idf = self.lexical.document_frequency()

@@ -142,6 +142,36 @@ class Retriever:
         no_answer, reason = self._judge(highlighter, passages, cands)
         return Answer(question, sort_passages(passages, sort), no_answer, reason, warnings)
 
+    def matching_articles(
+        self,
+        question: str,
+        *,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        pool: int | None = None,
+    ) -> list[str]:
+        """The ids of the articles about question, closest first: those passing the filters with a passage
+        among the `pool` best by meaning or by words (default: config.candidates each) whose cosine to the
+        question reaches config.min_dense_score (the calibrated "related at all" line).
+
+        The k cited passages are only the head of this: a timeline of a story counts these.
+        """
+        index = self.index
+        question, _ = self._clean_question(question, quiet=True)
+        allowed = index.allowed_rows(sources, *date_range(since, until))
+        cands = self._candidates(index, question, "hybrid", pool or self.config.candidates, allowed)
+        if cands.dense_rows is None:
+            return []
+        rows = np.concatenate([cands.dense_rows, cands.lex_rows])
+        cosine = np.concatenate([cands.dense_scores, cands.lex_dense])
+        keep = cosine >= self.config.min_dense_score
+        rows, cosine = rows[keep], cosine[keep]
+        found: dict[str, None] = {}
+        for row in rows[np.argsort(-cosine, kind="stable")]:
+            found.setdefault(index.article_ids[int(index.chunk_article[row])], None)
+        return list(found)
+
     def rank(self, question: str, n: int | None = None, *, mode: str = "hybrid") -> list[tuple[int, float]]:
         """The raw fused ranking of chunk rows, best first (for evaluation: no passages, no highlighting).
 
@@ -230,7 +260,7 @@ class Retriever:
             dup = _near_duplicate(index, row, chunk["text"], kept_rows, passages)
             entry = index.manifest.articles[chunk["article_id"]]
             if dup is not None:
-                dup.also_in.append(_citation(chunk, entry))
+                dup.also_in.append(_citation(chunk, entry, index.place(chunk["article_id"])))
                 continue
             hl = highlighter.best(chunk["text"], chunk["start"], chunk.get("sentences"))
             passages.append(
@@ -245,6 +275,7 @@ class Retriever:
                     start=chunk["start"],
                     end=chunk["end"],
                     highlight=hl,
+                    place=index.place(chunk["article_id"]),
                 )
             )
             kept_rows.append(row)
@@ -273,12 +304,13 @@ def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Pass
     return sorted(passages, key=lambda p: p.date or "", reverse=True)  # stable: ties keep their rank order
 
 
-def _citation(chunk: dict, entry: ArticleEntry) -> dict:
+def _citation(chunk: dict, entry: ArticleEntry, place: str | None) -> dict:
     return {
         "article_id": chunk["article_id"],
         "title": entry.title,
         "source": entry.source,
         "date": entry.date,
+        "place": place,
         "start": chunk["start"],
         "end": chunk["end"],
     }

@@ -38,6 +38,8 @@ class CorpusWatcher:
     on_sync(report) after each feed sync, on_error(exc) for a build or sync
     that failed (the watcher keeps watching). `stop()` waits for a build in
     progress to finish, because a build cannot be cut short safely.
+    run_build replaces the plain qa.build call (the web app builds through its
+    own runner, which shows progress); it raises as qa.build does.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class CorpusWatcher:
         embedder: Embedder | EmbedderFactory | None = None,
         fetch_options: FetchOptions | None = None,
         build_at_start: bool = True,
+        run_build: Callable[[], BuildReport] | None = None,
     ):
         self.corpus = Path(corpus)
         self.index = Path(index)
@@ -68,6 +71,7 @@ class CorpusWatcher:
         self.debounce, self.max_delay = debounce, max_delay
         self.embedder = embedder
         self.fetch_options = fetch_options
+        self._run_build = run_build
         self.builds = 0  # builds finished (successfully)
         self.syncs = 0
         self._root = self.corpus.resolve()
@@ -183,7 +187,10 @@ class CorpusWatcher:
 
     def _build(self) -> None:
         try:
-            report = build(self.corpus, self.index, embedder=self.embedder, progress=False)
+            if self._run_build is not None:
+                report = self._run_build()
+            else:
+                report = build(self.corpus, self.index, embedder=self.embedder, progress=False)
         except BuildLockedError:  # another process is building: try again once it may be done
             log.info("another build holds %s; trying again shortly", self.index)
             self.changed()

@@ -269,10 +269,10 @@ def test_build_errors_are_reported_not_raised(tmp_path, fake_embedder):
     assert state.report is None and "does not exist" in state.error
 
 
-def test_page_exposes_one_public_api_endpoint(app_with_index):
+def test_page_exposes_only_its_api_endpoints(app_with_index):
     demo = page.create_app(app_with_index)
     public = [d for d in demo.config["dependencies"] if d.get("api_visibility", "public") == "public"]
-    assert [d["api_name"] for d in public] == ["ask"]
+    assert [d["api_name"] for d in public] == ["ask", "ask_sorted", "add_urls"]
 
 
 def test_cli_defaults_to_loopback():
@@ -297,8 +297,8 @@ def fake_launch(monkeypatch, tmp_path):
             launched.update(kw)
 
     class App:
-        def __init__(self, corpus, index_dir, read_only=False, limiter=None):
-            self.read_only, self.limiter = read_only, limiter
+        def __init__(self, corpus, index_dir, read_only=False, limiter=None, fetch_options=None):
+            self.read_only, self.limiter, self.fetch_options = read_only, limiter, fetch_options
             apps.append(self)
 
         def embedder(self):
@@ -408,11 +408,15 @@ def test_read_only_page_has_no_upload_or_rebuild_at_all(app_with_index):
     demo = page.create_app(app_with_index)
     ids = {c["props"].get("elem_id") for c in demo.config["components"]}
     assert {"qa-question", "qa-status", "qa-refresh", "qa-read-only"} <= ids
-    assert not ids & {"qa-upload", "qa-add", "qa-rebuild", "qa-full", "qa-overwrite"}
+    assert not ids & {"qa-upload", "qa-add", "qa-rebuild", "qa-full", "qa-overwrite", "qa-urls", "qa-add-urls"}
     names = {fn.fn.__name__ for fn in demo.fns.values() if fn.fn is not None}
-    assert "show_answer" in names and not names & {"add_files", "rebuild"}  # no endpoints, not just hidden
+    assert "show_answer" in names and not names & {"add_files", "rebuild", "add_pages", "api_add_urls"}
+    public = [d["api_name"] for d in demo.config["dependencies"] if d.get("api_visibility") == "public"]
+    assert public == ["ask", "ask_sorted"]  # no endpoints, not just hidden
     with pytest.raises(ReadOnly):
         app_with_index.upload([], False)
+    with pytest.raises(ReadOnly):
+        app_with_index.add_urls("https://example.com/a")
 
 
 def test_missing_corpus_and_index_is_a_clear_error(tmp_path, capsys):
@@ -460,6 +464,10 @@ def test_qa_serve_starts_this_app(monkeypatch):
     calls.clear()
     assert qa_main(["serve", "--host", "0.0.0.0", "--auth", "a:b", "--read-only", "--rate-limit", "2.5"]) == 0
     assert calls[0][-5:] == ["--auth", "a:b", "--read-only", "--rate-limit", "2.5"]
+    calls.clear()
+    assert qa_main(["serve", "--watch", "--sync-feeds", "30", "--allow-private-urls"]) == 0
+    assert calls[0][-6:] == ["--allow-private-urls", "--rate-limit", "10", "--watch", "--sync-feeds", "30"]
+    assert server.parser().parse_args(calls[0][-6:])  # ui.py takes what qa serve hands on
 
 
 def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_embedder):
@@ -568,7 +576,7 @@ def test_timeline_bars_filter_to_their_days():
     assert (
         out.count('<button type="button" class="qa-bar') == 3
         and "1 without a date" in out
-        and "3 cited articles by day" in out
+        and "3 matching articles by day" in out
     )
     assert 'data-since="2021-05-02" data-until="2021-05-02"' in out and "qa-bar-empty" in out
     assert "show all dates" not in out and "show all dates" in render.render_timeline(["2021-05-01"], "2021-05-01")
@@ -590,3 +598,67 @@ def test_page_asks_with_sort_dates_and_timeline(app_with_index):
     assert "2020-10-21" not in html_out.split("qa-cards", 1)[1]
     out, _ = h.show_answer("NATO troops", 5, None, "2021", "last month", "relevance")
     assert "qa-card" in out or "No passage" in out
+
+
+def test_api_ask_sorted_takes_a_sixth_value_and_ask_keeps_five(app_with_index):
+    import gradio as gr
+
+    h = page.Handlers(app_with_index)
+    q = "NATO troops in Afghanistan and the harbour festival"
+    newest = h.api_ask_sorted(q, 10, None, None, None, "newest")
+    dates = [p["date"] or "" for p in newest["passages"]]
+    assert len(set(dates)) > 1 and dates == sorted(dates, reverse=True)
+    relevance = h.api_ask(q, 10, None, None, None)  # five values: by relevance, as ever
+    assert [p["rank"] for p in relevance["passages"]] == list(range(1, len(relevance["passages"]) + 1))
+    assert h.api_ask_sorted(q, 10, None, None, None) == relevance  # sort left out: relevance
+    assert sorted(p["rank"] for p in newest["passages"]) == [p["rank"] for p in relevance["passages"]]
+    with pytest.raises(gr.Error, match="sort must be one of relevance, newest"):
+        h.api_ask_sorted(q, 10, None, None, None, "oldest")
+
+
+def test_the_timeline_counts_the_articles_matching_the_question_not_only_the_cited(app_with_index):
+    app = app_with_index
+    result = app.ask_page("NATO troops in Afghanistan", 1)
+    cited = {p.article_id for p in result.answer.passages}
+    assert len(cited) == 1 and cited <= set(result.matching) and len(result.matching) >= 3
+    assert "payload.md" not in result.matching  # the harbour festival is not about NATO
+    out, _ = page.Handlers(app).show_answer("NATO troops in Afghanistan", 1, None, None, None)
+    assert f"{len(result.matching)} matching articles by" in out and out.count('class="qa-card"') == 1
+    assert not result.answer.no_answer
+    later = app.ask_page("NATO troops in Afghanistan", 1, since="2020-10-21")
+    assert later.matching and all(d and d >= "2020-10-21" for d in later.matching.values())
+    assert set(later.matching) < set(result.matching)
+    flagged = app.ask_page("NATO troops in Afghanistan", 1, since="2021-01-01")  # only the festival is that late
+    assert flagged.answer.no_answer and flagged.answer.passages and flagged.matching == {}
+    shown = page.Handlers(app).show_answer("NATO troops", 1, None, "2021-01-01", None)[0]
+    assert "qa-bars" not in shown and "show all dates" in shown  # no chart, but the way back from the filter
+    view = app.retriever()
+    assert view.matching_articles("xylophone quokka marmalade") == []  # nothing about it: nothing matches
+    assert app.ask("NATO troops", 1)[0].passages  # the API answer is unchanged by all this
+
+
+def test_cards_show_the_place_of_a_wire_story(app_with_index):
+    app = app_with_index
+    (app.corpus / "wire.txt").write_text(
+        "BRUSSELS, Oct. 22, 2020 (Reuters) – The lighthouse keepers of Flanders voted to strike on Thursday, "
+        "their union said.\n",
+        encoding="utf-8",
+    )
+    app.builder.run()
+    answer = app.ask_page("Did the lighthouse keepers of Flanders strike?", 3).answer
+    assert {p.article_id: p.place for p in answer.passages}["wire.txt"] == "Brussels"
+    assert answer.to_dict()["passages"][0]["place"] == "Brussels"  # in the API's JSON too (qa ask --json)
+    out, _ = page.Handlers(app).show_answer("Did the lighthouse keepers of Flanders strike?", 3, None, None, None)
+    card = out.split('data-article="wire.txt"', 1)[1].split("</article>", 1)[0]
+    assert (
+        '<span class="qa-source">Reuters</span> · <span class="qa-place">Brussels</span> · '
+        '<span class="qa-date">2020-10-22</span>' in card
+    )
+    others = out.split('data-article="wire.txt"', 1)[0]
+    assert "qa-place" not in others  # articles without a dateline show no place
+    copy = {"article_id": "b.txt", "title": "B", "source": "AP", "date": "2021-01-03", "place": "Doha", "start": 0}
+    escaped = render.render_card(
+        render.Card((_passage("Text.", (0, 5), place="<b>Kabul</b>", also_in=[dict(copy, end=5)]),)), 1
+    )
+    assert '<span class="qa-place">&lt;b&gt;Kabul&lt;/b&gt;</span>' in escaped
+    assert '<span class="qa-source">AP</span> · <span class="qa-place">Doha</span>' in escaped  # a wire copy's own

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS, ROOT, SEED_QUESTIONS
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -138,8 +139,11 @@ def _http_ok(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def browser():
     from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for browser tests")
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -264,7 +268,7 @@ def test_the_timeline_is_shown_and_a_bar_filters_to_its_dates(page, server):
     _ask(page, "What did NATO decide about troops in Afghanistan?")
     page.locator(".qa-timeline").wait_for()
     head = page.locator(".qa-timeline-head").inner_text()
-    assert "cited articles by" in head
+    assert "matching articles by" in head
     bars = page.locator("button.qa-bar:not(.qa-bar-empty)")
     assert bars.count() >= 1
     bar = bars.first
@@ -392,7 +396,7 @@ def test_a_login_is_required_and_the_read_only_page_has_no_upload(browser, share
         pg.locator(".qa-card[data-article='payload.md']").first.wait_for()
         pg.get_by_role("tab", name="Corpus & index").click()
         pg.locator("#qa-read-only").wait_for()
-        assert pg.locator("#qa-upload, #qa-add, #qa-rebuild, input[type=file]").count() == 0
+        assert pg.locator("#qa-upload, #qa-add, #qa-rebuild, input[type=file], #qa-urls, #qa-add-urls").count() == 0
     finally:
         ctx.close()
 
@@ -417,3 +421,174 @@ def test_the_api_needs_the_login_and_is_rate_limited(shared):
     assert outcomes[0] == "ok" and "limited" in outcomes, outcomes
     time.sleep(1.1)  # the bucket refills
     assert client.predict(question="festival", k=1, sources=None, since=None, until=None, api_name="/ask")["passages"]
+    assert "/add_urls" not in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    with pytest.raises(Exception):  # noqa: B017 - no such endpoint on a read-only app, whatever the client raises
+        client.predict(urls=["https://example.com/"], api_name="/add_urls")
+
+
+# --- --watch, Add by URL, sort, places and the API, on a server with the fake model (fast builds) ---------------
+
+WAIT = 60.0  # seconds for the watcher to see a change, build and commit (its quiet time is 2 s)
+FERRY = (
+    "The ferry from Deltaport to the Quillon islands runs again from Monday, the harbour master said on the quay.",
+    "Storms had kept the old ferry in port for three weeks, and islanders had been rowing their mail across.",
+)
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory):
+    """`ui.py --watch` on loopback with the fake model: the index follows the corpus by itself."""
+    from tests.support.fake import fake_env
+
+    srv = _start(tmp_path_factory.mktemp("watched"), ["--watch"], fake_env())
+    try:
+        yield srv
+    finally:
+        _stop(srv)
+
+
+@pytest.fixture
+def wpage(browser, watched):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(watched.url)
+    pg.wait_for_selector("#qa-question textarea")
+    yield pg
+    ctx.close()
+
+
+def _poll(predicate, what: str):
+    return wait_for(predicate, what, WAIT, interval=0.5)
+
+
+def _top(client, question: str) -> dict:
+    passages = client.predict(question=question, k=1, sources=None, since=None, until=None, api_name="/ask")["passages"]
+    return passages[0] if passages else {}
+
+
+def test_watching_the_answers_follow_added_changed_and_deleted_files(watched, wpage):
+    from gradio_client import Client
+
+    client = Client(watched.url, verbose=False)
+    q = "Who keeps the lighthouse of Epsilon Point?"
+    assert _top(client, q).get("article_id") != "lighthouse.txt"
+    (watched.corpus / "lighthouse.txt").write_text(
+        "Lighthouse keeper\n\nThe lighthouse of Epsilon Point is kept by Oskar Brandvold since the spring.\n"
+    )
+    _poll(lambda: _top(client, q).get("article_id") == "lighthouse.txt", "an added file is answered from")
+    (watched.corpus / "lighthouse.txt").write_text(
+        "Lighthouse keeper\n\nThe lighthouse of Epsilon Point is kept by a robot named Zephyrine since the spring.\n"
+    )
+    _poll(lambda: "Zephyrine" in _top(client, q).get("text", ""), "a changed file is answered from")
+    (watched.corpus / "lighthouse.txt").unlink()
+    _poll(lambda: _top(client, q).get("article_id") != "lighthouse.txt", "a deleted file is no longer cited")
+    wpage.get_by_role("tab", name="Corpus & index").click()
+    panel = wpage.locator("#qa-status")
+    panel.get_by_text("deleted: lighthouse.txt").wait_for()  # the last build, shown in the index panel
+    assert "Watching" in panel.inner_text() and "Last build" in panel.inner_text()
+    assert "index: " in watched.output() and "1 deleted" in watched.output()
+
+
+def test_add_by_url_fetches_pages_and_lists_each_result(watched, wpage):
+    from gradio_client import Client
+    from http_fixture import LocalServer, article_page
+
+    with LocalServer() as site:  # on 127.0.0.1: the app listens on loopback, so it may fetch from there
+        good = site.route(
+            "/2021/06/07/ferry-runs-again.html", article_page("Ferry runs again", list(FERRY), "2021-06-07")
+        )
+        missing = site.url("/no-such-story")
+        wpage.get_by_role("tab", name="Corpus & index").click()
+        wpage.locator("#qa-urls textarea").fill(f"{good}\n{missing}")
+        wpage.locator("#qa-add-urls").click()
+        result = wpage.locator("#qa-urls-result")
+        result.get_by_text("1 added, 0 updated, 0 unchanged, 1 failed.").wait_for()
+        assert "web/127.0.0.1/ferry-runs-again.md" in result.locator(".qa-url-added").inner_text()
+        assert "HTTP 404 Not Found" in result.locator(".qa-url-failed").inner_text()
+        assert wpage.locator("#qa-urls textarea").input_value() == missing  # only the failed one, to retry
+        api = Client(watched.url, verbose=False).predict(urls=[good], api_name="/add_urls")
+        assert api == {"added": [], "updated": [], "unchanged": [good], "failed": []}
+    wpage.get_by_role("tab", name="Ask").click()
+    question = "When does the ferry to the Quillon islands run again?"
+
+    def answered() -> bool:
+        _ask(wpage, question)
+        card = wpage.locator(".qa-card").first
+        card.wait_for()
+        return card.get_attribute("data-article") == "web/127.0.0.1/ferry-runs-again.md"
+
+    _poll(answered, "the added page is indexed by the watcher and answers")
+
+
+def test_newest_first_and_the_place_of_a_wire_story_on_the_cards(watched, wpage):
+    question = "NATO troops in Afghanistan and the harbour festival in Port Alva"
+    wpage.get_by_text("Options").click()
+    wpage.locator("#qa-sort").get_by_text("Newest first").click()
+    k = wpage.locator("#qa-k input[type=number]")
+    k.fill("10")
+    k.blur()
+    _ask(wpage, question)
+    wpage.locator(".qa-card").first.wait_for()
+    wpage.locator(".qa-card[data-article='payload.md']").wait_for()
+    cards = wpage.locator(".qa-card")
+    dates = cards.locator(".qa-date").all_inner_texts()
+    assert len(dates) >= 2 and dates == sorted(dates, reverse=True)  # newest first (relevance puts NATO first)
+    assert cards.first.locator(".qa-date").inner_text() == dates[0]  # undated cards last
+    wire = wpage.locator(".qa-card[data-article='003_bd4f993c6f237ca7.txt'] .qa-meta").first
+    wire.wait_for()
+    assert wire.locator(".qa-place").inner_text() == "Brussels"
+    assert " ".join(wire.inner_text().split()).startswith(
+        "Reuters · Brussels"
+    )  # the dateline's place beside the source
+    head = wpage.locator(".qa-timeline-head").inner_text()
+    n = int(head.split(" matching article")[0])
+    assert n >= cards.count()  # the articles about the question, not only the cited ones
+
+
+def _rest(base: str, endpoint: str, data: list) -> dict:
+    """The raw REST route: POST /gradio_api/call/<endpoint> gives an event id, GET streams the result."""
+    body = json.dumps({"data": data}).encode()
+    req = urllib.request.Request(
+        f"{base}gradio_api/call/{endpoint}", body, {"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        event_id = json.loads(r.read())["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event_id}", timeout=60) as r:
+        stream = r.read().decode()
+    event, payload = None, None
+    for line in stream.splitlines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event in ("complete", "error"):
+            payload = line[6:]
+    assert event == "complete", stream
+    return json.loads(payload)[0]
+
+
+def test_ask_keeps_five_values_and_ask_sorted_takes_the_sort(watched):
+    from gradio_client import Client
+
+    q = "NATO troops in Afghanistan and the harbour festival in Port Alva"
+    five = _rest(watched.url, "ask", [q, 10, None, None, None])
+    assert [p["rank"] for p in five["passages"]] == list(range(1, len(five["passages"]) + 1))
+    newest = _rest(watched.url, "ask_sorted", [q, 10, None, None, None, "newest"])
+    dates = [p["date"] or "" for p in newest["passages"]]
+    assert dates == sorted(dates, reverse=True) and len({d for d in dates if d}) >= 2
+    assert sorted(p["rank"] for p in newest["passages"]) == [p["rank"] for p in five["passages"]]  # the same k best
+    client = Client(watched.url, verbose=False)
+    assert client.predict(question=q, k=10, sources=None, since=None, until=None, api_name="/ask") == five
+    assert client.predict(question=q, k=10, api_name="/ask_sorted") == five  # sort left out: relevance
+    assert client.predict(question=q, k=10, sort="newest", api_name="/ask_sorted") == newest
+    wire = _rest(
+        watched.url, "ask", ["How many troops does Germany plan to withdraw by early July?", 1, None, None, None]
+    )
+    first = wire["passages"][0]
+    assert (first["article_id"], first["source"], first["place"]) == ("003_bd4f993c6f237ca7.txt", "Reuters", "Brussels")
+
+
+def test_the_watcher_stops_with_the_server(watched):
+    """Last in this module: SIGTERM stops the server, and the watcher with it (exit 0, 'stopped watching')."""
+    os.killpg(watched.proc.pid, signal.SIGTERM)
+    assert watched.proc.wait(30) == 0, watched.output()
+    assert f"stopped watching {watched.corpus}" in watched.output()

@@ -23,6 +23,7 @@ from qa.manifest import MANIFEST, read_manifest
 from qa.retriever import Retriever
 from qa.watch import CorpusWatcher
 from tests.support.fake import FakeEmbedder, fake_env
+from tests.support.wait import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
@@ -34,15 +35,6 @@ LIGHTHOUSE2 = "Lighthouse keeper\n\nThe lighthouse on Epsilon Point is now run b
 def fake_embedder_env() -> dict[str, str]:
     """The environment for a `qa` subprocess that builds with the fake embedder (the one place that says how)."""
     return fake_env(dict(os.environ, HF_HUB_OFFLINE="1"))
-
-
-def wait_for(predicate, what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"not within {timeout:g} s: {what}")
 
 
 def indexed(index: Path) -> dict[str, str]:

@@ -8,8 +8,8 @@ it; the library checks the questions (qa.retriever) and saves uploads
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,20 @@ import numpy as np
 from qa.config import Config
 from qa.domain import Answer, Article
 from qa.errors import QAError, QuestionError
+from qa.fetch import FetchOptions
 from qa.manifest import read_manifest
 from qa.retriever import Retriever
 from qa.status import CorpusStatus, corpus_status
 from qa.upload import UploadResult, save_uploads
+from qa.watch import DEFAULT_DEBOUNCE
 from qa.web.builds import BuildRunner, BuildState
 from qa.web.limits import RateLimiter
+from qa.web.watching import AppWatcher, WatchState
+from qa.webpage import AddReport, add_urls
 
 MAX_K = 20  # passages one question may ask for from the page or the API
 DEFAULT_K = 5
+MAX_URLS = 10  # pages one "Add by URL" may fetch (each may take up to a minute)
 # Example questions answered by the shipped corpus (shown when the article they come from is present).
 EXAMPLES: tuple[tuple[str, str], ...] = (
     ("Who replaced the fired US Secretary of Defense?", "000_e4fff1e13a0bbc77.txt"),
@@ -50,6 +55,10 @@ class RateLimited(QAError):
 
 class ReadOnly(QAError):
     """The app serves questions only (--read-only): nothing may change the corpus or the index."""
+
+
+class NoURLs(QAError):
+    """An "Add by URL" request with no URL in it, or with too many."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +92,14 @@ class ArticleRequest:
 
 @dataclass(frozen=True)
 class AskResult:
-    """An answer as the page shows it: the cited articles' hashes, and each passage's cosine to the question."""
+    """An answer as the page shows it: the cited articles' hashes, each passage's cosine to the question, and
+    the dates of the articles matching the question (Retriever.matching_articles, plus what a confident
+    answer cites)."""
 
     answer: Answer
     hashes: dict[str, str]
-    similarity: dict[tuple[str, int, int], float]  # (article_id, start, end) -> cosine
+    similarity: dict[tuple[str, int, int], float] = field(default_factory=dict)  # (article_id, start, end) -> cosine
+    matching: dict[str, str | None] = field(default_factory=dict)  # article id -> date (None: undated)
 
 
 @dataclass(frozen=True)
@@ -110,10 +122,14 @@ class QAApp:
         *,
         read_only: bool = False,
         limiter: RateLimiter | None = None,
+        fetch_options: FetchOptions | None = None,
     ):
         self.corpus, self.index_dir = Path(corpus), Path(index_dir)
         self.read_only = read_only  # no uploads, no rebuilds from the page (the server's start-up build still runs)
         self.limiter = limiter  # None: no rate limit
+        # Add by URL and feed syncs: public addresses only unless the server says otherwise (loopback, a flag).
+        self.fetch_options = fetch_options or FetchOptions(allow_private=False)
+        self.watcher: AppWatcher | None = None
         self._embedder = embedder  # None: the process-wide model, loaded on first use
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
@@ -165,7 +181,7 @@ class QAApp:
     def ask(self, question: str | None, *args: Any, **options: Any) -> tuple[Answer, dict[str, str]]:
         """ask_page() without the similarities: the answer plus each cited article's content hash
         (to tell later whether it changed). Same arguments: k, sources, since, until, client, sort."""
-        result = self.ask_page(question, *args, **options, similarity=False)
+        result = self.ask_page(question, *args, **options, extras=False)
         return result.answer, result.hashes
 
     def ask_page(
@@ -178,10 +194,10 @@ class QAApp:
         *,
         client: str | None = None,
         sort: str = "relevance",
-        similarity: bool = True,
+        extras: bool = True,
     ) -> AskResult:
-        """The answer, each cited article's content hash, and (similarity=True) each passage's cosine to the
-        question, for the evidence bars.
+        """The answer and each cited article's content hash; with extras, what only the page shows: each
+        passage's cosine to the question (evidence bars) and the articles matching the question (the timeline).
 
         Widget values arrive as the page has them (None for an empty box, a float
         from the slider, '' for no date); the retriever judges the question itself.
@@ -195,18 +211,23 @@ class QAApp:
         shared = self._live_retriever()
         index = shared.index  # one generation for the question and the hashes of what it cites
         view = Retriever(index, self._embedder, shared.config)
-        answer = view.ask(
-            "" if question is None else question,
-            k=k,
+        filters = dict(
             sources=[s for s in sources or [] if s] or None,
             since=(since or "").strip() or None,
             until=(until or "").strip() or None,
-            auto_refresh=False,
-            sort=sort or "relevance",
+        )
+        answer = view.ask(
+            "" if question is None else question, k=k, auto_refresh=False, sort=sort or "relevance", **filters
         )
         entries = index.manifest.articles
         hashes = {p.article_id: entries[p.article_id].hash for p in answer.passages if p.article_id in entries}
-        return AskResult(answer, hashes, _similarities(view, answer) if similarity else {})
+        if not extras:
+            return AskResult(answer, hashes)
+        # The timeline's articles: those about the question, and what a confident answer cites (a flagged one's
+        # passages are there for a look, not because they match).
+        about = ([] if answer.no_answer else _cited(answer)) + view.matching_articles(answer.question, **filters)
+        matching = {a: entries[a].date for a in dict.fromkeys(about) if a in entries}
+        return AskResult(answer, hashes, _similarities(view, answer), matching)
 
     def config(self) -> Config:
         """The live retriever's settings (the defaults before there is an index)."""
@@ -265,6 +286,65 @@ class QAApp:
             path = Path(getattr(f, "name", None) or str(f))
             pairs.append((getattr(f, "orig_name", None) or path.name, path))
         return save_uploads(self.corpus, pairs, overwrite=bool(overwrite))
+
+    def add_urls(self, urls: str | list[str] | None) -> AddReport:
+        """What `qa add` does, from the page or the API: each page saved as web/<host>/<slug>.md.
+
+        urls is text (URLs separated by spaces or new lines) or a list of them. Private and
+        intranet addresses are refused unless fetch_options allow them (see qa.web.server).
+        """
+        if self.read_only:
+            raise ReadOnly("this app is read-only: pages cannot be added")
+        wanted = parse_urls(urls)
+        if not wanted:
+            raise NoURLs("paste one or more web addresses (starting with http:// or https://), one per line")
+        if len(wanted) > MAX_URLS:
+            raise NoURLs(f"at most {MAX_URLS} addresses at a time, got {len(wanted)}; add the rest afterwards")
+        return add_urls(self.corpus, wanted, options=self.fetch_options)
+
+    def watch(
+        self,
+        sync_feeds_minutes: float | None = None,
+        *,
+        debounce: float = DEFAULT_DEBOUNCE,
+        report: Callable[[str], None] | None = None,
+    ) -> AppWatcher:
+        """Keep the index in step with the corpus from now on (the first build runs at once); see AppWatcher."""
+        if self.watcher is not None:
+            raise RuntimeError("this app is already watching its corpus")
+        watcher = AppWatcher(
+            self.builder,
+            sync_feeds_minutes=sync_feeds_minutes,
+            fetch_options=self.fetch_options,
+            debounce=debounce,
+            report=report,
+        )
+        self.watcher = watcher.start()
+        return watcher
+
+    def stop_watching(self, timeout: float | None = None) -> None:
+        """Stop the watcher (after a build in progress has finished); nothing if not watching."""
+        if self.watcher is not None:
+            self.watcher.stop(timeout)
+
+    def watch_state(self) -> WatchState | None:
+        """The watcher's last build and feed sync (None: the app is not watching its corpus)."""
+        return self.watcher.state() if self.watcher is not None else None
+
+
+def parse_urls(urls: str | list[str] | None) -> list[str]:
+    """The addresses in a text box (split on spaces and new lines) or a list, once each, in order."""
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, (list, tuple)) or not all(isinstance(u, str) for u in urls):
+        raise NoURLs("give the addresses as text, one per line (or a list of strings from the API)")
+    return list(dict.fromkeys(word for u in urls for word in u.split()))
+
+
+def _cited(answer: Answer) -> list[str]:
+    """The articles an answer cites: its passages' and their wire copies', once each, in order."""
+    ids = [a for p in answer.passages for a in (p.article_id, *(str(o.get("article_id")) for o in p.also_in))]
+    return list(dict.fromkeys(ids))
 
 
 def _similarities(view: Retriever, answer: Answer) -> dict[tuple[str, int, int], float]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.builder import BuildReport, build
-from qa.errors import QAError
+from qa.errors import BuildLockedError, QAError
 
 log = logging.getLogger("qa.web")
 
@@ -28,6 +28,11 @@ class BuildState:
     finished: float = 0.0
     report: BuildReport | None = None
     error: str | None = None
+    locked: bool = False  # the error is another process's build holding the index (try again later)
+
+
+class BuildFailed(QAError):
+    """A build from the web app ended with an error (its message is the reason)."""
 
 
 class _SmallBatches:
@@ -71,13 +76,36 @@ class BuildRunner:
         self._thread: threading.Thread | None = None
 
     def start(self, full: bool = False) -> bool:
+        """Start a build in the background; False if one is running already."""
+        return self._launch(full, []) is not None
+
+    def run(self, full: bool = False) -> BuildReport:
+        """Build now and wait for the outcome (the watcher's way). A build already running is waited for
+        first, since it may have read the corpus before the latest change. BuildLockedError if another
+        process holds the index, BuildFailed for any other error."""
+        while True:
+            outcome: list[BuildState] = []
+            thread = self._launch(full, outcome)
+            if thread is not None:
+                thread.join()
+                break
+            self.wait()
+        state = outcome[0]
+        if state.locked:
+            raise BuildLockedError(state.error or "another build holds the index")
+        if state.error or state.report is None:
+            raise BuildFailed(state.error or "the build gave no report")
+        return state.report
+
+    def _launch(self, full: bool, outcome: list[BuildState]) -> threading.Thread | None:
+        """A started build thread that appends its final state to outcome; None if one is running."""
         with self._lock:
             if self._state.running:
-                return False
+                return None
             self._state = BuildState(running=True, stage="starting", started=time.time())
-            self._thread = threading.Thread(target=self._run, args=(full,), name="qa-build", daemon=True)
+            self._thread = threading.Thread(target=self._run, args=(full, outcome), name="qa-build", daemon=True)
             self._thread.start()
-            return True
+            return self._thread
 
     def state(self) -> BuildState:
         with self._lock:
@@ -100,8 +128,8 @@ class BuildRunner:
                 self._base += n
                 self._state.done = min(self._state.total, self._base)
 
-    def _run(self, full: bool) -> None:
-        report, error = None, None
+    def _run(self, full: bool, outcome: list[BuildState]) -> None:
+        report, error, locked = None, None, False
         try:
             report = build(
                 self.corpus,
@@ -111,6 +139,8 @@ class BuildRunner:
                 progress=False,
                 on_progress=self._progress,
             )
+        except BuildLockedError as exc:
+            error, locked = str(exc), True
         except QAError as exc:
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of killing the thread silently
@@ -118,7 +148,8 @@ class BuildRunner:
             error = f"the build failed unexpectedly ({type(exc).__name__}: {exc}); see the server log"
         with self._lock:
             self._state.running, self._state.finished = False, time.time()
-            self._state.report, self._state.error = report, error
+            self._state.report, self._state.error, self._state.locked = report, error, locked
             state = dataclasses.replace(self._state)
+        outcome.append(state)  # before on_done: run() joins this thread, so it sees the switch done
         if self._on_done:
             self._on_done(state)

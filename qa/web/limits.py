@@ -18,7 +18,7 @@ from qa.errors import QAError
 
 
 def add_sharing_options(ap: argparse.ArgumentParser) -> None:
-    """--auth, --auth-file, --read-only and --rate-limit (here and in `qa serve`)."""
+    """--auth, --auth-file, --read-only, --allow-private-urls and --rate-limit (here and in `qa serve`)."""
     login = ap.add_mutually_exclusive_group()
     login.add_argument(
         "--auth", metavar="USER:PASSWORD", help="require this login for every page and API call (or set QA_AUTH)"
@@ -28,6 +28,12 @@ def add_sharing_options(ap: argparse.ArgumentParser) -> None:
         "--read-only",
         action="store_true",
         help="visitors can only ask and read: no upload and no rebuild (controls and their endpoints are absent)",
+    )
+    ap.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        help="beyond loopback, let Add by URL (and feed syncs) fetch loopback, link-local and private addresses too "
+        "(refused by default: visitors could otherwise read your intranet through the app)",
     )
     ap.add_argument(
         "--rate-limit",
@@ -43,6 +49,7 @@ def sharing_argv(args: argparse.Namespace) -> list[str]:
     out = ["--auth", args.auth] if args.auth else []
     out += ["--auth-file", args.auth_file] if args.auth_file else []
     out += ["--read-only"] if args.read_only else []
+    out += ["--allow-private-urls"] if args.allow_private_urls else []
     return out + ["--rate-limit", f"{args.rate_limit:g}"]
 
 

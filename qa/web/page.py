@@ -1,4 +1,7 @@
-"""The Gradio page: the Ask and Corpus & index tabs, their events, and the one public API endpoint (/ask).
+"""The Gradio page: the Ask and Corpus & index tabs, their events, and the public API endpoints.
+
+/ask (five values, by relevance, as ever) and /ask_sorted (the same plus sort) answer;
+/add_urls adds pages as `qa add` does (absent from a read-only app).
 
 Handlers turn the app's outcomes into HTML (qa.web.render) or widget updates;
 the library's errors become messages on the page, or a gr.Error on the API.
@@ -17,12 +20,21 @@ import gradio as gr
 from qa.errors import QAError
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.upload import MAX_UPLOAD_BYTES
-from qa.web.app import DEFAULT_K, MAX_K, ArticleGone, ArticleRequest, IndexNotReady, QAApp, RateLimited
+from qa.web.app import (
+    DEFAULT_K,
+    MAX_K,
+    MAX_URLS,
+    ArticleGone,
+    ArticleRequest,
+    IndexNotReady,
+    QAApp,
+    RateLimited,
+)
 from qa.web.render import (
     ARTICLE_PLACEHOLDER,
     STAGES,
     Evidence,
-    answer_dates,
+    render_added,
     render_answer,
     render_article,
     render_build_note,
@@ -58,12 +70,19 @@ def page_style() -> dict[str, Any]:
 
 
 def status_panel(app: QAApp) -> str:
-    """The index panel; an unreadable index shows why, a missing one how to build it."""
+    """The index panel; an unreadable index shows why, a missing one how to build it; and the watcher's news."""
+    watch = app.watch_state()
     try:
         status, skipped = app.status()
     except (QAError, OSError) as exc:
-        return render_status(None, error=str(exc) if app.has_index() else None)
-    return render_status(status, skipped)
+        return render_status(None, error=str(exc) if app.has_index() else None, watch=watch)
+    return render_status(status, skipped, watch=watch)
+
+
+def page_stamp(app: QAApp) -> tuple[int, int]:
+    """What the page redraws the filters and the index panel on: the index generation and the watcher's news."""
+    watch = app.watch_state()
+    return app.generation(), watch.events if watch is not None else 0
 
 
 def article_panel(app: QAApp, data: Any) -> str:
@@ -123,7 +142,7 @@ class Handlers:
             return render_message("This question cannot be answered as asked.", str(exc), "error")
         config = self.app.config()
         evidence = Evidence(result.similarity, config.min_dense_score, config.strong_dense_score)
-        timeline = render_timeline(answer_dates(result.answer), since, until)
+        timeline = render_timeline(list(result.matching.values()), since, until)
         return render_answer(result.answer, result.hashes, evidence, timeline)
 
     def result_click(self, question, k, sources, sort, evt: gr.EventData, request: gr.Request = None) -> tuple:
@@ -148,11 +167,51 @@ class Handlers:
 
         Five values, as before (REST callers pass them all): the order is relevance, as `qa ask`'s default.
         """
+        return self._api_answer(question, k, sources, since, until, "relevance", request)
+
+    def api_ask_sorted(
+        self,
+        question: str,
+        k: int = DEFAULT_K,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sort: str = "relevance",
+        request: gr.Request = None,
+    ) -> dict:
+        """/ask with a sixth value, sort: "relevance" or "newest" (the k best, newest first, undated last).
+
+        A separate endpoint because Gradio fills no missing trailing value of a REST call: a sixth
+        input on /ask would break every caller that sends five.
+        """
+        return self._api_answer(question, k, sources, since, until, sort, request)
+
+    def _api_answer(self, question, k, sources, since, until, sort, request) -> dict:
         try:
-            answer, _ = self.app.ask(question, int(k), sources, since, until, client=_client(request))
+            answer, _ = self.app.ask(question, int(k), sources, since, until, client=_client(request), sort=sort)
         except (QAError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
         return answer.to_dict()
+
+    def api_add_urls(self, urls: list[str]) -> dict:
+        """Fetch web pages into the corpus, as `qa add --json` does: {"added", "updated", "unchanged", "failed"}.
+
+        urls: a list of http(s) addresses (at most MAX_URLS). With the app watching its corpus they are
+        indexed by themselves; otherwise a rebuild indexes them.
+        """
+        try:
+            return self.app.add_urls(urls).to_dict()
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def add_pages(self, text: str) -> tuple[str, str, str]:
+        """The per-address results, the status, and the box left holding only the addresses that failed."""
+        try:
+            report = self.app.add_urls(text)
+        except QAError as exc:
+            return render_message("Nothing was added.", str(exc), "warn"), self.status(), text
+        failed = "\n".join(f.url for f in report.failed)
+        return render_added(report, watching=self.app.watcher is not None), self.status(), failed
 
     def pick_example(self, evt: gr.EventData):
         """The clicked example question into the box (only the page's own examples)."""
@@ -164,7 +223,7 @@ class Handlers:
 
     def add_files(self, files, overwrite) -> tuple[str, str, None]:
         """What was saved or refused, the status (now showing the corpus changed), and an emptied file box."""
-        return render_upload(self.app.upload(files, overwrite)), self.status(), None
+        return render_upload(self.app.upload(files, overwrite), self.app.watcher is not None), self.status(), None
 
     def rebuild(self, full, progress=gr.Progress()) -> tuple[str, str]:
         """Starts a build (or follows the one running) and reports its progress until it ends."""
@@ -185,11 +244,12 @@ class Handlers:
         note = render_build_note(self.app.builder.state(), self.app.has_index())
         return note, note
 
-    def tick(self, seen: int) -> tuple:
-        """Every second: the build banners; and, once a build commits, the filters and status of the new index."""
+    def tick(self, seen: tuple[int, int]) -> tuple:
+        """Every second: the build banners; and, once a build commits (or the watcher has news), the filters and
+        status of the new index."""
         note = render_build_note(self.app.builder.state(), self.app.has_index())
-        gen = self.app.generation()
-        if gen == seen:
+        stamp = page_stamp(self.app)
+        if stamp == tuple(seen or ()):
             return note, note, gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
         sources, span = self.app.filters()
         return (
@@ -199,7 +259,7 @@ class Handlers:
             gr.update(visible=span is not None, placeholder=_date_hint(span, 0)),
             gr.update(visible=span is not None, placeholder=_date_hint(span, 1)),
             self.status(),
-            gen,
+            stamp,
         )
 
 
@@ -240,6 +300,15 @@ class UploadControls:
 
 
 @dataclass
+class UrlControls:
+    """Add by URL: absent from a read-only page."""
+
+    urls: gr.Textbox
+    add: gr.Button
+    result: gr.HTML
+
+
+@dataclass
 class CorpusTab:
     """The Corpus & index tab's widgets that events read or write (no controls when read-only)."""
 
@@ -249,6 +318,7 @@ class CorpusTab:
     refresh: gr.Button
     build: BuildControls | None
     upload: UploadControls | None
+    urls: UrlControls | None
 
 
 def _question_row() -> tuple[gr.Textbox, gr.Button]:
@@ -272,7 +342,7 @@ def _options(
 ) -> tuple[gr.Slider, gr.Dropdown, gr.Textbox, gr.Textbox, gr.Radio]:
     """The Options accordion: passages, order, sources, and a date range (hidden when the index has no dates)."""
     with gr.Accordion("Options", open=False, elem_id="qa-options"), gr.Row():
-        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200)
+        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to show", min_width=200, elem_id="qa-k")
         sort = gr.Radio(
             [("Most relevant", "relevance"), ("Newest first", "newest")],
             value="relevance",
@@ -349,12 +419,13 @@ def _index_column(app: QAApp) -> tuple[gr.HTML, gr.Button, BuildControls | None]
     return status, refresh, BuildControls(rebuild, full, report)
 
 
-def _upload_column() -> UploadControls:
+def _upload_column(watching: bool) -> tuple[UploadControls, UrlControls]:
+    then = "The app watches the corpus: the index follows by itself." if watching else "Then click **Rebuild index**."
     with gr.Column(scale=1, min_width=300):
         gr.Markdown("### Add articles")
         gr.Markdown(
             f"Files of type {', '.join(SUPPORTED_SUFFIXES)}, up to {MAX_UPLOAD_BYTES // (1 << 20)} MB "
-            "each, are saved into the corpus folder. Then click **Rebuild index**."
+            f"each, are saved into the corpus folder. {then}"
         )
         files = gr.File(
             file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Article files", elem_id="qa-upload"
@@ -362,7 +433,21 @@ def _upload_column() -> UploadControls:
         overwrite = gr.Checkbox(False, label="Replace files of the same name", elem_id="qa-overwrite")
         add = gr.Button("Add to corpus", elem_id="qa-add")
         upload_result = gr.HTML("", elem_id="qa-upload-result", js_on_load=None)
-    return UploadControls(files, overwrite, add, upload_result)
+        gr.Markdown("### Add by URL")
+        gr.Markdown(
+            f"Web pages or PDFs, up to {MAX_URLS} addresses at a time: each one's main text, title and date is saved "
+            "as `web/<host>/<name>.md`, as `qa add` does; adding one again updates it if the page changed."
+        )
+        urls = gr.Textbox(
+            label="Addresses (one per line)",
+            placeholder="https://example.com/2021/06/03/story.html",
+            lines=3,
+            max_lines=MAX_URLS,
+            elem_id="qa-urls",
+        )
+        add_urls = gr.Button("Fetch and add", elem_id="qa-add-urls")
+        url_result = gr.HTML("", elem_id="qa-urls-result", js_on_load=None)
+    return UploadControls(files, overwrite, add, upload_result), UrlControls(urls, add_urls, url_result)
 
 
 def _corpus_tab(app: QAApp) -> CorpusTab:
@@ -370,8 +455,8 @@ def _corpus_tab(app: QAApp) -> CorpusTab:
         note = gr.HTML("", elem_id="qa-index-note", js_on_load=None)
         with gr.Row(equal_height=False):
             status, refresh, build = _index_column(app)
-            upload = None if app.read_only else _upload_column()
-    return CorpusTab(tab, note, status, refresh, build, upload)
+            upload, urls = (None, None) if app.read_only else _upload_column(app.watcher is not None)
+    return CorpusTab(tab, note, status, refresh, build, upload, urls)
 
 
 def _wire_ask(h: Handlers, ask: AskTab) -> None:
@@ -404,6 +489,15 @@ def _wire_corpus(h: Handlers, corpus: CorpusTab) -> None:
         up.add.click(
             h.add_files, [up.files, up.overwrite], [up.result, corpus.status, up.files], api_visibility="private"
         )
+    if corpus.urls is not None:  # one fetch at a time: each may take up to a minute per address
+        corpus.urls.add.click(
+            h.add_pages,
+            corpus.urls.urls,
+            [corpus.urls.result, corpus.status, corpus.urls.urls],
+            api_visibility="private",
+            concurrency_limit=1,
+            concurrency_id="add_urls",
+        )
     if corpus.build is not None:
         corpus.build.rebuild.click(
             h.rebuild,
@@ -418,7 +512,7 @@ def _wire_corpus(h: Handlers, corpus: CorpusTab) -> None:
 
 
 def _wire_timer(h: Handlers, ask: AskTab, corpus: CorpusTab, seen_gen: gr.State) -> None:
-    """A one-second tick keeps the build banners, the filters and the status in step with the index."""
+    """A one-second tick keeps the build banners, the filters and the status in step with the index (and watcher)."""
     gr.Timer(1.0).tick(
         h.tick,
         seen_gen,
@@ -431,10 +525,10 @@ def _wire_timer(h: Handlers, ask: AskTab, corpus: CorpusTab, seen_gen: gr.State)
 
 
 def create_app(app: QAApp) -> gr.Blocks:
-    """The Gradio Blocks for app (not launched); /ask is its only public API endpoint."""
+    """The Gradio Blocks for app (not launched). Public API: /ask, /ask_sorted and (unless read-only) /add_urls."""
     handlers = Handlers(app)
     with gr.Blocks(title="qa — cited answers", delete_cache=(3600, 3600)) as demo:
-        seen_gen = gr.State(app.generation())
+        seen_gen = gr.State(page_stamp(app))
         gr.HTML(HEADER, js_on_load=None)
         with gr.Tabs():
             ask = _ask_tab(app, handlers.examples)
@@ -445,4 +539,7 @@ def create_app(app: QAApp) -> gr.Blocks:
         # The banners as they are when the page opens (the HTML above is from when the page was made).
         demo.load(handlers.notes, None, [ask.note, corpus.note], api_visibility="private", queue=False)
         gr.api(handlers.api_ask, api_name="ask", concurrency_limit=4, concurrency_id="ask")
+        gr.api(handlers.api_ask_sorted, api_name="ask_sorted", concurrency_limit=4, concurrency_id="ask")
+        if not app.read_only:
+            gr.api(handlers.api_add_urls, api_name="add_urls", concurrency_limit=1, concurrency_id="add_urls")
     return demo

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from qa.status import CorpusStatus
     from qa.upload import UploadResult
     from qa.web.builds import BuildState
+    from qa.web.watching import Outcome, WatchState
+    from qa.webpage import AddReport
 
 STAGES = {
     "starting": "starting",
@@ -55,11 +57,12 @@ def highlight_html(text: str, start: int, end: int, css_class: str = "qa-hl", el
     return f'{_text(text[:start])}<mark class="{css_class}"{ident}>{_text(text[start:end])}</mark>{_text(text[end:])}'
 
 
-def _meta(source: str | None, date: str | None, extra: str = "") -> str:
+def _meta(source: str | None, date: str | None, place: str | None = None) -> str:
+    """source · place · date, each only if known (the place is a wire dateline's: "Reuters · Brussels · date")."""
     parts = [
         f'<span class="qa-source">{esc(source)}</span>' if source else "",
+        f'<span class="qa-place">{esc(place)}</span>' if place else "",
         f'<span class="qa-date">{esc(date)}</span>' if date else "",
-        extra,
     ]
     return " · ".join(p for p in parts if p)
 
@@ -205,7 +208,7 @@ def _also_html(others: list[dict]) -> str:
         return ""
     items = []
     for o in sorted(others, key=lambda o: (o.get("date") or "", str(o.get("article_id")))):
-        meta = _meta(o.get("source"), o.get("date"))
+        meta = _meta(o.get("source"), o.get("date"), o.get("place"))
         start, end = int(o.get("start", 0)), int(o.get("end", 0))
         items.append(
             f'<li><span class="qa-also-title">{esc(o.get("title") or o.get("article_id"))}</span>'
@@ -231,14 +234,15 @@ def _more_html(more: tuple[Passage, ...], article_hash: str | None) -> str:
 
 
 def render_card(card: Card, number: int, article_hash: str | None = None, evidence: Strength | None = None) -> str:
-    """One citation card: the span, its answering sentences marked, its wire copies and the article's other passages."""
+    """One citation card: the span, its answering sentences marked, its wire copies and the article's other passages
+    (source, place and date beside the title)."""
     p = card.lead
     shown = _strength_html(evidence, p.score) if evidence else ""
     return (
         f'<article class="qa-card" data-rank="{int(p.rank)}" data-article="{esc(p.article_id)}">'
         f'<header class="qa-card-head"><span class="qa-num">[{int(number)}]</span> '
         f'<span class="qa-title">{esc(p.title)}</span></header>'
-        f'<div class="qa-meta">{_meta(p.source, p.date)}'
+        f'<div class="qa-meta">{_meta(p.source, p.date, p.place)}'
         f'<span class="qa-id" title="article id">{esc(p.article_id)}</span>{shown}</div>'
         f'<p class="qa-passage">{marks_html(card.text, card.start, card.highlights)}</p>'
         f"{_also_html(card.also_in)}"
@@ -370,8 +374,16 @@ def timeline_buckets(dates: list[str | None]) -> tuple[str, list[Bucket], int]:
     return unit, bars, undated
 
 
+# What the timeline counts (Retriever.matching_articles), for its tooltip.
+MATCHING = (
+    "every article passing the filters with a passage among the question's closest candidates (by meaning or by "
+    "words) that is similar enough to the question to be related at all, and the articles a confident answer cites"
+)
+
+
 def render_timeline(dates: list[str | None], since: str | None = None, until: str | None = None) -> str:
-    """A small bar chart of the articles' dates; each bar is a button that filters to its days."""
+    """A small bar chart of the dates of the articles matching the question (MATCHING says which);
+    each bar is a button that filters to its days."""
     unit, bars, undated = timeline_buckets(dates)
     clear = (
         '<button type="button" class="qa-bar-clear" data-since="" data-until="">show all dates</button>'
@@ -391,22 +403,12 @@ def render_timeline(dates: list[str | None], since: str | None = None, until: st
     )
     axis = f'<div class="qa-axis"><span>{esc(bars[0].label)}</span><span>{esc(bars[-1].label)}</span></div>'
     n = len(dates)
-    head = f"{n} cited article{'s' if n != 1 else ''} by {unit}"
+    head = f"{n} matching article{'s' if n != 1 else ''} by {unit}"
     extra = f" · {undated} without a date" if undated else ""
     return (
-        f'<div class="qa-timeline"><div class="qa-timeline-head">{esc(head)}{esc(extra)}{clear}</div>'
-        + f'<div class="qa-bars">{items}</div>{axis}</div>'
+        f'<div class="qa-timeline"><div class="qa-timeline-head" title="Matching: {esc(MATCHING)}">'
+        f"{esc(head)}{esc(extra)}{clear}</div>" + f'<div class="qa-bars">{items}</div>{axis}</div>'
     )
-
-
-def answer_dates(answer: Answer) -> list[str | None]:
-    """The date of each article the answer cites (its passages and their wire copies), once per article."""
-    seen: dict[str, str | None] = {}
-    for p in answer.passages:
-        seen.setdefault(p.article_id, p.date)
-        for o in p.also_in:
-            seen.setdefault(str(o.get("article_id")), o.get("date"))
-    return list(seen.values())
 
 
 def render_examples(questions: list[str]) -> str:
@@ -457,8 +459,7 @@ def render_article(
     url = ""
     if article.url and article.url.lower().startswith(("http://", "https://")):
         url = f'<a href="{esc(article.url)}" target="_blank" rel="noopener noreferrer nofollow">original page</a>'
-    place = f'<span class="qa-place">{esc(article.place)}</span>' if getattr(article, "place", None) else ""
-    meta = " · ".join(x for x in (_meta(article.source, article.date, place), url) if x)
+    meta = " · ".join(x for x in (_meta(article.source, article.date, article.place), url) if x)
     stale_note = (
         '<div class="qa-warning" role="status">This article changed since the answer was given; '
         "ask again to cite the new text.</div>"
@@ -496,16 +497,25 @@ def _ago(iso: str | None) -> str:
     return f"{shown} (just now)"
 
 
-def render_status(status: CorpusStatus | None, skipped: list[dict] | None = None, error: str | None = None) -> str:
-    """The index panel: documents, chunks, model, built at, and whether the corpus changed since."""
+def render_status(
+    status: CorpusStatus | None,
+    skipped: list[dict] | None = None,
+    error: str | None = None,
+    watch: WatchState | None = None,
+) -> str:
+    """The index panel: documents, chunks, model, built at, whether the corpus changed since, and (watch) what the
+    corpus watcher's last build and feed sync did."""
+    watched = _watch_rows(watch) if watch is not None else []
     if status is None:
         if error:
-            return render_message("The index cannot be read.", error, "error")
-        return render_message("No index yet.", "Click Rebuild index to build it from the corpus.", "warn")
+            return render_message("The index cannot be read.", error, "error") + _rows_html(watched)
+        todo = "The watcher builds it from the corpus." if watch else "Click Rebuild index to build it from the corpus."
+        return render_message("No index yet.", todo, "warn") + _rows_html(watched)
     if status.corpus_changed:
         corpus = (
             f'<span class="qa-changed">changed since the build: {len(status.added)} added, '
-            f"{len(status.changed)} changed, {len(status.deleted)} deleted — click Rebuild</span>"
+            f"{len(status.changed)} changed, {len(status.deleted)} deleted — "
+            f"{'the watcher rebuilds it shortly' if watch else 'click Rebuild'}</span>"
         )
     else:
         corpus = '<span class="qa-same">unchanged since the build</span>'
@@ -516,12 +526,45 @@ def render_status(status: CorpusStatus | None, skipped: list[dict] | None = None
         ("Built at", esc(_ago(status.built_at))),
         ("Corpus", corpus),
         ("Folders", f"corpus <code>{esc(status.corpus)}</code>, index <code>{esc(status.index)}</code>"),
+        *watched,
     ]
-    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    out = f'<dl class="qa-status">{items}</dl>'
+    out = _rows_html(rows)
     if skipped:
         out += _skipped_list(skipped, "Skipped in the last build")
     return out
+
+
+def _rows_html(rows: list[tuple[str, str]]) -> str:
+    """The panel's rows (values already markup) as one definition list; '' without rows."""
+    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f'<dl class="qa-status">{items}</dl>' if items else ""
+
+
+def _watch_rows(watch: WatchState) -> list[tuple[str, str]]:
+    """The watcher's rows: that it watches, its last build and (with --sync-feeds) its last feed sync."""
+    every = f"; feeds synced every {watch.sync_minutes:g} min" if watch.sync_minutes else ""
+    rows = [
+        ("Watching", f"the corpus: the index follows its changes by itself{esc(every)}"),
+        ("Last build", _outcome_html(watch.last_build, "none yet")),
+    ]
+    if watch.sync_minutes:
+        rows.append(
+            (
+                "Last feed sync",
+                _outcome_html(watch.last_sync, "none yet (feeds.txt lists no feed, or the first sync is running)"),
+            )
+        )
+    return rows
+
+
+def _outcome_html(outcome: Outcome | None, none: str) -> str:
+    if outcome is None:
+        return esc(none)
+    when = esc(_ago(datetime.fromtimestamp(outcome.at, timezone.utc).isoformat()))
+    if outcome.error:
+        return f'<span class="qa-failed">failed {when}: {esc(outcome.error)}</span>'
+    details = "".join(f"<li>{esc(d)}</li>" for d in outcome.details)
+    return f"{when}: {esc(outcome.summary)}" + (f'<ul class="qa-outcome">{details}</ul>' if details else "")
 
 
 def _skipped_list(skipped: list[dict], title: str) -> str:
@@ -565,18 +608,46 @@ def render_report(report: BuildReport | None, error: str | None = None, note: st
     return out + "</div>"
 
 
-def render_upload(result: UploadResult) -> str:
-    """What an upload saved (and that a rebuild indexes it) and what it refused, with reasons."""
+def _next_step(watching: bool) -> str:
+    """What indexes newly saved articles: the watcher by itself, or a click."""
+    return "The index follows by itself in a few seconds." if watching else "Click <b>Rebuild index</b> to index them."
+
+
+def render_upload(result: UploadResult, watching: bool = False) -> str:
+    """What an upload saved (and what indexes it) and what it refused, with reasons."""
     out = []
     if result.saved:
         names = ", ".join(f"<code>{esc(s.name)}</code>{' (replaced)' if s.replaced else ''}" for s in result.saved)
         out.append(
             f'<div class="qa-message qa-ok" role="status"><strong>Added {len(result.saved)} file(s) to the '
-            f"corpus:</strong> {names}. Click <b>Rebuild index</b> to index them.</div>"
+            f"corpus:</strong> {names}. {_next_step(watching)}</div>"
         )
     if result.rejected:
         out.append(_skipped_list([s.to_dict() for s in result.rejected], "Refused"))
     return "".join(out) or render_message("Choose one or more files first.", kind="warn")
+
+
+def render_added(report: AddReport, watching: bool = False) -> str:
+    """One line per address of an "Add by URL": added, updated or unchanged (with its file), or failed (with why)."""
+    rows = [
+        f'<li class="qa-url qa-url-{s.status}"><span class="qa-url-status">{esc(s.status)}</span> '
+        f"<code>{esc(s.url)}</code> → <code>{esc(s.path)}</code></li>"
+        for s in report.added + report.updated + report.unchanged
+    ] + [
+        f'<li class="qa-url qa-url-failed"><span class="qa-url-status">failed</span> '
+        f"<code>{esc(f.url)}</code>: {esc(f.reason)}</li>"
+        for f in report.failed
+    ]
+    saved = len(report.added) + len(report.updated)
+    counts = (
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.failed)} failed."
+    )
+    kind = "error" if report.failed and not saved else "ok"
+    head = f"<strong>{esc(counts)}</strong>" + (f" {_next_step(watching)}" if saved else "")
+    return (
+        f'<div class="qa-message qa-{kind}" role="status">{head}</div><ul class="qa-url-results">{"".join(rows)}</ul>'
+    )
 
 
 def render_build_note(state: BuildState, has_index: bool) -> str:

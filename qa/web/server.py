@@ -1,25 +1,33 @@
 """The web server's command line: `python ui.py` and `qa serve` both end here.
 
 python ui.py [--corpus corpus] [--index index] [--host 127.0.0.1] [--port 7860]
-             [--auth USER:PASSWORD | --auth-file FILE] [--read-only] [--rate-limit 10]
+             [--auth USER:PASSWORD | --auth-file FILE] [--read-only] [--allow-private-urls] [--rate-limit 10]
+             [--watch [--sync-feeds MINUTES]]
 
 Beyond loopback the server refuses to start unless visitors must log in
-(--auth, --auth-file or $QA_AUTH) or can only ask (--read-only).
+(--auth, --auth-file or $QA_AUTH) or can only ask (--read-only), and its
+fetches (Add by URL, feed syncs) take public addresses only unless
+--allow-private-urls. With --watch the index follows the corpus by itself
+until the server stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import sys
 import threading
 from pathlib import Path
 
 from qa import settings
+from qa.errors import QAError
+from qa.fetch import FetchOptions
 from qa.logs import setup_logging
 from qa.upload import MAX_UPLOAD_BYTES
 from qa.web.app import QAApp
 from qa.web.limits import AuthError, Login, RateLimiter, add_sharing_options
+from qa.web.options import add_watch_options, watch_error
 from qa.web.page import create_app, page_style
 
 # Gradio keeps ~0.3 MB of state per session and every REST API call is a new session:
@@ -48,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     add_sharing_options(ap)
+    add_watch_options(ap)
     return ap
 
 
@@ -92,19 +101,64 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate_limit <= 0:
         print("error: --rate-limit must be a positive number of questions per second", file=sys.stderr)
         return 2
+    bad_watch = watch_error(args)
+    if bad_watch:
+        print(f"error: {bad_watch}", file=sys.stderr)
+        return 2
     refused = exposure_error(args.host, login, args.read_only)
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
     if not is_loopback(args.host):
         who = "whoever logs in" if login else "anyone who can reach this machine"
-        can = "ask questions" if args.read_only else "ask questions, upload files into the corpus and start builds"
+        can = (
+            "ask questions"
+            if args.read_only
+            else "ask questions, upload files and add web pages into the corpus, and start builds"
+            + (" (web pages from your private network too: --allow-private-urls)" if args.allow_private_urls else "")
+        )
         print(f"warning: listening on {args.host}: {who} can {can}", file=sys.stderr)
-    app = QAApp(corpus, index_dir, read_only=args.read_only, limiter=RateLimiter(args.rate_limit))
+    # On loopback only this machine's user can ask for a fetch: their own network is theirs to read.
+    private = is_loopback(args.host) or args.allow_private_urls
+    app = QAApp(
+        corpus,
+        index_dir,
+        read_only=args.read_only,
+        limiter=RateLimiter(args.rate_limit),
+        fetch_options=FetchOptions(allow_private=private),
+    )
+    if args.watch:
+        return _serve_watching(app, args, login)
     if corpus.is_dir():
         _start_startup_build(app)
     threading.Thread(target=app.embedder, name="qa-model", daemon=True).start()  # warm the model
     return _launch(app, args.host, args.port, login)
+
+
+def _serve_watching(app: QAApp, args: argparse.Namespace, login: Login | None) -> int:
+    """Serve while the watcher keeps the index in step (its first build runs at once); stop it with the server."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as cleanly as Ctrl-C
+    feeds = f", feeds every {args.sync_feeds:g} min" if args.sync_feeds else ""
+    print(f"index: watching {app.corpus} -> {app.index_dir}{feeds}", flush=True)
+    try:
+        app.watch(args.sync_feeds, report=_print_line)
+    except QAError as exc:  # e.g. the inotify watch limit
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        threading.Thread(target=app.embedder, name="qa-model", daemon=True).start()
+        return _launch(app, args.host, args.port, login)
+    except KeyboardInterrupt:  # before the server was up (once up, Gradio takes Ctrl-C and returns)
+        return 130
+    finally:
+        app.stop_watching()  # a build in progress finishes first: the index is never left half-written
+        print(f"stopped watching {app.corpus}", flush=True)
+
+
+def _print_line(line: str) -> None:
+    """The watcher's lines: errors on stderr, the rest on stdout."""
+    print(line, file=sys.stderr if ": error: " in line else sys.stdout, flush=True)
 
 
 def _start_startup_build(app: QAApp) -> None:

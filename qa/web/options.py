@@ -1,0 +1,46 @@
+"""The web server's watching options, shared by `python ui.py`, `qa serve` (and `qa watch`'s --sync-feeds).
+
+No Gradio and no model here: the `qa` command line imports this to build its parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_sync_feeds_option(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--sync-feeds",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="also sync the feeds in <corpus>/feeds.txt every MINUTES (first at start)",
+    )
+
+
+def add_watch_options(ap: argparse.ArgumentParser) -> None:
+    """--watch and --sync-feeds MINUTES."""
+    ap.add_argument(
+        "--watch",
+        action="store_true",
+        help="rebuild the index by itself whenever article files in the corpus change (as qa watch does)",
+    )
+    add_sync_feeds_option(ap)
+
+
+def watch_argv(args: argparse.Namespace) -> list[str]:
+    """The watching options of args as command-line words (qa serve hands them on)."""
+    out = ["--watch"] if args.watch else []
+    return out + (["--sync-feeds", f"{args.sync_feeds:g}"] if args.sync_feeds is not None else [])
+
+
+def watch_error(args: argparse.Namespace) -> str | None:
+    """Why the watching options cannot be used as given (None: they can)."""
+    if args.sync_feeds is not None and not args.watch:
+        return "--sync-feeds works with --watch: pass both to sync feeds and index their new entries"
+    if args.sync_feeds is not None and not args.sync_feeds > 0:
+        return "--sync-feeds must be a positive number of minutes"
+    if args.watch and not Path(args.corpus).is_dir():
+        return f"--watch needs the corpus directory; {args.corpus} does not exist (pass --corpus)"
+    return None
