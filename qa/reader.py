@@ -1,0 +1,95 @@
+"""The sentence reader: a small cross-encoder that scores how well a sentence answers a question.
+
+Why: the lexical and bi-encoder highlighters score a sentence by what it shares with
+the question, so a sentence that restates the question beats the one that answers it.
+A cross-encoder reads question and sentence together and was trained for exactly this
+choice (bench/train_reader.py; figures in qa/models/reader/README.md). It ships as an
+int8 ONNX graph with its tokenizer, so answering needs ONNX Runtime, not torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import QAError
+
+log = logging.getLogger("qa.reader")
+
+WEIGHTS = Path(__file__).resolve().parent / "models" / "reader"
+_FILES = ("model.onnx", "tokenizer.json", "reader.json")
+
+
+class ReaderError(QAError):
+    """The reader's weights are present but unusable."""
+
+
+class SentenceReader:
+    """Scores (question, sentence) pairs with the shipped cross-encoder; one ONNX call per question."""
+
+    def __init__(self, folder: Path = WEIGHTS, onnx_file: Path | None = None):
+        missing = [name for name in _FILES if not (folder / name).is_file()]
+        if missing:
+            raise ReaderError(
+                f"the reader in {folder} lacks {', '.join(missing)}: reinstall qa, or rebuild it with "
+                "`python -m bench.train_reader`"
+            )
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ReaderError(f"the reader needs {exc.name}: pip install onnxruntime tokenizers") from exc
+        try:
+            meta = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+            self.model_id: str = meta["model_id"]
+            self.max_length: int = int(meta["max_length"])
+            self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1  # the app answers several questions at once; each gets one core
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._session = ort.InferenceSession(
+                str(onnx_file or folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # noqa: BLE001 - json, tokenizers and ONNX Runtime raise their own types
+            raise ReaderError(
+                f"cannot load the reader from {folder} ({type(exc).__name__}: {exc}); reinstall qa"
+            ) from exc
+        # Long pairs lose words from the longer of the two first ([CLS] q [SEP] s [SEP] ≤ max_length).
+        self._tok.enable_truncation(self.max_length, strategy="longest_first")
+        self._tok.no_padding()
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        """One float32 score per sentence (a logit: higher = more likely to answer the question).
+
+        The sentences are one padded batch. The int8 graph quantises activations per
+        batch, so a score can move slightly with its batch-mates; rankings are what
+        the reader was measured on.
+        """
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        encodings = self._tok.encode_batch([(question, s) for s in sentences])
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)  # [PAD] is 0
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for i, e in enumerate(encodings):
+            n = len(e.ids)
+            ids[i, :n] = e.ids
+            mask[i, :n] = 1
+            types[i, :n] = e.type_ids
+        logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        return np.asarray(logits, dtype=np.float32).reshape(len(sentences))
+
+
+@lru_cache(maxsize=1)
+def load_reader() -> SentenceReader | None:
+    """The shipped reader, loaded once per process; None (and why, in the log) when it is not installed."""
+    if not WEIGHTS.is_dir():
+        log.warning("no sentence reader: %s is absent (an install without the reader's weights)", WEIGHTS)
+        return None
+    return SentenceReader(WEIGHTS)
