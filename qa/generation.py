@@ -15,6 +15,7 @@ same index, rests on one copy of the code that writes it.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -363,36 +364,67 @@ class PreviousGeneration:
         self._articles.close()
 
 
-class FreshArticles:
-    """New and changed articles held in memory by the local engine: records, rows, and vectors once embedded."""
+@dataclass
+class _Spilled:
+    """Where one article's data waits in a spill file: (offset, length) in bytes of each part."""
 
-    def __init__(self, dim: int):
-        self.dim = dim
-        self._records: dict[str, dict] = {}
-        self._rows: dict[str, list[ChunkRow]] = {}
-        self._vectors: dict[str, np.ndarray] = {}
+    record: tuple[int, int]
+    rows: tuple[int, int]
+    n_rows: int
+    vectors: tuple[int, int] | None = None
+    dim: int = 0
 
-    def add(self, article: Article, rows: list[ChunkRow]) -> None:
-        self._records[article.id] = article_record(article)
-        self._rows[article.id] = rows
 
-    def all_rows(self) -> Iterator[ChunkRow]:
-        for rows in self._rows.values():
-            yield from rows
+class SpilledArticles:
+    """New and changed articles of a local build, waiting in a spill file until the writer reads them.
 
-    def set_vectors(self, by_hash: Mapping[str, np.ndarray]) -> None:
-        for aid, rows in self._rows.items():
-            vecs = [by_hash[r.hash] for r in rows]
-            self._vectors[aid] = np.stack(vecs) if vecs else np.zeros((0, self.dim), dtype=np.float32)
+    Why: the build then holds a few offsets per article, not the corpus's text,
+    chunk rows and vectors, so its memory does not grow with the corpus (the
+    Ray driver spills the same way). Records and rows are appended as articles
+    are chunked, vectors once their embedding window is done.
+    """
 
-    def rows(self, article_id: str) -> list[ChunkRow]:
-        return self._rows[article_id]
+    def __init__(self, path: Path):
+        self._file = open(path, "w+b")  # noqa: SIM115 - closed by close(), after the writer has read it
+        self._at: dict[str, _Spilled] = {}
+
+    def _append(self, data: bytes) -> tuple[int, int]:
+        self._file.seek(0, 2)
+        at = (self._file.tell(), len(data))
+        self._file.write(data)
+        return at
+
+    def _read(self, at: tuple[int, int]) -> bytes:
+        self._file.seek(at[0])
+        return self._file.read(at[1])
+
+    def add(self, article: Article, rows: Sequence[ChunkRow]) -> None:
+        record = json.dumps(article_record(article), ensure_ascii=False).encode("utf-8")
+        table = json.dumps([r.to_dict() for r in rows], ensure_ascii=False).encode("utf-8")
+        self._at[article.id] = _Spilled(self._append(record), self._append(table), len(rows))
+
+    def set_vectors(self, article_id: str, vectors: np.ndarray) -> None:
+        at = self._at[article_id]
+        at.vectors, at.dim = self._append(np.ascontiguousarray(vectors, dtype=np.float32).tobytes()), vectors.shape[1]
+
+    def n_chunks(self, article_id: str) -> int:
+        return self._at[article_id].n_rows
+
+    def rows(self, article_id: str) -> Iterator[ChunkRow]:
+        for row in json.loads(self._read(self._at[article_id].rows)):
+            yield ChunkRow.from_dict(row)
 
     def vectors(self, article_id: str) -> np.ndarray:
-        return self._vectors[article_id]
+        at = self._at[article_id]
+        if at.vectors is None:
+            raise ValueError(f"article {article_id!r} was never embedded")
+        return np.frombuffer(self._read(at.vectors), dtype=np.float32).reshape(at.n_rows, at.dim)
 
     def record(self, article_id: str) -> dict:
-        return self._records[article_id]
+        return json.loads(self._read(self._at[article_id].record))
+
+    def close(self) -> None:
+        self._file.close()
 
 
 # --- embedding ----------------------------------------------------------------------------------------
