@@ -520,12 +520,18 @@ def write_generation(
     for a_row, entry in enumerate(entries.values()):
         chunk_article[entry.chunks[0] : entry.chunks[1]] = a_row
     store.atomic_save_npy(index_dir / files["chunk_article"], chunk_article)
-    vectors = _write_vectors(index_dir / files["vectors"], articles, entries, model.dim)
+    _write_vectors(index_dir / files["vectors"], articles, entries, model.dim)
 
     spec = index_spec(total, config)
-    prog.report("building dense index", 0, 1)
-    save_dense(build_dense(vectors, spec), index_dir / files["dense"])
-    del vectors
+    if spec["type"] == "hnsw":  # its graph only: the vectors are kept once, in vectors.<g>.npy (docs/SCALING.md)
+        prog.report("building dense index", 0, 1)
+        dense = build_dense(np.zeros((0, model.dim), dtype=np.float32), spec)
+        for block in store.npy_blocks(index_dir / files["vectors"]):
+            dense.add(block)
+        save_dense(dense, index_dir / files["dense"], with_vectors=False)
+        del dense
+    else:  # a flat index is the vectors themselves: made from vectors.<g>.npy when the index is opened
+        del files["dense"]
     prog.report("building lexical index", 0, 1)
     table = store.JsonlTable(index_dir / files["chunks"], index_dir / files["chunk_offsets"])
     try:
@@ -560,11 +566,10 @@ def write_generation(
 
 def _write_vectors(
     path: Path, articles: Sequence[PlannedArticle], entries: Mapping[str, ArticleEntry], dim: int
-) -> np.ndarray:
-    """Fill vectors.<g>.npy article by article through a memory map; returns it opened read-only."""
+) -> None:
+    """Write vectors.<g>.npy article by article, in row order: one article's block in memory at a time."""
     total = sum(p.n_chunks for p in articles)
     with store.atomic_file(path) as f:
-        header_at = f.tell()
         np.lib.format.write_array_header_1_0(
             f,
             {
@@ -573,18 +578,14 @@ def _write_vectors(
                 "shape": (total, dim),
             },
         )
-        offset = f.tell() - header_at
-        f.truncate(offset + total * dim * 4)
-        f.flush()
-        if total:
-            out = np.memmap(f, dtype=np.float32, mode="r+", offset=offset, shape=(total, dim))
-            for planned in articles:
-                lo, hi = entries[planned.meta.id].chunks
-                if hi > lo:
-                    block = np.asarray(planned.data.vectors(planned.meta.id), dtype=np.float32)
-                    if block.shape != (hi - lo, dim):
-                        raise ValueError(f"article {planned.meta.id!r}: vectors of shape {block.shape}")
-                    out[lo:hi] = block
-            out.flush()
-            del out
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+        row = 0
+        for planned in articles:
+            lo, hi = entries[planned.meta.id].chunks
+            if hi > lo:
+                block = np.asarray(planned.data.vectors(planned.meta.id), dtype=np.float32)
+                if block.shape != (hi - lo, dim) or lo != row:
+                    raise ValueError(f"article {planned.meta.id!r}: vectors of shape {block.shape} at row {row}")
+                f.write(np.ascontiguousarray(block).tobytes())
+                row = hi
+        if row != total:
+            raise ValueError(f"{row} vector rows written, {total} planned")

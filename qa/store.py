@@ -8,8 +8,9 @@ Layout (``<g>`` is the generation number of a build):
     articles.<g>.jsonl       cleaned articles (cited text), one per line
     articles.<g>.offsets.npy
     chunk_article.<g>.npy    int32 article row of each chunk (filters, dedup)
-    vectors.<g>.npy          float32 [chunks, dim] unit vectors
-    dense.<g>.faiss          FAISS index over the vectors
+    vectors.<g>.npy          float32 [chunks, dim] unit vectors: the one copy on disk
+    dense.<g>.faiss          HNSW graph over them, written without the vectors (large indexes only;
+                             a flat index is made from vectors.<g>.npy when opened)
     lexical.<g>/             bm25s index (plain .npy/.json files)
     embeddings.sqlite        embedding cache, shared by all generations
     build.lock               held while a build runs
@@ -81,6 +82,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     with atomic_file(path) as f:
         np.save(f, array, allow_pickle=False)
+
+
+def npy_blocks(path: Path, rows: int = 16_384) -> Iterator[np.ndarray]:
+    """The rows of a 2-d .npy file, `rows` at a time, read (not memory-mapped) so that a pass over a
+    large file keeps one block resident, not the whole file."""
+    with open(path, "rb") as f:
+        fmt = np.lib.format
+        try:
+            version = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+        except ValueError as exc:
+            raise IndexFormatError(f"{path.name} is unreadable ({exc}); {FIX}") from exc
+        if fortran or len(shape) != 2:
+            raise IndexFormatError(f"{path.name} is not a 2-d C-ordered array; {FIX}")
+        width = shape[1] * dtype.itemsize
+        for start in range(0, shape[0], rows):
+            n = min(rows, shape[0] - start)
+            data = f.read(n * width)
+            if len(data) != n * width:
+                raise IndexFormatError(f"{path.name} is truncated; {FIX}")
+            yield np.frombuffer(data, dtype=dtype).reshape(n, shape[1])
 
 
 def atomic_write_jsonl(path: Path, rows) -> np.ndarray:
