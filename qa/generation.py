@@ -533,14 +533,10 @@ def write_generation(
     else:  # a flat index is the vectors themselves: made from vectors.<g>.npy when the index is opened
         del files["dense"]
     prog.report("building lexical index", 0, 1)
-    table = store.JsonlTable(index_dir / files["chunks"], index_dir / files["chunk_offsets"])
-    try:
-        lexical = LexicalIndex.build(
-            (ChunkRow.from_dict(row).embed_text for row in table), k1=config.bm25_k1, b=config.bm25_b
-        )
-        lexical.save(index_dir / files["lexical"])
-    finally:
-        table.close()
+    # The chunk table just written, read as a stream: its pages are not mapped into this process.
+    texts = (ChunkRow.from_dict(row).embed_text for row in store.iter_jsonl(index_dir / files["chunks"]))
+    lexical = LexicalIndex.build(texts, k1=config.bm25_k1, b=config.bm25_b)
+    lexical.save(index_dir / files["lexical"])
 
     manifest = Manifest(
         generation=gen,

@@ -119,6 +119,14 @@ def atomic_write_jsonl(path: Path, rows) -> np.ndarray:
     return np.asarray(offsets, dtype=np.int64)
 
 
+def iter_jsonl(path: Path) -> Iterator[dict]:
+    """The rows of a JSON-lines file in order, read (not memory-mapped): one pass keeps a buffer
+    resident, not the whole file (a mapped file's pages count in the process's RSS)."""
+    with open(path, "rb") as f:
+        for line in f:
+            yield json.loads(line)
+
+
 class JsonlTable:
     """Random access to the rows of a JSON-lines file through a memory map.
 
