@@ -329,11 +329,11 @@ class PreviousGeneration:
 
     def __init__(self, index_dir: Path, manifest: Manifest):
         self.manifest = manifest
-        self._chunks = store.JsonlTable(index_dir / manifest.file("chunks"), index_dir / manifest.file("chunk_offsets"))
-        self._articles = store.JsonlTable(
-            index_dir / manifest.file("articles"), index_dir / manifest.file("article_offsets")
-        )
-        self._vectors = np.load(index_dir / manifest.file("vectors"), mmap_mode="r", allow_pickle=False)
+        # Read, not mapped: one pass over the old generation keeps one article's data resident, not the files.
+        path = {key: index_dir / name for key, name in manifest.files.items()}
+        self._chunks = store.JsonlTable(path["chunks"], path["chunk_offsets"], mapped=False)
+        self._articles = store.JsonlTable(path["articles"], path["article_offsets"], mapped=False)
+        self._vectors = store.NpyRows(path["vectors"])
         self._row_of = {aid: i for i, aid in enumerate(manifest.articles)}
         self._where = index_dir
 
@@ -351,7 +351,7 @@ class PreviousGeneration:
 
     def vectors(self, article_id: str) -> np.ndarray:
         lo, hi = self.manifest.articles[article_id].chunks
-        return self._vectors[lo:hi]
+        return self._vectors.rows(lo, hi)
 
     def record(self, article_id: str) -> dict:
         record = self._articles[self._row_of[article_id]]
@@ -362,6 +362,7 @@ class PreviousGeneration:
     def close(self) -> None:
         self._chunks.close()
         self._articles.close()
+        self._vectors.close()
 
 
 @dataclass
@@ -526,6 +527,7 @@ def write_generation(
     if spec["type"] == "hnsw":  # its graph only: the vectors are kept once, in vectors.<g>.npy (docs/SCALING.md)
         prog.report("building dense index", 0, 1)
         dense = build_dense(np.zeros((0, model.dim), dtype=np.float32), spec)
+        _presize_hnsw(dense, total)
         for block in store.npy_blocks(index_dir / files["vectors"]):
             dense.add(block)
         save_dense(dense, index_dir / files["dense"], with_vectors=False)
@@ -585,3 +587,24 @@ def _write_vectors(
                 row = hi
         if row != total:
             raise ValueError(f"{row} vector rows written, {total} planned")
+
+
+def _presize_hnsw(index, n: int) -> None:
+    """Give an empty HNSW index the capacity of n vectors before they are added block by block.
+
+    Why: each add() grows the vector storage and the link table, and a C++ vector
+    that outgrows its capacity doubles it while the old buffer is still held: the
+    dense stage of a build peaked at 3.5-3.9 KB a chunk instead of the index's 1.8
+    (docs/BENCHMARKS.md). Resizing up and back to zero keeps the capacity. The links
+    get 2M per vector at level 0 plus room for the upper levels (about 1/M of the
+    vectors, M links each per level), with a margin; past it, growth is as before.
+    """
+    import faiss
+
+    hnsw = faiss.downcast_index(index)
+    codes = faiss.downcast_index(hnsw.storage).codes
+    codes.resize(n * hnsw.d * 4)
+    codes.resize(0)
+    m = hnsw.hnsw.nb_neighbors(1)
+    hnsw.hnsw.neighbors.resize(n * (2 * m + 2))
+    hnsw.hnsw.neighbors.resize(0)
