@@ -112,8 +112,8 @@ Issue 14's goals (2026-12-03, this machine: AMD EPYC with AVX-512 BF16, **no AMX
 pieces/s and a full build ≥ 5× txtai's articles/s need AMX and **could not be measured here** (bf16 runs
 0.51–0.66× fp32 ONNX on this CPU; "AVX-512 BF16 without AMX" below); index bytes per article ≤ 0.7× txtai's:
 **not met** (qa 2,943 bytes a chunk after cutting the duplicate vectors, txtai 2,054 in the 2026-12-01 run);
-build peak RSS ≤ 2 GB at 200,000 articles: not measured, *extrapolated* 2.3–2.5 GB ("Index bytes on disk and
-build memory" below).
+build peak RSS ≤ 2 GB at 200,000 articles: not measured, *extrapolated* about 2,070 MiB from 20,000 and 60,000
+articles (304 and 699 MiB; "Index bytes on disk and build memory" below).
 
 ## Memory at large sizes
 
@@ -139,8 +139,9 @@ manifest.json into a memory-mapped table (the articles table already holds title
 
 `nice python -m bench.footprint --articles 2000,20000 --out /tmp/lean/fp-final.json` ("after", 2026-12-03
 08:24–08:29 UTC, commit a7becec) and the same with `--code /tmp/lean/base` (a `git archive` of b78f145, the code
-before these changes) for "before" (07:59–08:09 UTC); load average 6–13 (other engineers' jobs), so build seconds
-are noise; bytes and peak RSS are not. Each row is a
+before these changes) for "before" (07:59–08:09 UTC); then `nice python -m bench.footprint --articles ""
+--synthetic 60000` (08:32–08:44 UTC, commit a7becec); load average 6–13 (other engineers' jobs), so build seconds
+are noise; bytes and peak RSS (MiB) are not. Each row is a
 `qa build --full` in a fresh process with the tests' fake model (`QA_EMBEDDER=tests.support.fake:FakeEmbedder`:
 the build's own memory, not the model's); peak RSS is the child's VmHWM; bytes are one generation's files,
 the embedding cache aside. Synthetic articles are rotated copies of the news (`bench.data.scaled_rows`).
@@ -151,6 +152,7 @@ the embedding cache aside. Synthetic articles are rotated copies of the news (`b
 | after | 2,000 news | 6,094 | **99** | **8,969** | 1,880 | 1,058 | 4,680 | 0 (no file) | 1,021 |
 | before (b78f145) | 20,000 news | 68,518 | 656 | 16,208 | 2,156 | 1,171 | 5,262 | 6,195 (copy + links) | 1,088 |
 | after | 20,000 news | 68,518 | **304** | **10,946** | 2,156 | 1,171 | 5,262 | 932 (links only) | 1,088 |
+| after | 60,000 synthetic | 210,515 | **699** | **11,177** | 2,216 | 1,192 | 5,389 | 955 (links only) | 1,086 |
 
 Bytes per article of each file of one generation; the total also holds the manifest (285), the offset
 arrays and `chunk_article` (about 45).
@@ -182,14 +184,13 @@ arrays and `chunk_article` (about 45).
   ≤ 0.7× is **not met** and was not re-measured here (txtai is not installed on this machine). The vectors
   are 1,536 of those bytes in both tools; meeting it needs smaller vectors (e.g. float16 or SQ8 storage),
   which changes scores and was not in this change.
-- **200,000 articles were not built here**: chunking alone ran at 20–70 articles/s on this loaded machine,
-  so 200,000 would take one to three hours (a 60,000-article synthetic run was stopped after 10 minutes
-  for the same reason). *Extrapolated* linearly in chunks from the 20,000 row (3.43 chunks an article, 685,000
-  chunks): the sampler's per-chunk growth past the reading stage is 2.55 KB in the HNSW stage and about
-  0.9 KB of per-article state, so **about 2.3–2.5 GB at 200,000 articles: the ≤ 2 GB goal is probably not
-  met**. What would meet it: BM25 and HNSW are the two terms (each about 2.5 KB a chunk at its peak); the
-  HNSW storage could hold SQ8 codes instead of float32 (a quarter of 1,536 bytes; changes scores slightly),
-  and a sharded build (docs/SCALING.md §4) bounds both per shard.
+- **200,000 articles were not built here**: chunking ran at 70–115 articles/s on this loaded machine, so
+  200,000 would take 30–50 minutes, beyond the few minutes a benchmark may take here. *Extrapolated*
+  linearly in chunks from the 20,000 and 60,000 rows (2.78 KiB a chunk between them; 200,000 synthetic
+  articles make about 702,000 chunks): **about 2,070 MiB at 200,000 articles, at the edge of the ≤ 2 GB
+  goal: not shown met**. What would meet it with room: BM25 and HNSW are the two terms (each about 2.5 KB
+  a chunk at its peak); the HNSW storage could hold SQ8 codes instead of float32 (a quarter of 1,536
+  bytes; changes scores slightly), and a sharded build (docs/SCALING.md §4) bounds both per shard.
 
 ## Embedding at the CPU's limit: matrix units, no wasted word pieces
 
