@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": features.summary(),
         "threads": threads,
         "bf16_emulated": emulated,
+        "amx": features.bf16_faster,
         "gemm": {"size": args.gemm, "gflops": gflops},
         "mflop_per_word_piece": model_flops([102]) / 100 / 1e6,
         "paths": [asdict(r) for r in results],
@@ -157,8 +158,11 @@ def render(report: dict) -> str:
     """The report as markdown for docs/BENCHMARKS.md."""
     size, fp32, bf16 = report["gemm"]["size"], report["gemm"]["gflops"]["float32"], report["gemm"]["gflops"]["bfloat16"]
     warn = " **No bf16 units: torch emulates bf16 here; its figures say nothing about AMX.**"
+    if not report["bf16_emulated"] and not report.get("amx", True):
+        warn = " **No AMX: bf16 runs on AVX-512 BF16 here; its figures say nothing about AMX.**"
     lines = [
-        f"CPU: {report['cpu']}; {report['threads']} threads." + (warn if report["bf16_emulated"] else ""),
+        f"CPU: {report['cpu']}; {report['threads']} threads."
+        + (warn if report["bf16_emulated"] or not report.get("amx", True) else ""),
         "",
         f"GEMM {size}x{size}: fp32 {fp32:,.1f} GFLOP/s, bf16 {bf16:,.2f} GFLOP/s (bf16/fp32 {bf16 / fp32:.3f}x); "
         f"the model costs {report['mflop_per_word_piece']:.1f} MFLOP per word piece at 100 word pieces.",
@@ -172,6 +176,10 @@ def render(report: dict) -> str:
         cells += [f"{p['cosine_min_vs_st']:.5f}", f"{p['ceiling_word_pieces_per_s']:,.0f}"]
         cells += [f"{p['share_of_own_ceiling']:.1%}", f"{p['share_of_bf16_ceiling']:.1%}"]
         lines.append("| " + " | ".join(cells) + " |")
+    rate = {p["path"]: p["word_pieces_per_s"] for p in report["paths"]}
+    if rate.get("torch bf16") and rate.get("onnx fp32"):
+        ratio = rate["torch bf16"] / rate["onnx fp32"]
+        lines += ["", f"torch bf16 / ONNX fp32 word pieces/s: {ratio:.2f}x (same run)."]
     return "\n".join(lines)
 
 

@@ -49,7 +49,8 @@ txtai is never a dependency of qa: it runs in its own environment (`--txtai-pyth
 ## Decisions taken from these measurements
 
 - **ONNX Runtime is the default backend** (`QA_EMBED_BACKEND=auto|bf16|onnx|onnx-int8|sentence-transformers`;
-  `auto` takes bf16 only where the CPU has matrix units, last section). The graph is
+  `auto` takes bf16 only where the CPU has AMX matrix units; AVX-512 BF16 alone is slower than fp32 ONNX,
+  last section). The graph is
   exported once from the bundled model with `torch.onnx.export` (BERT with eager attention + mean pooling +
   L2 normalisation, dynamic batch and length), fused by onnxruntime's BERT optimizer (Attention,
   SkipLayerNorm, BiasGelu), checked against torch (1 − cosine ≤ 1e-4) and cached atomically in
@@ -107,14 +108,22 @@ qa/txtai ratios come from the same section.
   (HNSW, efSearch 2048 at that size, built in 70 s). On real embeddings recall is higher at a smaller beam
   (0.987 at 49,082 vectors with efSearch 384): the synthetic vectors are the harder case.
 
+Issue 14's goals (2026-12-03, this machine: AMD EPYC with AVX-512 BF16, **no AMX**): embedding ≥ 40,000 word
+pieces/s and a full build ≥ 5× txtai's articles/s need AMX and **could not be measured here** (bf16 runs
+0.51–0.66× fp32 ONNX on this CPU; "AVX-512 BF16 without AMX" below); index bytes per article ≤ 0.7× txtai's:
+**not met** (qa 2,943 bytes a chunk after cutting the duplicate vectors, txtai 2,054 in the 2026-12-01 run);
+build peak RSS ≤ 2 GB at 200,000 articles: not measured, *extrapolated* about 2,070 MiB from 20,000 and 60,000
+articles (304 and 699 MiB; "Index bytes on disk and build memory" below).
+
 ## Memory at large sizes
 
 Chunk texts, articles and per-chunk arrays are never Python objects: the chunk and article tables are
 memory-mapped JSON-lines files with offset arrays (8 bytes per row), `vectors.npy` and `chunk_article.npy`
 are memory-mapped, and BM25 is loaded with `mmap=True`. What grows in RAM per chunk:
 
-- the FAISS index, read whole: 1,536 bytes of vector plus about 270 bytes of HNSW links (1,808 bytes per
-  vector measured), i.e. about 1.8 GB at 1M chunks; the largest item;
+- the FAISS index: 1,536 bytes of vector plus about 270 bytes of HNSW links (1,808 bytes per vector
+  measured), i.e. about 1.8 GB at 1M chunks; the largest item. Since 2026-12-03 the vectors are read from
+  `vectors.npy` into it when the index is opened (the FAISS file holds only the links), the same heap as before;
 - the manifest's per-article map, parsed into Python dicts when an index is opened: about 800 bytes per
   article (23 MB for 30,509 articles; 8.4 MB of JSON), i.e. about 220 bytes per chunk here;
 - pages of the memory-mapped files that questions touch (BM25 postings, rows for passages), counted in RSS
@@ -122,14 +131,72 @@ are memory-mapped, and BM25 is loaded with `mmap=True`. What grows in RAM per ch
 
 Resident memory after the questions was about 4.5 KB per chunk at 100k chunks (model and libraries
 excluded; 4,241 bytes per chunk of growth between 11k and 112k chunks in this run). Two changes
-would cut it: open the FAISS index with
-`faiss.IO_FLAG_MMAP` (vectors stay on disk, paged on demand), and move the per-article map out of
+would cut it: search the memory-mapped `vectors.npy` instead of a heap copy (vectors stay on disk,
+paged on demand; FAISS's HNSW would need its storage pointed at the map), and move the per-article map out of
 manifest.json into a memory-mapped table (the articles table already holds title, source and date).
+
+## Index bytes on disk and build memory (lean index, streaming build)
+
+`nice python -m bench.footprint --articles 2000,20000 --out /tmp/lean/fp-final.json` ("after", 2026-12-03
+08:24–08:29 UTC, commit a7becec) and the same with `--code /tmp/lean/base` (a `git archive` of b78f145, the code
+before these changes) for "before" (07:59–08:09 UTC); then `nice python -m bench.footprint --articles ""
+--synthetic 60000` (08:32–08:44 UTC, commit a7becec); load average 6–13 (other engineers' jobs), so build seconds
+are noise; bytes and peak RSS (MiB) are not. Each row is a
+`qa build --full` in a fresh process with the tests' fake model (`QA_EMBEDDER=tests.support.fake:FakeEmbedder`:
+the build's own memory, not the model's); peak RSS is the child's VmHWM; bytes are one generation's files,
+the embedding cache aside. Synthetic articles are rotated copies of the news (`bench.data.scaled_rows`).
+
+| build | articles | chunks | peak RSS MB | bytes/article | chunks | articles | vectors | dense (FAISS) | lexical |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| before (b78f145) | 2,000 news | 6,094 | 141 | 13,649 | 1,880 | 1,058 | 4,680 | 4,680 (a copy) | 1,021 |
+| after | 2,000 news | 6,094 | **99** | **8,969** | 1,880 | 1,058 | 4,680 | 0 (no file) | 1,021 |
+| before (b78f145) | 20,000 news | 68,518 | 656 | 16,208 | 2,156 | 1,171 | 5,262 | 6,195 (copy + links) | 1,088 |
+| after | 20,000 news | 68,518 | **304** | **10,946** | 2,156 | 1,171 | 5,262 | 932 (links only) | 1,088 |
+| after | 60,000 synthetic | 210,515 | **699** | **11,177** | 2,216 | 1,192 | 5,389 | 955 (links only) | 1,086 |
+
+Bytes per article of each file of one generation; the total also holds the manifest (285), the offset
+arrays and `chunk_article` (about 45).
+
+- **Bytes per article: 0.66× (2,000 articles, exact index) and 0.68× (20,000, HNSW) of before.** The
+  vectors are on disk once: `vectors.<g>.npy` (1,536 bytes a chunk). A flat index (below 20,000 chunks) has
+  no FAISS file; it is made from the vectors when the index is opened (an `IndexFlatIP` filled from the
+  file in blocks: the same heap as reading the old FAISS file). An HNSW file holds only its graph
+  (`faiss.IO_FLAG_SKIP_STORAGE`: 272 bytes a chunk instead of 1,808) and gets its vectors back at open.
+  Indexes written before open as they are (their FAISS file keeps its copy) and the next incremental
+  build writes the lean format. RAM at query time is unchanged.
+- **What is still held twice or more**: the embedding cache (`embeddings.sqlite`, about 2,200 bytes a chunk:
+  a build cache, deletable, kept so that re-added text costs nothing), and the previous generation, kept one
+  build longer for readers that read the old manifest just before the commit (so, between two builds, the
+  directory holds two generations: about 2 × the table's bytes). Neither was changed.
+- **Peak RSS of the build: 0.70× (2,000) and 0.46× (20,000) of before.** The local build streams
+  (qa.builder): each article is chunked as it is read; its record and chunk rows go to a spill file, its chunks
+  are embedded in windows of 4,096 texts and its vectors appended to the spill; the writer reads the spill
+  and the previous generation article by article, writes `vectors.npy` without a memory map and reads it
+  back in blocks for HNSW, and reads the chunk table as a stream for BM25. What grows with the corpus is
+  the index under construction, plus per-article metadata (ids, hashes, titles: what the manifest records).
+  An in-process sampler (`/tmp/lean/phases.py`, not kept; 20,000 news articles, 68,518 chunks) put the
+  stages at: reading, chunking and embedding 122 MB (of which 60 MB the sampler's own copy of the news),
+  dense (HNSW) 304 MB, BM25 297 MB. HNSW had peaked at 396 MB: adding the vectors block by block let its C++
+  vectors double their capacity while holding the old buffer; the writer now gives the empty index its final
+  capacity first (`qa.generation._presize_hnsw`), 401 → 304 MB for the whole build at 20,000.
+- **Against txtai**: txtai's index was 2,054 bytes per chunk on qa's own chunks in the 2026-12-01 build
+  section above; qa's is now 2,943 per chunk at 2,000 articles (4,479 before), 1.43× txtai's: the issue's
+  ≤ 0.7× is **not met** and was not re-measured here (txtai is not installed on this machine). The vectors
+  are 1,536 of those bytes in both tools; meeting it needs smaller vectors (e.g. float16 or SQ8 storage),
+  which changes scores and was not in this change.
+- **200,000 articles were not built here**: chunking ran at 70–115 articles/s on this loaded machine, so
+  200,000 would take 30–50 minutes, beyond the few minutes a benchmark may take here. *Extrapolated*
+  linearly in chunks from the 20,000 and 60,000 rows (2.78 KiB a chunk between them; 200,000 synthetic
+  articles make about 702,000 chunks): **about 2,070 MiB at 200,000 articles, at the edge of the ≤ 2 GB
+  goal: not shown met**. What would meet it with room: BM25 and HNSW are the two terms (each about 2.5 KB
+  a chunk at its peak); the HNSW storage could hold SQ8 codes instead of float32 (a quarter of 1,536
+  bytes; changes scores slightly), and a sharded build (docs/SCALING.md §4) bounds both per shard.
 
 ## Embedding at the CPU's limit: matrix units, no wasted word pieces
 
-**AMD EPYC, AVX2 only, no matrix units: the bf16 path is emulated here.** Its speed on a CPU with AMX or
-AVX-512 BF16 cannot be measured on this machine; only its correctness and the choice of path can.
+**First machine (until 2026-12-02): AMD EPYC, AVX2 only, no matrix units: the bf16 path is emulated there.**
+Its speed on a CPU with AMX could not be measured; AVX-512 BF16 without AMX was measured on the next machine
+(subsection below).
 
 `nice python -m bench.limit --texts 512 --out /tmp/limit.json` (2026-12-01 21:05, one run, load average
 0.1 at its end; 2 threads; the 512 news chunks hold 41,941 word pieces; emulated bf16 ran the first 48 of
@@ -162,11 +229,56 @@ them, 4,011 word pieces, one round; the others best of 2):
 - **On the issue's AMX machine (its figures, not measured here)**: bf16 GEMM 1,178 GFLOP/s gives a ceiling
   of about 52,000 word pieces/s at 22.6 MFLOP; torch bf16 (batches of 32) at 19,988 is 38% of it,
   OpenVINO bf16 at 31,037 60%, ONNX fp32 at 10,412 20%. qa's bf16 path is torch's, for the reasons in
-  the commit (torch is already a dependency; it never runs fp32 while saying bf16). Where the units exist,
-  `auto` now builds new indexes with it (model id `sentence-transformers/all-MiniLM-L6-v2#bf16`).
+  the commit (torch is already a dependency; it never runs fp32 while saying bf16). Where the CPU has AMX,
+  `auto` builds new indexes with it (model id `sentence-transformers/all-MiniLM-L6-v2#bf16`).
 - The embedding table at the top of this file is from another run: 13,869 word pieces/s for ONNX there
   would be about 310 GFLOP/s, three times this run's fp32 GEMM, so that run's machine was evidently less
   contended or faster; compare figures within one run.
+
+### AVX-512 BF16 without AMX (AMD EPYC, 2026-12-03)
+
+The next machine has `avx512_bf16` and `avx512_vnni` but **no AMX**
+(`grep -o 'amx[a-z_0-9]*\\|avx512_bf16' /proc/cpuinfo` finds only `avx512_bf16`): bf16 runs natively, not
+emulated, but on vector units, not matrix units.
+
+`nice python -m bench.limit --texts 512 --out /tmp/lean/limit.json` (2026-12-03 07:35–07:40 UTC, 2 threads,
+**load average 5–6 on the 2 cores**: other engineers' jobs; the 512 news chunks hold 41,941 word pieces, best
+of 2 rounds each):
+
+| | fp32 | bf16 |
+| --- | --- | --- |
+| GEMM 2048×2048, torch (GFLOP/s) | 81.2 | 130.2 (1.60× fp32) |
+| ceiling at 22.6 MFLOP per word piece (word pieces/s) | 3,595 | 5,763 |
+
+| path | runtime | word pieces/s | share of own ceiling | share of bf16 ceiling | min cosine vs ST fp32 |
+| --- | --- | --- | --- | --- | --- |
+| ONNX fp32, one text per worker thread | onnxruntime 1.32.0 | 2,035 | 56.6% | 35.3% | 0.999999 |
+| sentence-transformers fp32, batches of 32 | torch 2.13.0 | 983 | 27.4% | 17.1% | 1.000000 |
+| torch bf16, bucketed batches of ≤ 32 | torch 2.13.0, AVX-512 BF16 | 1,352 | 23.5% | 23.5% | 0.99990 |
+
+A second, shorter run with the final code, `nice python -m bench.limit --texts 256 --gemm-seconds 3 --out
+/tmp/lean/limit2.json` (2026-12-03 08:13–08:22 UTC, load average 7–10, 256 chunks): GEMM fp32 24.9, bf16 49.7
+GFLOP/s (2.00×); ONNX fp32 1,044 word pieces/s (94.9% of its ceiling), sentence-transformers 361, torch bf16
+530 (24.1%, cosine 0.99992): **bf16 / ONNX fp32 0.51×**. Absolute rates fell with the load; the ratio kept its
+side. The script now prints the CPU line ("bf16 units without AMX"), warns that its bf16 figures say
+nothing about AMX, and prints the bf16 / ONNX fp32 ratio of the run.
+
+- **bf16 without AMX is slower than fp32 ONNX: 0.66× its word pieces/s in the same run.** AVX-512 BF16
+  doubles the multiply rate per instruction over fp32 FMA at best; torch's 2048² bf16 matmul reached only
+  1.60× fp32 (AMX gave 6.7× on the issue's machine), and the model's small matmuls (384 wide, length
+  ~100) lose more of it, while ONNX Runtime's fused fp32 graph wastes least. So **`auto` now takes bf16
+  only where the CPU has AMX** (`qa.cpu.BF16_FAST_UNITS`; `bf16_units` only says bf16 is native, for the
+  runtime label), and new indexes here get fp32 ONNX. `qa status` says "bf16 units without AMX".
+- **Cheap speedups tried on bf16** (`/tmp/lean/bf16_try.py`, not kept: 256 news chunks, best of 2, one run,
+  load 11, ONNX fp32 1,536 word pieces/s in it): bucket 8 / batch 32 (the default) 0.43× ONNX; bucket 16 /
+  batch 32 0.38×; bucket 32 / batch 64 0.62×; bucket 8 / batch 8 0.26×; `torch.backends.mkldnn.enabled = False`
+  0.07× (oneDNN is what runs bf16 here). Bigger batches help bf16 but not past fp32 ONNX, and bigger buckets
+  change the padded shape a text runs in (its vector, bit for bit), so the defaults stay. `torch.compile` was not
+  tried (a minute of compilation per shape, and the gap is 1.5×). ONNX Runtime has no bf16 CPU kernels for
+  these matmuls, and OpenVINO is not installed (a new dependency of ~100 MB; not tried).
+- **The issue's goals need AMX and could not be measured here**: 40,000 word pieces/s (≥ 70% of the bf16
+  ceiling) and a full build 5× txtai's articles/s. This CPU's bf16 ceiling is 5,763 word pieces/s under this
+  load; the fastest path here is fp32 ONNX at 57% of its own ceiling.
 
 ### What the title prefix and the sentence overlap buy
 

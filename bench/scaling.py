@@ -387,8 +387,8 @@ def ram_child(index_dir: Path) -> dict:
     import faiss  # noqa: F401
 
     from qa import store
-    from qa.dense import load_dense
     from qa.embed import MODEL_DIM
+    from qa.index import open_dense
     from qa.lexical import LexicalIndex
     from qa.manifest import read_manifest
 
@@ -408,7 +408,7 @@ def ram_child(index_dir: Path) -> dict:
     step("manifest")
     n = int(manifest.to_dict()["counts"]["chunks"])
     docs = int(manifest.to_dict()["counts"]["documents"])
-    dense = load_dense(index_dir / manifest.file("dense"), n, MODEL_DIM, store.FIX)
+    dense = open_dense(index_dir, manifest, MODEL_DIM)
     step("dense_index")
     lexical = LexicalIndex.load(index_dir / manifest.file("lexical"))
     step("bm25_open")

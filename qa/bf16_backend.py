@@ -4,7 +4,9 @@ Why torch and not OpenVINO: torch is already a dependency (OpenVINO would be a n
 one of ~100 MB), and torch reports what it ran: bf16 weights run as bf16, on the
 units where present and emulated (correct, slow) where not, never silently as fp32.
 The issue's measurements on an AMX machine (2 threads, 512 news chunks): 19,988 word
-pieces/s in batches of 32 against 10,412 for fp32 ONNX Runtime, cosine ≥ 0.9999.
+pieces/s in batches of 32 against 10,412 for fp32 ONNX Runtime, cosine ≥ 0.9999. On
+AVX-512 BF16 without AMX it is slower than fp32 ONNX (0.66x, docs/BENCHMARKS.md), so
+it is the default only with AMX (qa.cpu).
 
 Batches are length-sorted, so padding is small, and every text is padded to its own
 bucket (a multiple of BUCKET word pieces) whatever its batch-mates: a text then
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import settings
-from .cpu import cpu_features
+from .cpu import CpuFeatures, cpu_features
 from .onnx_backend import EmbedBackendError, _tokenizer
 
 BATCH_TEXTS = 32  # texts per forward pass
@@ -36,9 +38,15 @@ def torch_version() -> str:
         return "?"
 
 
-def runtime_label(units: bool) -> str:
+def runtime_label(features: CpuFeatures) -> str:
     """What runs the bf16 model on this machine, without loading it."""
-    return f"torch {torch_version()} bf16 " + ("on the matrix units" if units else "emulated (slow)")
+    if features.bf16_faster:
+        where = "on the matrix units"
+    elif features.bf16_units:
+        where = "on AVX-512 BF16 without AMX (slower than fp32 ONNX)"
+    else:
+        where = "emulated (slow)"
+    return f"torch {torch_version()} bf16 {where}"
 
 
 class Bf16Embedder:
@@ -67,7 +75,7 @@ class Bf16Embedder:
         self.model_id = BF16_MODEL_ID
         self.dim = MODEL_DIM
         features = cpu_features(with_torch=True)
-        self.runtime = runtime_label(features.bf16_units)
+        self.runtime = runtime_label(features)
         self._tok = _tokenizer(self.path)
         self._counter = WordPieceCounter(self.path)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads

@@ -7,10 +7,13 @@ shared with the Ray engine; this engine reads, chunks and embeds in-process.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import numpy as np
 
 from .chunk import Chunker
 from .config import Config
@@ -31,11 +34,11 @@ from .generation import (
     BuildReport,
     BuildStart,
     ChunkRow,
-    FreshArticles,
     PlannedArticle,
     PreviousGeneration,
     Progress,
     ProgressFn,
+    SpilledArticles,
     diff,
     embed_missing,
     nothing_changed,
@@ -121,77 +124,126 @@ def build_from(
 def _build(start: BuildStart, items, corpus_label: str, embedder, prog: Progress) -> BuildReport:
     report = BuildReport()
     prog.report("reading corpus", 0, 1)
-    articles: dict[str, Article] = {}
-    for item in items:
-        if isinstance(item, Skipped):
-            report.skipped.append(item)
-        elif item.id in articles:
-            report.skipped.append(duplicate_skip(item.id, item.path))
-        else:
-            articles[item.id] = item
-    plan = diff(start.old, {aid: a.hash for aid, a in articles.items()})
-    plan.apply_to(report)
-    if nothing_changed(start, plan, report):
-        prog.report("done", 1, 1)
-        return report
-
     model = ModelForBuild(embedder, start.model_id)
-    fresh = FreshArticles(model.dim())
-    ids = sorted(articles)
-    to_chunk = [aid for aid in ids if plan.is_fresh(aid)]
-    chunker = Chunker(word_piece_counter(model.known_id()), start.config)
-    bar = prog.bar("chunking", len(to_chunk))
-    prog.report("chunking", 0, len(to_chunk))
-    for done, aid in enumerate(to_chunk, 1):
-        fresh.add(articles[aid], [ChunkRow.from_chunk(c) for c in chunker.chunk(articles[aid])])
-        bar.update(1)
-        if done % 100 == 0:
-            prog.report("chunking", done, len(to_chunk))
-    bar.close()
+    metas: dict[str, ArticleMeta] = {}  # what the plan and the manifest need; the text goes to the spill
+    with tempfile.TemporaryDirectory(prefix=".tmp-build-", dir=start.index_dir) as spill_dir:  # collected if killed
+        fresh = SpilledArticles(Path(spill_dir) / "fresh.bin")
+        stream = _EmbedStream(start, model, fresh, prog)
+        try:
+            chunker = Chunker(word_piece_counter(model.known_id()), start.config)
+            for item in items:
+                if isinstance(item, Skipped):
+                    report.skipped.append(item)
+                elif item.id in metas:
+                    report.skipped.append(duplicate_skip(item.id, item.path))
+                else:
+                    metas[item.id] = ArticleMeta.of(item)
+                    if _is_fresh(start, item):
+                        rows = [ChunkRow.from_chunk(c) for c in chunker.chunk(item)]
+                        fresh.add(item, rows)
+                        stream.add(item.id, rows)
+            stream.flush()
+            report.embedded = stream.embedded
+            plan = diff(start.old, {aid: m.hash for aid, m in metas.items()})
+            plan.apply_to(report)
+            if nothing_changed(start, plan, report):
+                prog.report("done", 1, 1)
+                return report
+            _write(start, metas, plan, fresh, model, report, corpus_label, prog)
+        finally:
+            stream.close()
+            fresh.close()
+    return report
 
-    cache = EmbeddingCache(start.index_dir / CACHE, model.model_id(need_model=bool(to_chunk)), model.dim())
-    try:
-        by_hash, report.embedded = _vectors(list(fresh.all_rows()), cache, model, start.config, prog)
-    finally:
-        cache.close()
-    fresh.set_vectors(by_hash)
 
+def _is_fresh(start: BuildStart, article: Article) -> bool:
+    """True if the article must be chunked and embedded (new or changed): Plan.is_fresh, known while streaming."""
+    entry = start.old.articles.get(article.id) if start.old is not None else None
+    return entry is None or entry.hash != article.hash
+
+
+def _write(start, metas: dict[str, ArticleMeta], plan, fresh: SpilledArticles, model, report, corpus_label, prog):
     previous = PreviousGeneration(start.index_dir, start.old) if start.old is not None else None
     try:
         planned = [
-            PlannedArticle(ArticleMeta.of(articles[aid]), len(fresh.rows(aid)), fresh)
+            PlannedArticle(metas[aid], fresh.n_chunks(aid), fresh)
             if plan.is_fresh(aid)
-            else PlannedArticle(ArticleMeta.of(articles[aid]), previous.n_chunks(aid), previous)
-            for aid in ids
+            else PlannedArticle(metas[aid], previous.n_chunks(aid), previous)
+            for aid in sorted(metas)
         ]
-        info = model_info(cache.model_id, cache.dim, start.config)
+        info = model_info(model.model_id(need_model=False), model.dim(), start.config)
         write_generation(start, planned, info, report, corpus_label, prog)
     finally:
         if previous is not None:
             previous.close()
-    return report
 
 
-def _vectors(rows: list[ChunkRow], cache: EmbeddingCache, model: ModelForBuild, config: Config, prog: Progress):
-    """Vectors by chunk hash, from the cache or the model; and how many texts the model embedded."""
-    texts = {r.hash: r.embed_text for r in rows}
-    known = cache.get_many(texts)
-    missing = {h: t for h, t in texts.items() if h not in known}
-    if missing:
-        bar = prog.bar("embedding", len(missing))
-        prog.report("embedding", 0, len(missing))
-        done = 0
+class _EmbedStream:
+    """Embeds the chunks of fresh articles a window at a time, as they are read; vectors go to the spill.
 
-        def committed(batch: dict) -> None:
-            nonlocal done
-            cache.put_many(batch.items())  # committed per batch: a killed build resumes here
-            done += len(batch)
-            bar.update(len(batch))
-            prog.report("embedding", done, len(missing))
+    A window of WINDOW_TEXTS chunks bounds what waits in memory, and is large
+    enough for embed_missing's longest-first batches to waste little padding.
+    Vectors come from the embedding cache when it has them, else from the model;
+    new ones are committed to the cache per batch, so a killed build resumes.
+    """
 
-        known.update(embed_missing(missing, model.get(), config.embed_batch, committed))
-        bar.close()
-    return known, len(missing)
+    WINDOW_TEXTS = 4096
+
+    def __init__(self, start: BuildStart, model: ModelForBuild, fresh: SpilledArticles, prog: Progress):
+        self.start, self.model, self.fresh, self.prog = start, model, fresh, prog
+        self.pending: list[tuple[str, list[ChunkRow]]] = []
+        self.pending_texts = 0
+        self.embedded = 0  # distinct texts the model embedded
+        self.queued = 0  # chunks read so far (the progress total grows as the corpus is read)
+        self.done = 0
+        self._cache: EmbeddingCache | None = None
+        self._bar = None
+
+    def add(self, article_id: str, rows: list[ChunkRow]) -> None:
+        self.pending.append((article_id, rows))
+        self.pending_texts += len(rows)
+        self.queued += len(rows)
+        if self.pending_texts >= self.WINDOW_TEXTS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        cache = self._open_cache()
+        texts = {r.hash: r.embed_text for _, rows in self.pending for r in rows}
+        known = cache.get_many(texts)
+        missing = {h: t for h, t in texts.items() if h not in known}
+        self.done += len(texts) - len(missing)
+        self.prog.report("embedding", self.done, self.queued)
+        if missing:
+            if self._bar is None:
+                self._bar = self.prog.bar("embedding", None)
+
+            def committed(batch: dict) -> None:
+                cache.put_many(batch.items())  # committed per batch: a killed build resumes here
+                self.done += len(batch)
+                self._bar.update(len(batch))
+                self.prog.report("embedding", self.done, self.queued)
+
+            known.update(embed_missing(missing, self.model.get(), self.start.config.embed_batch, committed))
+            self.embedded += len(missing)
+        dim = self.model.dim()
+        for aid, rows in self.pending:
+            vecs = [known[r.hash] for r in rows]
+            self.fresh.set_vectors(aid, np.stack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32))
+        self.pending, self.pending_texts = [], 0
+
+    def _open_cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            model_id = self.model.model_id(need_model=True)
+            self._cache = EmbeddingCache(self.start.index_dir / CACHE, model_id, self.model.dim())
+        return self._cache
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        if self._cache is not None:
+            self._cache.close()
 
 
 class ModelForBuild:

@@ -1,8 +1,13 @@
 """The CPU's features that decide how the bundled model embeds, read at run time.
 
-Why: bf16 matrix units (Intel AMX, AVX-512 BF16) run the model's matmuls several
-times faster than fp32 (docs/BENCHMARKS.md); without them bf16 is emulated and
-far slower, so a new index gets bf16 vectors only where the units exist.
+Why: bf16 is the default for a new index only where it beats fp32 ONNX Runtime,
+and that takes matrix units (Intel AMX): on an AMX machine torch bf16 embedded
+19,988 word pieces/s against 10,412 for ONNX fp32 (issue 14). AVX-512 BF16
+alone runs bf16 natively but is no faster: on an AMD EPYC with avx512_bf16 and
+no AMX, bf16 GEMM ran only 1.6x fp32 GEMM and torch bf16 embedded 0.66x ONNX
+fp32's word pieces/s (`python -m bench.limit`, docs/BENCHMARKS.md, 2026-12-03).
+Without either, torch emulates bf16, far slower still. So BF16_FAST_UNITS (AMX)
+decide the default, BF16_UNITS only whether bf16 is native or emulated.
 The flags come from /proc/cpuinfo (Linux); torch's own dispatch level is added
 only when asked, because importing torch costs seconds and `import qa` stays light.
 """
@@ -15,7 +20,8 @@ from pathlib import Path
 
 # Flags that matter to embedding, in the order they are reported.
 RELEVANT = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "avx512f", "avx_vnni", "avx2", "fma")
-BF16_UNITS = ("amx_bf16", "avx512_bf16")  # either one makes the bf16 path fast
+BF16_UNITS = ("amx_bf16", "avx512_bf16")  # either one runs bf16 natively (not emulated)
+BF16_FAST_UNITS = ("amx_bf16",)  # only these make bf16 faster than fp32 ONNX Runtime (measured, see above)
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,21 @@ class CpuFeatures:
 
     @property
     def bf16_units(self) -> bool:
+        """bf16 runs natively (AMX or AVX-512 BF16), not emulated."""
         return any(f in self.flags for f in BF16_UNITS)
+
+    @property
+    def bf16_faster(self) -> bool:
+        """bf16 runs on matrix units (AMX), faster than fp32: the default for a new index."""
+        return any(f in self.flags for f in BF16_FAST_UNITS)
 
     def summary(self) -> str:
         """A short label for logs and `qa status`, e.g. "avx2, fma; no bf16 units; torch AVX2"."""
         parts = [", ".join(self.flags) if self.flags else ("no relevant flags" if self.known else "flags unknown")]
-        parts.append("bf16 units" if self.bf16_units else "no bf16 units")
+        if self.bf16_faster:
+            parts.append("bf16 matrix units")
+        else:
+            parts.append("bf16 units without AMX" if self.bf16_units else "no bf16 units")
         if self.torch_capability:
             parts.append(f"torch {self.torch_capability}")
         return "; ".join(parts)
@@ -77,5 +92,5 @@ def cpu_features(with_torch: bool = False) -> CpuFeatures:
 
 
 def bf16_fast() -> bool:
-    """True where the CPU has bf16 matrix units: the decision for a new index's model (see qa.embed)."""
-    return cpu_features().bf16_units
+    """True where the CPU has bf16 matrix units (AMX): the decision for a new index's model (see qa.embed)."""
+    return cpu_features().bf16_faster

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +66,14 @@ def build_dense(vectors: np.ndarray, spec: dict):
     return index
 
 
-def save_dense(index, path: Path) -> None:
+def save_dense(index, path: Path, with_vectors: bool = True) -> None:
+    """Write index to path atomically; with_vectors=False writes an HNSW graph without its vectors
+    (the index keeps them in vectors.<g>.npy; load_dense gives them back)."""
     faiss = _faiss()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        faiss.write_index(index, tmp)
+        faiss.write_index(index, tmp, 0 if with_vectors else faiss.IO_FLAG_SKIP_STORAGE)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -79,12 +82,23 @@ def save_dense(index, path: Path) -> None:
         raise
 
 
-def load_dense(path: Path, expected: int, dim: int, fix: str):
+def load_dense(path: Path, expected: int, dim: int, fix: str, vectors: Iterable[np.ndarray] = ()):
+    """Read a FAISS file; an HNSW graph written without its vectors gets them from `vectors` (blocks of rows)."""
     faiss = _faiss()
     try:
         index = faiss.read_index(str(path))
     except (RuntimeError, OSError) as exc:
         raise IndexFormatError(f"dense index {path.name} is missing or corrupt; {fix}") from exc
+    if isinstance(index, faiss.IndexHNSW) and index.storage is None:
+        storage = faiss.IndexFlat(index.d, index.metric_type)
+        for block in vectors:
+            storage.add(np.ascontiguousarray(block, dtype=np.float32))
+        if storage.ntotal != index.ntotal:
+            raise IndexFormatError(
+                f"dense index {path.name} links {index.ntotal} vectors, {storage.ntotal} were found; {fix}"
+            )
+        storage.this.disown()  # the HNSW index owns and frees it
+        index.storage, index.own_fields = storage, True
     if index.ntotal != expected or index.d != dim:
         raise IndexFormatError(
             f"dense index {path.name} holds {index.ntotal} vectors of dim {index.d}, "

@@ -185,7 +185,7 @@ def runtime(model_id: str) -> str:
     if model_id == BF16_MODEL_ID:
         from .bf16_backend import runtime_label
 
-        return runtime_label(_cpu.bf16_fast())
+        return runtime_label(_cpu.cpu_features())
     if model_id == INT8_MODEL_ID:
         return f"onnxruntime {_version('onnxruntime')} int8"
     if model_id == MODEL_ID:
@@ -332,7 +332,7 @@ def _load_bf16() -> Embedder:
 
     if not _cpu.bf16_fast():
         log.warning(
-            "this index's model is bf16 but this CPU has no bf16 units: it runs emulated, slowly "
+            "this index's model is bf16 but this CPU has no bf16 matrix units (AMX): it runs slower than fp32 "
             "(fine for questions; a build is better rebuilt with fp32: QA_EMBED_BACKEND=onnx qa build --full)"
         )
     try:

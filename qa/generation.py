@@ -15,6 +15,7 @@ same index, rests on one copy of the code that writes it.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -347,11 +348,11 @@ class PreviousGeneration:
 
     def __init__(self, index_dir: Path, manifest: Manifest):
         self.manifest = manifest
-        self._chunks = store.JsonlTable(index_dir / manifest.file("chunks"), index_dir / manifest.file("chunk_offsets"))
-        self._articles = store.JsonlTable(
-            index_dir / manifest.file("articles"), index_dir / manifest.file("article_offsets")
-        )
-        self._vectors = np.load(index_dir / manifest.file("vectors"), mmap_mode="r", allow_pickle=False)
+        # Read, not mapped: one pass over the old generation keeps one article's data resident, not the files.
+        path = {key: index_dir / name for key, name in manifest.files.items()}
+        self._chunks = store.JsonlTable(path["chunks"], path["chunk_offsets"], mapped=False)
+        self._articles = store.JsonlTable(path["articles"], path["article_offsets"], mapped=False)
+        self._vectors = store.NpyRows(path["vectors"])
         self._row_of = {aid: i for i, aid in enumerate(manifest.articles)}
         self._where = index_dir
 
@@ -369,7 +370,7 @@ class PreviousGeneration:
 
     def vectors(self, article_id: str) -> np.ndarray:
         lo, hi = self.manifest.articles[article_id].chunks
-        return self._vectors[lo:hi]
+        return self._vectors.rows(lo, hi)
 
     def record(self, article_id: str) -> dict:
         record = self._articles[self._row_of[article_id]]
@@ -380,38 +381,70 @@ class PreviousGeneration:
     def close(self) -> None:
         self._chunks.close()
         self._articles.close()
+        self._vectors.close()
 
 
-class FreshArticles:
-    """New and changed articles held in memory by the local engine: records, rows, and vectors once embedded."""
+@dataclass
+class _Spilled:
+    """Where one article's data waits in a spill file: (offset, length) in bytes of each part."""
 
-    def __init__(self, dim: int):
-        self.dim = dim
-        self._records: dict[str, dict] = {}
-        self._rows: dict[str, list[ChunkRow]] = {}
-        self._vectors: dict[str, np.ndarray] = {}
+    record: tuple[int, int]
+    rows: tuple[int, int]
+    n_rows: int
+    vectors: tuple[int, int] | None = None
+    dim: int = 0
 
-    def add(self, article: Article, rows: list[ChunkRow]) -> None:
-        self._records[article.id] = article_record(article)
-        self._rows[article.id] = rows
 
-    def all_rows(self) -> Iterator[ChunkRow]:
-        for rows in self._rows.values():
-            yield from rows
+class SpilledArticles:
+    """New and changed articles of a local build, waiting in a spill file until the writer reads them.
 
-    def set_vectors(self, by_hash: Mapping[str, np.ndarray]) -> None:
-        for aid, rows in self._rows.items():
-            vecs = [by_hash[r.hash] for r in rows]
-            self._vectors[aid] = np.stack(vecs) if vecs else np.zeros((0, self.dim), dtype=np.float32)
+    Why: the build then holds a few offsets per article, not the corpus's text,
+    chunk rows and vectors, so its memory does not grow with the corpus (the
+    Ray driver spills the same way). Records and rows are appended as articles
+    are chunked, vectors once their embedding window is done.
+    """
 
-    def rows(self, article_id: str) -> list[ChunkRow]:
-        return self._rows[article_id]
+    def __init__(self, path: Path):
+        self._file = open(path, "w+b")  # noqa: SIM115 - closed by close(), after the writer has read it
+        self._at: dict[str, _Spilled] = {}
+
+    def _append(self, data: bytes) -> tuple[int, int]:
+        self._file.seek(0, 2)
+        at = (self._file.tell(), len(data))
+        self._file.write(data)
+        return at
+
+    def _read(self, at: tuple[int, int]) -> bytes:
+        self._file.seek(at[0])
+        return self._file.read(at[1])
+
+    def add(self, article: Article, rows: Sequence[ChunkRow]) -> None:
+        record = json.dumps(article_record(article), ensure_ascii=False).encode("utf-8")
+        table = json.dumps([r.to_dict() for r in rows], ensure_ascii=False).encode("utf-8")
+        self._at[article.id] = _Spilled(self._append(record), self._append(table), len(rows))
+
+    def set_vectors(self, article_id: str, vectors: np.ndarray) -> None:
+        at = self._at[article_id]
+        at.vectors, at.dim = self._append(np.ascontiguousarray(vectors, dtype=np.float32).tobytes()), vectors.shape[1]
+
+    def n_chunks(self, article_id: str) -> int:
+        return self._at[article_id].n_rows
+
+    def rows(self, article_id: str) -> Iterator[ChunkRow]:
+        for row in json.loads(self._read(self._at[article_id].rows)):
+            yield ChunkRow.from_dict(row)
 
     def vectors(self, article_id: str) -> np.ndarray:
-        return self._vectors[article_id]
+        at = self._at[article_id]
+        if at.vectors is None:
+            raise ValueError(f"article {article_id!r} was never embedded")
+        return np.frombuffer(self._read(at.vectors), dtype=np.float32).reshape(at.n_rows, at.dim)
 
     def record(self, article_id: str) -> dict:
-        return self._records[article_id]
+        return json.loads(self._read(self._at[article_id].record))
+
+    def close(self) -> None:
+        self._file.close()
 
 
 # --- embedding ----------------------------------------------------------------------------------------
@@ -507,21 +540,24 @@ def write_generation(
     for a_row, entry in enumerate(entries.values()):
         chunk_article[entry.chunks[0] : entry.chunks[1]] = a_row
     store.atomic_save_npy(index_dir / files["chunk_article"], chunk_article)
-    vectors = _write_vectors(index_dir / files["vectors"], articles, entries, model.dim)
+    _write_vectors(index_dir / files["vectors"], articles, entries, model.dim)
 
     spec = index_spec(total, config)
-    prog.report("building dense index", 0, 1)
-    save_dense(build_dense(vectors, spec), index_dir / files["dense"])
-    del vectors
+    if spec["type"] == "hnsw":  # its graph only: the vectors are kept once, in vectors.<g>.npy (docs/SCALING.md)
+        prog.report("building dense index", 0, 1)
+        dense = build_dense(np.zeros((0, model.dim), dtype=np.float32), spec)
+        _presize_hnsw(dense, total)
+        for block in store.npy_blocks(index_dir / files["vectors"]):
+            dense.add(block)
+        save_dense(dense, index_dir / files["dense"], with_vectors=False)
+        del dense
+    else:  # a flat index is the vectors themselves: made from vectors.<g>.npy when the index is opened
+        del files["dense"]
     prog.report("building lexical index", 0, 1)
-    table = store.JsonlTable(index_dir / files["chunks"], index_dir / files["chunk_offsets"])
-    try:
-        lexical = LexicalIndex.build(
-            (ChunkRow.from_dict(row).embed_text for row in table), k1=config.bm25_k1, b=config.bm25_b
-        )
-        lexical.save(index_dir / files["lexical"])
-    finally:
-        table.close()
+    # The chunk table just written, read as a stream: its pages are not mapped into this process.
+    texts = (ChunkRow.from_dict(row).embed_text for row in store.iter_jsonl(index_dir / files["chunks"]))
+    lexical = LexicalIndex.build(texts, k1=config.bm25_k1, b=config.bm25_b)
+    lexical.save(index_dir / files["lexical"])
 
     manifest = Manifest(
         generation=gen,
@@ -547,11 +583,10 @@ def write_generation(
 
 def _write_vectors(
     path: Path, articles: Sequence[PlannedArticle], entries: Mapping[str, ArticleEntry], dim: int
-) -> np.ndarray:
-    """Fill vectors.<g>.npy article by article through a memory map; returns it opened read-only."""
+) -> None:
+    """Write vectors.<g>.npy article by article, in row order: one article's block in memory at a time."""
     total = sum(p.n_chunks for p in articles)
     with store.atomic_file(path) as f:
-        header_at = f.tell()
         np.lib.format.write_array_header_1_0(
             f,
             {
@@ -560,18 +595,35 @@ def _write_vectors(
                 "shape": (total, dim),
             },
         )
-        offset = f.tell() - header_at
-        f.truncate(offset + total * dim * 4)
-        f.flush()
-        if total:
-            out = np.memmap(f, dtype=np.float32, mode="r+", offset=offset, shape=(total, dim))
-            for planned in articles:
-                lo, hi = entries[planned.meta.id].chunks
-                if hi > lo:
-                    block = np.asarray(planned.data.vectors(planned.meta.id), dtype=np.float32)
-                    if block.shape != (hi - lo, dim):
-                        raise ValueError(f"article {planned.meta.id!r}: vectors of shape {block.shape}")
-                    out[lo:hi] = block
-            out.flush()
-            del out
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+        row = 0
+        for planned in articles:
+            lo, hi = entries[planned.meta.id].chunks
+            if hi > lo:
+                block = np.asarray(planned.data.vectors(planned.meta.id), dtype=np.float32)
+                if block.shape != (hi - lo, dim) or lo != row:
+                    raise ValueError(f"article {planned.meta.id!r}: vectors of shape {block.shape} at row {row}")
+                f.write(np.ascontiguousarray(block).tobytes())
+                row = hi
+        if row != total:
+            raise ValueError(f"{row} vector rows written, {total} planned")
+
+
+def _presize_hnsw(index, n: int) -> None:
+    """Give an empty HNSW index the capacity of n vectors before they are added block by block.
+
+    Why: each add() grows the vector storage and the link table, and a C++ vector
+    that outgrows its capacity doubles it while the old buffer is still held: the
+    dense stage of a build peaked at 3.5-3.9 KB a chunk instead of the index's 1.8
+    (docs/BENCHMARKS.md). Resizing up and back to zero keeps the capacity. The links
+    get 2M per vector at level 0 plus room for the upper levels (about 1/M of the
+    vectors, M links each per level), with a margin; past it, growth is as before.
+    """
+    import faiss
+
+    hnsw = faiss.downcast_index(index)
+    codes = faiss.downcast_index(hnsw.storage).codes
+    codes.resize(n * hnsw.d * 4)
+    codes.resize(0)
+    m = hnsw.hnsw.nb_neighbors(1)
+    hnsw.hnsw.neighbors.resize(n * (2 * m + 2))
+    hnsw.hnsw.neighbors.resize(0)

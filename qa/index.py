@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .dense import load_dense
+from .dense import build_dense, load_dense
 from .domain import Article
 from .embed import check_model
 from .errors import IndexFormatError
@@ -54,7 +54,7 @@ class Index:
         if self.vectors.shape != (n_chunks, self.dim) or self.chunk_article.shape != (n_chunks,):
             raise IndexFormatError(f"index arrays in {index_dir} do not match the manifest; {fix}")
         self.dense_spec = manifest.dense
-        self.dense = load_dense(index_dir / manifest.file("dense"), n_chunks, self.dim, fix)
+        self.dense = open_dense(index_dir, manifest, self.dim)
         try:
             self.lexical = LexicalIndex.load(index_dir / manifest.file("lexical"))
         except Exception as exc:  # noqa: BLE001 - bm25s raises many kinds on bad files
@@ -135,6 +135,25 @@ class Index:
     def close(self) -> None:
         self.chunks.close()
         self.articles.close()
+
+
+def open_dense(index_dir: Path, manifest: Manifest, dim: int):
+    """The generation's FAISS index, its vectors read once from vectors.<g>.npy.
+
+    This qa writes no FAISS file for a flat index (it is the vectors: made here)
+    and an HNSW file without its vectors (they are given back here), so the
+    vectors are on disk once. An older generation's FAISS file holds its own
+    copy of them and is read as it is.
+    """
+    blocks = store.npy_blocks(index_dir / manifest.file("vectors"))  # read only if needed
+    if "dense" in manifest.files:
+        return load_dense(index_dir / manifest.file("dense"), manifest.chunks, dim, store.FIX, blocks)
+    if manifest.dense["type"] != "flat":
+        raise IndexFormatError(f"the manifest of {index_dir} names no file for its HNSW index; {store.FIX}")
+    index = build_dense(np.zeros((0, dim), dtype=np.float32), manifest.dense)
+    for block in blocks:
+        index.add(block)
+    return index
 
 
 def _day(value: str | None) -> int:

@@ -19,7 +19,8 @@ from .store import FIX
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-FILE_KEYS = ("chunks", "chunk_offsets", "articles", "article_offsets", "chunk_article", "vectors", "dense", "lexical")
+FILE_KEYS = ("chunks", "chunk_offsets", "articles", "article_offsets", "chunk_article", "vectors", "lexical")
+OPTIONAL_FILE_KEYS = ("dense",)  # an HNSW graph; a flat index has no file of its own (qa.index.open_dense)
 
 
 class _Problem(ValueError):
@@ -199,7 +200,7 @@ class Manifest:
         if prev is not None:
             _count(prev, "previous_generation")
         files = _object(data["files"], "files")
-        for key in FILE_KEYS:
+        for key in FILE_KEYS + tuple(k for k in OPTIONAL_FILE_KEYS if k in files):
             name = files.get(key)
             # Plain names only: a manifest must never point a reader outside the index directory.
             if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
@@ -228,6 +229,8 @@ class Manifest:
             or (dense["type"] == "hnsw" and not (isinstance(dense.get("efSearch"), int) and dense["efSearch"] >= 0))
         ):
             raise _Problem("'dense' does not describe a flat or HNSW index")
+        if dense["type"] == "hnsw" and "dense" not in files:
+            raise _Problem("'files.dense' is missing for its HNSW index")
         sizes = data.get("sizes")
         if sizes is not None and not (
             isinstance(sizes, dict)

@@ -8,8 +8,9 @@ Layout (``<g>`` is the generation number of a build):
     articles.<g>.jsonl       cleaned articles (cited text), one per line
     articles.<g>.offsets.npy
     chunk_article.<g>.npy    int32 article row of each chunk (filters, dedup)
-    vectors.<g>.npy          float32 [chunks, dim] unit vectors
-    dense.<g>.faiss          FAISS index over the vectors
+    vectors.<g>.npy          float32 [chunks, dim] unit vectors: the one copy on disk
+    dense.<g>.faiss          HNSW graph over them, written without the vectors (large indexes only;
+                             a flat index is made from vectors.<g>.npy when opened)
     lexical.<g>/             bm25s index (plain .npy/.json files)
     embeddings.sqlite        embedding cache, shared by all generations
     build.lock               held while a build runs
@@ -83,6 +84,52 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array, allow_pickle=False)
 
 
+class NpyRows:
+    """Rows of a 2-d .npy file, read on demand (not memory-mapped).
+
+    Why: the touched pages of a memory map count in the process's RSS; a build
+    that passes over a large file once keeps only what it asked for resident.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        fmt = np.lib.format
+        try:
+            version = fmt.read_magic(self._file)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, self.dtype = read(self._file)
+        except ValueError as exc:
+            self._file.close()
+            raise IndexFormatError(f"{path.name} is unreadable ({exc}); {FIX}") from exc
+        if fortran or len(shape) != 2:
+            self._file.close()
+            raise IndexFormatError(f"{path.name} is not a 2-d C-ordered array; {FIX}")
+        self.shape: tuple[int, int] = shape
+        self._start = self._file.tell()
+        self._width = shape[1] * self.dtype.itemsize
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows [lo, hi) as a new array."""
+        data = os.pread(self._file.fileno(), (hi - lo) * self._width, self._start + lo * self._width)
+        if len(data) != (hi - lo) * self._width:
+            raise IndexFormatError(f"{self.path.name} is truncated; {FIX}")
+        return np.frombuffer(data, dtype=self.dtype).reshape(hi - lo, self.shape[1])
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def npy_blocks(path: Path, rows: int = 16_384) -> Iterator[np.ndarray]:
+    """The rows of a 2-d .npy file, `rows` at a time: one block resident, not the whole file."""
+    table = NpyRows(path)
+    try:
+        for lo in range(0, table.shape[0], rows):
+            yield table.rows(lo, min(lo + rows, table.shape[0]))
+    finally:
+        table.close()
+
+
 def atomic_write_jsonl(path: Path, rows) -> np.ndarray:
     """Write rows as JSON lines; return the byte offset of each line (plus the end)."""
     offsets = [0]
@@ -96,6 +143,14 @@ def atomic_write_jsonl(path: Path, rows) -> np.ndarray:
     return np.asarray(offsets, dtype=np.int64)
 
 
+def iter_jsonl(path: Path) -> Iterator[dict]:
+    """The rows of a JSON-lines file in order, read (not memory-mapped): one pass keeps a buffer
+    resident, not the whole file (a mapped file's pages count in the process's RSS)."""
+    with open(path, "rb") as f:
+        for line in f:
+            yield json.loads(line)
+
+
 class JsonlTable:
     """Random access to the rows of a JSON-lines file through a memory map.
 
@@ -103,7 +158,8 @@ class JsonlTable:
     resident memory (its offsets), not a million Python objects.
     """
 
-    def __init__(self, path: Path, offsets_path: Path):
+    def __init__(self, path: Path, offsets_path: Path, mapped: bool = True):
+        """mapped=False reads each row with pread instead: for one pass over a large table (a build)."""
         self.path = path
         try:
             self.offsets = np.load(offsets_path, mmap_mode="r", allow_pickle=False)
@@ -113,7 +169,7 @@ class JsonlTable:
         if len(self.offsets) == 0 or int(self.offsets[-1]) != size:
             raise IndexFormatError(f"index table {path.name} is truncated or altered; {FIX}")
         self._file = open(path, "rb")
-        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size and mapped else None
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -122,8 +178,9 @@ class JsonlTable:
         if not 0 <= row < len(self):
             raise IndexError(row)
         a, b = int(self.offsets[row]), int(self.offsets[row + 1])
+        data = self._map[a:b] if self._map is not None else os.pread(self._file.fileno(), b - a, a)
         try:
-            return json.loads(self._map[a:b])
+            return json.loads(data)
         except ValueError as exc:
             raise IndexFormatError(f"index table {self.path.name} is corrupt at row {row}; {FIX}") from exc
 

@@ -287,3 +287,17 @@ def test_limit_counts_the_encoders_matmul_flops_and_renders_its_report():
     )
     assert "emulates bf16" in text and "| p | r | 2 | 10 |" in text
     assert 400 < sum(wordpieces.is_dev(f"q-{i}") for i in range(1000)) < 600  # the sha256 split halves a set
+
+
+def test_footprint_counts_one_generation_by_role_and_renders(tmp_path):
+    """bench.footprint: a fresh `qa build` child, its peak RSS, and bytes per article of the live generation only."""
+    from bench import footprint
+
+    result = footprint.measure_build(ROWS, len(ROWS), False, tmp_path)
+    assert result.chunks >= len(ROWS) and result.peak_rss_mb > 0
+    assert result.bytes_by_role["vectors"] > 0 and "dense" not in result.bytes_by_role  # flat: no FAISS file
+    assert result.index_bytes == sum(result.bytes_by_role.values())
+    assert result.bytes_per_article == result.index_bytes / len(ROWS)
+    assert not (tmp_path / f"index{len(ROWS)}").exists()  # cleaned up
+    row = footprint.render([result]).splitlines()[-1]
+    assert row.startswith(f"| {len(ROWS)} news | {result.chunks} |")

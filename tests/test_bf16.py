@@ -85,6 +85,14 @@ def test_cpu_flags_decide_the_default_model(monkeypatch):
     assert cpu.CpuFeatures(flags, True).bf16_units and "amx_bf16" in flags
     assert not cpu.CpuFeatures(cpu.parse_flags("flags : fpu avx avx2 fma\n"), True).bf16_units
     assert cpu.parse_flags("no flags here") == ()
+    assert cpu.CpuFeatures(flags, True).bf16_faster
+    # AVX-512 BF16 without AMX runs bf16 natively but slower than fp32 ONNX (docs/BENCHMARKS.md): fp32 by default.
+    epyc = cpu.parse_flags("flags : fpu avx2 fma avx512f avx512_vnni avx512_bf16\n")
+    assert cpu.CpuFeatures(epyc, True).bf16_units and not cpu.CpuFeatures(epyc, True).bf16_faster
+    monkeypatch.setattr(cpu, "_proc_flags", lambda: (epyc, True))
+    assert not cpu.bf16_fast()
+    monkeypatch.setattr(cpu, "_proc_flags", lambda: (flags, True))
+    assert cpu.bf16_fast()
     for backend, units, model_id in [
         ("auto", True, embed.BF16_MODEL_ID),
         ("auto", False, embed.MODEL_ID),

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -232,3 +233,55 @@ def test_an_index_keeps_its_model_and_refuses_vectors_of_another(tmp_path, fake_
     assert report.embedded == report.chunks  # a full build may change the model: everything is embedded again
     assert read_manifest(tmp_path / "i").model.id == OtherFake.model_id
     assert Retriever.load(tmp_path / "i").ask("harbour", k=1).passages  # the registry loads the index's model
+
+
+def _answers(index_dir: Path, embedder) -> list:
+    r = Retriever.load(index_dir, embedder)
+    qs = ("budget item 21", "roads and schools in town 3", "mayor report")
+    return [[(p.article_id, p.start, round(p.score, 5)) for p in r.ask(q, k=5).passages] for q in qs]
+
+
+def test_vectors_are_on_disk_once_and_both_index_types_answer_alike(tmp_path, fake_embedder):
+    """A flat index writes no FAISS file; an HNSW file holds its graph only. Both give the vectors' answers."""
+    from qa.config import Config
+
+    write_articles(tmp_path / "c", 12)
+    build(tmp_path / "c", tmp_path / "flat", embedder=fake_embedder, progress=False)
+    build(tmp_path / "c", tmp_path / "hnsw", embedder=fake_embedder, progress=False, config=Config(hnsw_threshold=0))
+    flat, hnsw = read_manifest(tmp_path / "flat"), read_manifest(tmp_path / "hnsw")
+    assert "dense" not in flat.files and not list((tmp_path / "flat").glob("dense.*"))
+    vectors = (tmp_path / "hnsw" / hnsw.file("vectors")).stat().st_size
+    assert (tmp_path / "hnsw" / hnsw.file("dense")).stat().st_size < vectors / 2  # links, not a second copy
+    for name in ("flat", "hnsw"):
+        idx = Index.open(tmp_path / name)
+        assert idx.dense.ntotal == len(idx) and np.array_equal(
+            idx.dense.reconstruct_n(0, len(idx)), np.asarray(idx.vectors)
+        )
+    assert _answers(tmp_path / "flat", fake_embedder) == _answers(tmp_path / "hnsw", fake_embedder)
+    # An incremental build grows an HNSW index like a flat one.
+    (tmp_path / "c" / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
+    for name, config in (("flat", Config()), ("hnsw", Config(hnsw_threshold=0))):
+        build(tmp_path / "c", tmp_path / name, embedder=fake_embedder, progress=False, config=config)
+    assert _answers(tmp_path / "flat", fake_embedder) == _answers(tmp_path / "hnsw", fake_embedder)
+
+
+def test_an_index_whose_faiss_file_holds_the_vectors_still_opens(tmp_path, fake_embedder):
+    """Indexes written before the lean format keep a FAISS file with its own copy of the vectors."""
+    import faiss
+
+    from qa.dense import build_dense
+    from qa.manifest import commit_manifest, file_sizes
+
+    write_articles(tmp_path / "c", 6)
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    before = _answers(tmp_path / "i", fake_embedder)
+    m = read_manifest(tmp_path / "i")
+    vectors = np.load(tmp_path / "i" / m.file("vectors"))
+    name = f"dense.{m.generation}.faiss"
+    faiss.write_index(build_dense(vectors, m.dense), str(tmp_path / "i" / name))  # as the old writer did
+    files = dict(m.files, dense=name)
+    commit_manifest(tmp_path / "i", replace(m, files=files, sizes=file_sizes(tmp_path / "i", files)))
+    assert _answers(tmp_path / "i", fake_embedder) == before
+    (tmp_path / "c" / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)  # grows it into the lean format
+    assert "dense" not in read_manifest(tmp_path / "i").files

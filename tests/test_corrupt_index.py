@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import build, cli, store
+from qa.config import Config
 from qa.errors import IndexFormatError
 from qa.index import Index
 from qa.manifest import FORMAT_VERSION, MANIFEST
@@ -71,9 +72,13 @@ def _truncate(key: str, keep: float) -> Callable[[Path], None]:
 
 # name: (damage, words the error must contain, does a plain `qa build` stop too?)
 CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], bool]] = {
-    "faiss truncated to half": (_truncate("dense", 0.5), ("dense.1.faiss",), True),
-    "faiss truncated to 0 bytes": (_truncate("dense", 0), ("dense.1.faiss",), True),
-    "faiss missing": (lambda d: _file(d, "dense").unlink(), ("dense.1.faiss", "missing"), True),
+    # A flat index has no FAISS file: it is made from the vectors, their one copy (HNSW graphs: below).
+    "vectors missing": (lambda d: _file(d, "vectors").unlink(), ("vectors.1.npy",), True),
+    "manifest names no graph for HNSW": (
+        _edit(lambda m: m.update(dense={"type": "hnsw", "metric": "inner_product", "efSearch": 16})),
+        ("files.dense",),
+        True,
+    ),
     "manifest missing": (lambda d: (d / MANIFEST).unlink(), ("manifest.json", "missing"), False),
     "manifest not JSON": (
         lambda d: (d / MANIFEST).write_text('{"format_version": 1, '),
@@ -151,7 +156,7 @@ def _env() -> dict:
 
 # The issue's list, run as real `qa` processes; every case also runs through the CLI in-process below.
 IN_A_SUBPROCESS = [
-    "faiss truncated to half",
+    "vectors truncated",
     "manifest not JSON",
     "manifest count edited",
     "manifest missing",
@@ -235,6 +240,22 @@ def _data_files(index: Path) -> list[str]:
         for p in index.rglob("*")
         if p.is_file() and not p.name.startswith((store.CACHE, store.LOCK))
     )
+
+
+@pytest.mark.parametrize("damage", ["half", "empty", "missing"])
+def test_a_damaged_hnsw_graph_gives_one_clear_error(tmp_path, good, damage):
+    """An HNSW index's FAISS file holds its graph only; damaged or gone, opening names it and the fix."""
+    index = tmp_path / "index"
+    build(good["corpus"], index, config=Config(hnsw_threshold=0), embedder=FakeEmbedder(), progress=False)
+    graph = _file(index, "dense")
+    assert graph.name == "dense.1.faiss" and graph.stat().st_size < _file(index, "vectors").stat().st_size
+    if damage == "missing":
+        graph.unlink()
+    else:
+        graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2 if damage == "half" else 0])
+    with pytest.raises(IndexFormatError, match="dense.1.faiss") as err:
+        Index.open(index)
+    assert FIX in str(err.value)
 
 
 def test_every_truncation_of_every_data_file_is_detected(good, tmp_path):

@@ -77,3 +77,26 @@ def test_chunk_rows_round_trip_and_keep_what_was_embedded(tmp_path, fake_embedde
 def test_config_refuses_bad_values_when_made(settings, word):
     with pytest.raises(ConfigError, match=word):
         Config(**settings)
+
+
+def test_the_writer_reads_arrays_and_tables_without_mapping_them(tmp_path):
+    """store.NpyRows / npy_blocks / JsonlTable(mapped=False) give what was written; a cut file is refused."""
+    from qa import store
+    from qa.errors import IndexFormatError
+
+    a = np.arange(40, dtype=np.float32).reshape(10, 4)
+    np.save(tmp_path / "v.npy", a)
+    rows = store.NpyRows(tmp_path / "v.npy")
+    assert rows.shape == (10, 4) and np.array_equal(rows.rows(3, 7), a[3:7])
+    rows.close()
+    assert np.array_equal(np.concatenate(list(store.npy_blocks(tmp_path / "v.npy", rows=3))), a)
+    data = (tmp_path / "v.npy").read_bytes()
+    (tmp_path / "v.npy").write_bytes(data[:-4])
+    with pytest.raises(IndexFormatError, match="truncated"):
+        list(store.npy_blocks(tmp_path / "v.npy", rows=3))
+    offsets = store.atomic_write_jsonl(tmp_path / "t.jsonl", [{"i": i} for i in range(5)])
+    store.atomic_save_npy(tmp_path / "t.offsets.npy", offsets)
+    table = store.JsonlTable(tmp_path / "t.jsonl", tmp_path / "t.offsets.npy", mapped=False)
+    assert [table[i]["i"] for i in (4, 0, 2)] == [4, 0, 2]
+    assert list(store.iter_jsonl(tmp_path / "t.jsonl"))[3] == {"i": 3}
+    table.close()
