@@ -24,7 +24,8 @@ from .embed import Embedder, load_embedder
 from .errors import IndexFormatError, QuestionError
 from .highlight import Highlighter
 from .index import Index
-from .manifest import ArticleEntry, manifest_stamp
+from .manifest import manifest_stamp
+from .passages import select_spans
 
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
@@ -165,7 +166,9 @@ class Retriever:
             return cands
         if mode in ("dense", "hybrid"):
             qvec = cands.question_vector = self.embedder.embed([question])[0]
-            cands.dense_rows, cands.dense_scores = search_dense(index.dense, index.dense_spec, qvec, pool, allowed)
+            cands.dense_rows, cands.dense_scores = search_dense(
+                index.dense, index.dense_spec, qvec, pool, allowed, index.vectors, self.config.exact_filter_rows
+            )
         if mode in ("lexical", "hybrid"):
             mask = None
             if allowed is not None:
@@ -220,33 +223,24 @@ class Retriever:
     def _passages(
         self, index: Index, highlighter: Highlighter, ranked: list[tuple[int, float]], k: int
     ) -> list[Passage]:
-        passages: list[Passage] = []
-        kept_rows: list[int] = []
-        for row, score in ranked:
-            if len(passages) >= k:
-                break
-            chunk = index.chunks[row]
-            dup = _near_duplicate(index, row, chunk["text"], kept_rows, passages)
-            entry = index.manifest.articles[chunk["article_id"]]
-            if dup is not None:
-                dup.also_in.append(_citation(chunk, entry))
-                continue
-            hl = highlighter.best(chunk["text"], chunk["start"], chunk.get("sentences"))
+        passages = []
+        for rank, span in enumerate(select_spans(index, ranked, k), 1):
+            offsets = [(a - span.start, b - span.start) for a, b in span.sentences]
             passages.append(
                 Passage(
-                    rank=len(passages) + 1,
-                    score=float(score),
-                    text=chunk["text"],
-                    article_id=chunk["article_id"],
-                    title=entry.title or chunk["article_id"],
-                    source=entry.source,
-                    date=entry.date,
-                    start=chunk["start"],
-                    end=chunk["end"],
-                    highlight=hl,
+                    rank=rank,
+                    score=span.score,
+                    text=span.text,
+                    article_id=span.article_id,
+                    title=span.entry.title or span.article_id,
+                    source=span.entry.source,
+                    date=span.entry.date,
+                    start=span.start,
+                    end=span.end,
+                    highlight=highlighter.best(span.text, span.start, offsets),
+                    also_in=span.also_in,
                 )
             )
-            kept_rows.append(row)
         return passages
 
     def _judge(self, highlighter: Highlighter, passages: list[Passage], cands: Candidates) -> tuple[bool, str | None]:
@@ -270,51 +264,6 @@ def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Pass
     if sort != "newest":
         return passages
     return sorted(passages, key=lambda p: p.date or "", reverse=True)  # stable: ties keep their rank order
-
-
-def _citation(chunk: dict, entry: ArticleEntry) -> dict:
-    return {
-        "article_id": chunk["article_id"],
-        "title": entry.title,
-        "source": entry.source,
-        "date": entry.date,
-        "start": chunk["start"],
-        "end": chunk["end"],
-    }
-
-
-NEAR_DUPLICATE_COSINE = 0.97
-NEAR_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter passage's word trigrams found in the other
-
-
-def _shingles(text: str) -> frozenset[int]:
-    words = re.findall(r"\w+", text.casefold())
-    if len(words) < 3:
-        return frozenset({hash(" ".join(words))})
-    return frozenset(hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2))
-
-
-def _near_duplicate(index: Index, row: int, text: str, kept_rows: list[int], passages: list[Passage]):
-    """The kept passage this one nearly repeats (same wire story elsewhere), if any.
-
-    Near-identical meaning (cosine) or mostly the same word trigrams: a story that
-    another paper re-cut or topped with its own sentence still counts as the same.
-    """
-    if not kept_rows:
-        return None
-    sims = np.asarray(index.vectors[kept_rows]) @ np.asarray(index.vectors[row])
-    article_id = index.chunks[row]["article_id"]
-    mine = None
-    for i, sim in enumerate(sims):
-        if passages[i].article_id == article_id:
-            continue
-        if sim >= NEAR_DUPLICATE_COSINE:
-            return passages[i]
-        mine = mine if mine is not None else _shingles(text)
-        theirs = _shingles(passages[i].text)
-        if len(mine & theirs) >= NEAR_DUPLICATE_CONTAINMENT * min(len(mine), len(theirs)):
-            return passages[i]
-    return None
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:

@@ -249,3 +249,55 @@ def test_a_recut_wire_story_still_collapses(tmp_path, fake_embedder):
     top = answer.passages[0]
     assert {top.article_id} | {o["article_id"] for o in top.also_in} == {"a", "b"}
     assert [p.article_id for p in answer.passages[1:]] == ["c"]
+
+
+def test_a_filter_on_an_hnsw_index_is_exact(tmp_path, fake_embedder):
+    """HNSW searched through a selective filter loses rows: few allowed rows are scored exactly instead."""
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(300)]
+    arts = [
+        Article(
+            f"a{i:03d}",
+            f"T{i}",
+            " ".join(". ".join(" ".join(rng.choice(words, 12)) for _ in range(3)) + "." for _ in range(3)),
+            source=f"src{i % 40}",
+        )
+        for i in range(400)
+    ]
+    config = Config(hnsw_threshold=0, chunk_tokens=40, hnsw_ef_search=16)
+    build_from(arts, tmp_path / "i", config=config, embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder, config)
+    assert r.index.dense_spec["type"] == "hnsw"
+    question = " ".join(words[:20])
+    qvec = fake_embedder.embed([question])[0]
+    vectors = np.asarray(r.index.vectors)
+    for source in ("src3", "src17"):
+        allowed = r.index.allowed_rows([source])
+        exact = allowed[np.argsort(-(vectors[allowed] @ qvec), kind="stable")][:10]
+        cands = r._candidates(r.index, question, "dense", 10, allowed)
+        assert sorted(cands.dense_rows.tolist()) == sorted(exact.tolist()), source
+        assert np.allclose(cands.dense_scores, np.sort(vectors[exact] @ qvec)[::-1], atol=1e-5)
+
+
+def test_overlapping_chunks_of_one_article_are_one_passage(tmp_path, fake_embedder):
+    """Chunks share a sentence; the passages shown never do, and each cites its article exactly."""
+    sentences = [f"The harbour crane number {i} lifted {i * 10} containers for the port today." for i in range(12)]
+    arts = [
+        Article("port", "Harbour report", " ".join(sentences)),
+        Article("other", "Farm report", "The farm harvested wheat. The crane flew over the field."),
+    ]
+    config = Config(chunk_tokens=40, overlap_sentences=1)
+    build_from(arts, tmp_path / "i", config=config, embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder, config)
+    assert sum(c["article_id"] == "port" for c in r.index.chunks) >= 4
+    ranked = r.rank("harbour crane containers port")
+    port_rows = [row for row, _ in ranked if r.index.chunks[row]["article_id"] == "port"]
+    assert len(port_rows) >= 4  # several overlapping chunks compete for the top k
+    answer = r.ask("harbour crane containers port", k=5)
+    port = [p for p in answer.passages if p.article_id == "port"]
+    assert len(port) == 1, [(p.start, p.end) for p in port]  # every chunk of the article overlaps the next
+    text = r.index.article("port").text
+    p = port[0]
+    assert p.text == text[p.start : p.end] and p.start == 0 and p.end == len(text)
+    assert p.start <= p.highlight[0] < p.highlight[1] <= p.end
+    assert [q.rank for q in answer.passages] == list(range(1, len(answer.passages) + 1))
