@@ -15,7 +15,7 @@ import pytest
 from qa import evaluate
 from qa.beir import DatasetError, default_qrels, iter_corpus, load_qrels, load_queries
 from qa.cli import main
-from qa.evaluate import beir_metrics, contains_answer, question_metrics, sample
+from qa.evaluate import beir_metrics, contains_answer, in_split, load_questions, question_metrics, sample, split_of
 from tests.conftest import DATA, SHARED, needs_shared
 
 TINY = DATA / "tiny_beir"
@@ -124,6 +124,31 @@ def test_question_metrics_count_hits_and_the_no_answer_flag():
     assert (m["hit@1"], m["hit@3"], m["hit@5"]) == (0.5, 1.0, 1.0)
     assert (m["highlight_hit@1"], m["highlight_hit@3"]) == (0.0, 0.5)
     assert m["no_answer_precision"] == 0.5 and m["no_answer_recall"] == 0.5 and m["answerable_flagged"] == 1
+    assert m["unanswerable_flagged"] == 1 and m["answerable_flagged_rate"] == 0.5 and m["overlapping_pairs@5"] == 0
+    rows[0]["overlaps"] = 2
+    assert question_metrics(rows)["overlapping_pairs@5"] == 2
+
+
+def test_split_is_fixed_by_the_hash_of_the_id_or_group(tmp_path):
+    # The rule of tests/data/news_heldout_questions.README.md: 120 dev and 130 test questions.
+    held = load_questions(DATA / "news_heldout_questions.jsonl")
+    assert [sum(in_split(q, s) for q in held) for s in ("dev", "test")] == [120, 130]
+    assert all(
+        split_of(q["id"]) == ("dev" if int(hashlib.sha256(q["id"].encode()).hexdigest(), 16) % 2 == 0 else "test")
+        for q in held
+    )
+    rows = [{"id": f"q{i}", "question": "x?", "answers": ["a"], "group": "Super Bowl 50"} for i in range(20)]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    loaded = load_questions(path)
+    sides = {split_of("Super Bowl 50")}
+    assert {s for q in loaded for s in ("dev", "test") if in_split(q, s)} == sides  # one article, one side
+    assert all(in_split(q, None) for q in loaded)
+
+
+def test_split_of_a_beir_folder_is_refused(capsys):
+    assert main(["eval", str(TINY), "--split", "test", "--index", "unused"]) == 1
+    assert "--qrels" in capsys.readouterr().err
 
 
 # --- end to end with the real model ---------------------------------------------------------------
