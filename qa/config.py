@@ -9,6 +9,7 @@ from .errors import QAError
 FUSIONS = ("convex", "rrf")
 DENSE_NORMS = ("minmax", "max", "raw")
 HIGHLIGHTS = ("lexical", "dense", "both")
+SCORERS = ("features", "reader")
 
 
 class ConfigError(QAError, ValueError):
@@ -60,9 +61,29 @@ class Config:
 
     highlight: str = "lexical"  # answering sentence by "lexical" overlap, "dense" cosine or "both"
 
+    # Passages ranked by their best sentence (qa/sentences.py; weights chosen on the dev splits,
+    # docs/EVALUATION.md): the first rerank_passages passages are reordered by
+    # cosine_w * sentence cosine + coverage_w * IDF share of question terms + cue_w * answer-type cue
+    # + passage_w * passage score / best, and each one's best sentence is its highlight.
+    # 0 passages: off (chunk order, highlight as above).
+    rerank_passages: int = 5
+    rerank_embed_sentences: int = 12  # sentences embedded per question (one model call), best lexical first
+    sentence_scorer: str = "features"  # "features", or "reader" (a trained cross-encoder, qa/reader.py)
+    sentence_cosine_weight: float = 1.0
+    sentence_coverage_weight: float = 0.5
+    sentence_cue_weight: float = 0.2
+    sentence_passage_weight: float = 0.5
+    sentence_reader_weight: float = 1.0
+
     # "No answer" thresholds (calibrated on tests/data, see docs/EVALUATION.md)
     min_dense_score: float = 0.30  # best cosine among the candidates
     min_lexical_overlap: float = 0.10  # IDF share of question terms in the best of the top 3 passages
+    # Near misses (qa/no_answer.py): flagged when the question's specific terms (capitalised, with a digit,
+    # or of IDF >= specific_min_idf) missing from all of the top no_answer_passages passages (titles
+    # included) carry at least max_missing_specific of their IDF mass. Chosen on the dev splits.
+    specific_min_idf: float = 6.0
+    max_missing_specific: float = 0.3
+    no_answer_passages: int = 5
     # The page calls a passage's evidence "strong" from this cosine up (min_dense_score + 0.15): every
     # answering passage of the seed questions on the shipped corpus scored 0.46 or more, no-answer ones 0.10.
     strong_dense_score: float = 0.45
@@ -87,6 +108,33 @@ class Config:
         need(self.overlap_sentences >= 0, f"overlap_sentences must be 0 or more, got {self.overlap_sentences}")
         need(self.embed_batch >= 1, f"embed_batch must be at least 1, got {self.embed_batch}")
         need(self.hnsw_threshold >= 0 and self.hnsw_m >= 2, "hnsw_threshold must be >= 0 and hnsw_m >= 2")
+        need(
+            self.sentence_scorer in SCORERS,
+            f"sentence_scorer must be one of {', '.join(SCORERS)}, got {self.sentence_scorer!r}",
+        )
+        need(
+            self.rerank_passages >= 0 and self.rerank_embed_sentences >= 0,
+            "rerank_passages and rerank_embed_sentences must be 0 or more",
+        )
+        need(
+            all(
+                w >= 0
+                for w in (
+                    self.sentence_cosine_weight,
+                    self.sentence_coverage_weight,
+                    self.sentence_cue_weight,
+                    self.sentence_passage_weight,
+                    self.sentence_reader_weight,
+                )
+            ),
+            "sentence weights must be 0 or more",
+        )
+        need(self.specific_min_idf >= 0, f"specific_min_idf must be 0 or more, got {self.specific_min_idf}")
+        need(
+            0.0 < self.max_missing_specific <= 1.0,
+            f"max_missing_specific must be above 0 and at most 1, got {self.max_missing_specific}",
+        )
+        need(self.no_answer_passages >= 1, f"no_answer_passages must be at least 1, got {self.no_answer_passages}")
         need(self.exact_filter_rows >= 0, f"exact_filter_rows must be 0 or more, got {self.exact_filter_rows}")
         need(self.hnsw_ef_construction >= 1 and self.hnsw_ef_search >= 1, "HNSW efConstruction/efSearch must be >= 1")
         need(self.candidates >= 1 and self.rrf_k >= 1, "candidates and rrf_k must be at least 1")

@@ -25,7 +25,9 @@ from .errors import IndexFormatError, QuestionError
 from .highlight import Highlighter
 from .index import Index
 from .manifest import manifest_stamp
-from .passages import select_spans
+from .no_answer import judge
+from .passages import Span, select_spans
+from .sentences import make_scorer, rank_by_sentences
 
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
@@ -59,6 +61,7 @@ class Retriever:
         self._given = embedder is not None  # a caller's embedder is checked against the index, never swapped
         self.config = config or Config()
         self._lock = threading.Lock()
+        self._sentence_scorer = None  # made on first use: a reader scorer loads a model
 
     @classmethod
     def load(
@@ -139,8 +142,8 @@ class Retriever:
         if diversity:
             ranked = mmr(ranked, index.vectors, diversity, k * 3)
         highlighter = self._highlighter(index, question, cands)
-        passages = self._passages(index, highlighter, ranked, k)
-        no_answer, reason = self._judge(highlighter, passages, cands)
+        passages = self._passages(question, highlighter, select_spans(index, ranked, max(k, self._head)), k, cands)
+        no_answer, reason = self._judge(index, question, highlighter, passages, cands)
         return Answer(question, sort_passages(passages, sort), no_answer, reason, warnings)
 
     def rank(self, question: str, n: int | None = None, *, mode: str = "hybrid") -> list[tuple[int, float]]:
@@ -220,12 +223,30 @@ class Retriever:
             cands.question_vector = self.embedder.embed([question])[0]
         return Highlighter(question, index.idf(), method, self.embedder.embed, cands.question_vector)
 
+    @property
+    def _head(self) -> int:
+        return self.config.rerank_passages
+
+    def _scorer(self):
+        if self._sentence_scorer is None:
+            self._sentence_scorer = make_scorer(self.config)
+        return self._sentence_scorer
+
     def _passages(
-        self, index: Index, highlighter: Highlighter, ranked: list[tuple[int, float]], k: int
+        self, question: str, highlighter: Highlighter, spans: list[Span], k: int, cands: Candidates
     ) -> list[Passage]:
+        """The k passages: the head reordered by its best sentences (qa/sentences.py), each with its highlight."""
+        highlights: list[tuple[int, int] | None] = [None] * len(spans)
+        if self._head and spans:
+            qvec = cands.question_vector
+            embed = self.embedder.embed if qvec is not None else None
+            ranked = rank_by_sentences(question, spans, highlighter, self._scorer(), self.config, embed, qvec)
+            spans, highlights = ranked.spans, ranked.highlights
         passages = []
-        for rank, span in enumerate(select_spans(index, ranked, k), 1):
-            offsets = [(a - span.start, b - span.start) for a, b in span.sentences]
+        for rank, (span, hl) in enumerate(zip(spans[:k], highlights), 1):
+            if hl is None:
+                offsets = [(a - span.start, b - span.start) for a, b in span.sentences]
+                hl = highlighter.best(span.text, span.start, offsets)
             passages.append(
                 Passage(
                     rank=rank,
@@ -237,26 +258,21 @@ class Retriever:
                     date=span.entry.date,
                     start=span.start,
                     end=span.end,
-                    highlight=highlighter.best(span.text, span.start, offsets),
+                    highlight=hl,
                     also_in=span.also_in,
                 )
             )
         return passages
 
-    def _judge(self, highlighter: Highlighter, passages: list[Passage], cands: Candidates) -> tuple[bool, str | None]:
+    def _judge(
+        self, index: Index, question: str, highlighter: Highlighter, passages: list[Passage], cands: Candidates
+    ) -> tuple[bool, str | None]:
         """Too-weak evidence: flag it (passages are still returned)."""
-        if not passages:
-            return True, "no passage matches the question"
-        # Two cheap signals, calibrated in docs/EVALUATION.md: meaning (an absent topic
-        # has no close passage) and words (a near topic misses the question's key terms).
-        top_dense = cands.top_cosine
-        c = self.config
-        if top_dense is not None and top_dense < c.min_dense_score:
-            return True, f"the closest passage is only {top_dense:.2f} similar to the question"
-        cov = max(highlighter.coverage(p.text) for p in passages[:3])
-        if cov < c.min_lexical_overlap:
-            return True, f"the best passages hold only {cov:.0%} of the question's key terms"
-        return False, None
+        top = passages[: self.config.no_answer_passages]
+        coverage = max((highlighter.coverage(p.text) for p in passages[:3]), default=0.0)
+        texts = [f"{p.title}\n{p.text}" for p in top]
+        verdict = judge(question, index.idf(), texts, cands.top_cosine, coverage, self.config)
+        return verdict.no_answer, verdict.reason
 
 
 def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Passage]:
