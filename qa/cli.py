@@ -254,8 +254,8 @@ def format_answer(answer) -> str:
     if answer.no_answer:
         lines.append(f"No passage clearly answers this ({answer.reason}). Closest passages:")
     elif answer.passages:
-        best = answer.passages[0]
-        lines.append(f"{best.highlight_text} [1]")
+        best = min(answer.passages, key=lambda p: p.rank)  # the answering sentence, whatever the sort
+        lines.append(f"{best.highlight_text} [{best.rank}]")
     lines.append("")
     for p in answer.passages:
         meta = ", ".join(x for x in (p.source, p.date) if x)

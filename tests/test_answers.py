@@ -166,3 +166,14 @@ def test_weak_meaning_and_weak_words_still_flag():
     assert judge("Who won?", IDF, PASSAGES, 0.5, 0.09, c).no_answer
     assert not judge("Who won?", IDF, PASSAGES, 0.5, 0.10, c).no_answer
     assert judge("Who won?", IDF, [], 0.5, 0.5, c).reason == "no passage matches the question"
+
+
+def test_cli_answer_line_is_the_first_ranked_passages_sentence_in_any_order():
+    from qa.cli import format_answer
+    from qa.domain import Answer, Passage
+
+    def passage(rank: int, text: str, date: str) -> Passage:
+        return Passage(rank, 1.0 / rank, text, f"a{rank}", f"T{rank}", None, date, 0, len(text), (0, len(text)))
+
+    newest_first = [passage(2, "Later report.", "2021-05-01"), passage(1, "The answer is 42.", "2020-01-01")]
+    assert format_answer(Answer("q?", newest_first)).splitlines()[0] == "The answer is 42. [1]"
