@@ -4,9 +4,10 @@ Each question is retrieved once; every grid point then re-runs the production co
 (qa.sentences.rank_by_sentences with a FeatureScorer of its weights) over the same
 passages, with sentence vectors cached, and is scored as `qa eval` scores: passage
 hit@1/3/5 and whether the first passage's chosen sentence holds an answer string.
-The test split is never read here (`--split test` is refused).
+The test split is never read here.
 
-    python -m bench.tune_answers tests/data/news_heldout_questions.jsonl --index /work/runs/answers/news5k
+    python -m bench.tune_answers tests/data/news_heldout_questions.jsonl=/work/runs/answers/news5k \\
+        /work/runs/answers/squad_questions.jsonl=/work/runs/answers/squad --max-queries 300
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ GRID = {
     "coverage": (0.0, 0.5, 1.0),
     "cue": (0.0, 0.2, 0.4),
     "passage": (0.0, 0.5, 1.0, 2.0),
-    "embed": (8, 16),
+    "embed": (4, 8, 16),
     "head": (3, 5),
 }
 
@@ -113,29 +114,37 @@ def score_point(prepared: list[dict], base: Config, point: dict, embed) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("questions", type=Path)
-    ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--max-queries", type=int, default=None)
+    ap.add_argument("sets", nargs="+", help="QUESTIONS=INDEX pairs: each set's dev split is scored")
+    ap.add_argument("--max-queries", type=int, default=None, help="per set, a fixed subset of its dev questions")
     ap.add_argument("--out", type=Path, default=None, help="write every grid point's figures here (JSON lines)")
     args = ap.parse_args(argv)
-    questions = [q for q in load_questions(args.questions) if in_split(q, "dev")]
-    keep = set(sample([q["id"] for q in questions], args.max_queries))
-    questions = [q for q in questions if q["id"] in keep]
     sentences.type_cue = functools.lru_cache(maxsize=None)(sentences.type_cue)  # pure: same inputs, same cue
-    retriever = Retriever.load(args.index)
-    prepared = prepare(retriever, questions, GRID["head"])
-    embed = CachedEmbed(retriever.embedder.embed)
+    sets = []
+    for pair in args.sets:
+        path, index = (Path(x) for x in pair.split("=", 1))
+        questions = [q for q in load_questions(path) if in_split(q, "dev")]
+        keep = set(sample([q["id"] for q in questions], args.max_queries))
+        retriever = Retriever.load(index)
+        prepared = prepare(retriever, [q for q in questions if q["id"] in keep], GRID["head"])
+        sets.append((path.stem, retriever, prepared, CachedEmbed(retriever.embedder.embed)))
+        print(f"{path.name} dev: {len(prepared)} questions", flush=True)
     rows = []
     keys = list(GRID)
     for values in itertools.product(*(GRID[k] for k in keys)):
         point = dict(zip(keys, values))
         if point["cosine"] == 0 and point["embed"] != GRID["embed"][0]:
             continue  # no cosine: the embedding budget does not matter
-        rows.append({**point, **score_point(prepared, retriever.config, point, embed)})
+        row = {**point, "objective": 0.0}
+        for name, retriever, prepared, embed in sets:
+            figures = score_point(prepared, retriever.config, point, embed)
+            row[name] = figures
+            row["objective"] += figures["sentence@1"] + figures["hit@1"]
+        row["objective"] = round(row["objective"] / len(sets), 4)
+        rows.append(row)
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(f"{args.questions.name} dev: {len(questions)} questions, {len(rows)} grid points")
-    for r in sorted(rows, key=lambda r: (-r["sentence@1"], -r["hit@1"]))[:15]:
+    print(f"{len(rows)} grid points; best by the mean of sentence@1 + hit@1 over the sets:")
+    for r in sorted(rows, key=lambda r: -r["objective"])[:15]:
         print(json.dumps(r))
     return 0
 

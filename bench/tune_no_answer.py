@@ -18,41 +18,43 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa.evaluate import in_split, load_questions, sample
-from qa.highlight import Highlighter
-from qa.no_answer import judge
-from qa.retriever import Retriever
+from qa.passages import select_spans
+from qa.retriever import Retriever, fuse
 
 GRID = {
-    "specific_min_idf": (4.0, 5.0, 6.0, 7.0, 8.0, 99.0),
-    "max_missing_specific": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8),
+    "specific_min_idf": (4.0, 5.0, 6.0, 7.0, 8.0),
+    "max_missing_specific": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
     "no_answer_passages": (3, 5),
+    "min_typed_coverage": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
 }
 
 
 def asked(path: Path, index: Path, max_queries: int | None) -> tuple[Retriever, list[dict]]:
+    """Each dev question through the steps of Retriever.ask up to its no-answer decision."""
     questions = [q for q in load_questions(path) if in_split(q, "dev")]
     keep = set(sample([q["id"] for q in questions], max_queries))
     retriever = Retriever.load(index)
+    config, idx = retriever.config, retriever.index
     out = []
     for q in questions:
         if q["id"] not in keep:
             continue
-        answer = retriever.ask(q["question"], k=5, auto_refresh=False)
-        cands = retriever.candidates(q["question"], retriever.config.candidates)
-        highlighter = Highlighter(answer.question, retriever.index.idf())
-        coverage = max((highlighter.coverage(p.text) for p in answer.passages[:3]), default=0.0)
-        out.append({"q": q, "answer": answer, "top_cosine": cands.top_cosine, "coverage": coverage})
+        text, _ = retriever._clean_question(q["question"], quiet=True)
+        cands = retriever._candidates(idx, text, "hybrid", config.candidates, None)
+        highlighter = retriever._highlighter(idx, text, cands)
+        spans = select_spans(idx, fuse(cands, config, "hybrid"), max(GRID["no_answer_passages"]))
+        ranked = retriever._rank_sentences(text, highlighter, spans, cands)
+        out.append({"q": q, "text": text, "cands": cands, "highlighter": highlighter, "ranked": ranked})
     return retriever, out
 
 
 def flags(retriever: Retriever, rows: list[dict], config) -> tuple[int, int, int, int]:
     """(unanswerable flagged, unanswerable, answerable flagged, answerable)."""
-    idf = retriever.index.idf()
     un = [0, 0]
     an = [0, 0]
+    judging = Retriever(retriever.index, retriever.embedder, config)
     for r in rows:
-        texts = [f"{p.title}\n{p.text}" for p in r["answer"].passages[: config.no_answer_passages]]
-        verdict = judge(r["answer"].question, idf, texts, r["top_cosine"], r["coverage"], config)
+        verdict = judging._judge(retriever.index, r["text"], r["highlighter"], r["ranked"], r["cands"])
         bucket = an if r["q"]["answers"] else un
         bucket[0] += verdict.no_answer
         bucket[1] += 1

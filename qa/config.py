@@ -84,6 +84,9 @@ class Config:
     specific_min_idf: float = 6.0
     max_missing_specific: float = 0.3
     no_answer_passages: int = 5
+    # A question asking for a number, date, name or place is flagged when no sentence of the top passages
+    # holding one covers at least this IDF share of its terms (0: off).
+    min_typed_coverage: float = 0.0
     # The page calls a passage's evidence "strong" from this cosine up (min_dense_score + 0.15): every
     # answering passage of the seed questions on the shipped corpus scored 0.46 or more, no-answer ones 0.10.
     strong_dense_score: float = 0.45
@@ -133,6 +136,10 @@ class Config:
         need(
             0.0 < self.max_missing_specific <= 1.0,
             f"max_missing_specific must be above 0 and at most 1, got {self.max_missing_specific}",
+        )
+        need(
+            0.0 <= self.min_typed_coverage <= 1.0,
+            f"min_typed_coverage must be between 0 and 1, got {self.min_typed_coverage}",
         )
         need(self.no_answer_passages >= 1, f"no_answer_passages must be at least 1, got {self.no_answer_passages}")
         need(self.exact_filter_rows >= 0, f"exact_filter_rows must be 0 or more, got {self.exact_filter_rows}")

@@ -73,9 +73,11 @@ def judge(
     top_cosine: float | None,
     coverage: float,
     config: Config,
+    typed_coverage: float | None = None,
 ) -> Verdict:
     """texts: the top passages (with their titles) the answer would come from; coverage: the best IDF share
-    of the question's terms among them."""
+    of the question's terms among them; typed_coverage: for a question asking for a kind of thing (a number,
+    a date, a name, a place), the best coverage by a sentence holding one (qa.sentences.Ranked)."""
     if not texts:
         return Verdict(True, "no passage matches the question")
     if top_cosine is not None and top_cosine < config.min_dense_score:
@@ -92,5 +94,11 @@ def judge(
             True,
             f"no top passage mentions {names} ({share:.0%} of the question's specific terms)",
             tuple(t.word for t in missing),
+        )
+    if typed_coverage is not None and typed_coverage < config.min_typed_coverage:
+        return Verdict(
+            True,
+            f"no sentence of the top passages both matches the question ({typed_coverage:.0%} of its key terms "
+            "at best) and holds what it asks for",
         )
     return Verdict(False)

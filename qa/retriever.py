@@ -25,9 +25,9 @@ from .errors import IndexFormatError, QuestionError
 from .highlight import Highlighter
 from .index import Index
 from .manifest import manifest_stamp
-from .no_answer import judge
+from .no_answer import Verdict, judge
 from .passages import Span, select_spans
-from .sentences import make_scorer, rank_by_sentences
+from .sentences import Ranked, make_scorer, rank_by_sentences
 
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
@@ -142,9 +142,11 @@ class Retriever:
         if diversity:
             ranked = mmr(ranked, index.vectors, diversity, k * 3)
         highlighter = self._highlighter(index, question, cands)
-        passages = self._passages(question, highlighter, select_spans(index, ranked, max(k, self._head)), k, cands)
-        no_answer, reason = self._judge(index, question, highlighter, passages, cands)
-        return Answer(question, sort_passages(passages, sort), no_answer, reason, warnings)
+        spans = select_spans(index, ranked, max(k, self._head, self.config.no_answer_passages))
+        best = self._rank_sentences(question, highlighter, spans, cands)
+        verdict = self._judge(index, question, highlighter, best, cands)
+        passages = self._passages(highlighter, best, k)
+        return Answer(question, sort_passages(passages, sort), verdict.no_answer, verdict.reason, warnings)
 
     def rank(self, question: str, n: int | None = None, *, mode: str = "hybrid") -> list[tuple[int, float]]:
         """The raw fused ranking of chunk rows, best first (for evaluation: no passages, no highlighting).
@@ -232,18 +234,18 @@ class Retriever:
             self._sentence_scorer = make_scorer(self.config)
         return self._sentence_scorer
 
-    def _passages(
-        self, question: str, highlighter: Highlighter, spans: list[Span], k: int, cands: Candidates
-    ) -> list[Passage]:
-        """The k passages: the head reordered by its best sentences (qa/sentences.py), each with its highlight."""
-        highlights: list[tuple[int, int] | None] = [None] * len(spans)
-        if self._head and spans:
-            qvec = cands.question_vector
-            embed = self.embedder.embed if qvec is not None else None
-            ranked = rank_by_sentences(question, spans, highlighter, self._scorer(), self.config, embed, qvec)
-            spans, highlights = ranked.spans, ranked.highlights
+    def _rank_sentences(self, question: str, highlighter: Highlighter, spans: list[Span], cands: Candidates) -> Ranked:
+        """The head of the passages reordered by their best sentences (qa/sentences.py), with those sentences."""
+        if not self._head or not spans:
+            return Ranked(spans, [None] * len(spans))
+        qvec = cands.question_vector
+        embed = self.embedder.embed if qvec is not None else None
+        return rank_by_sentences(question, spans, highlighter, self._scorer(), self.config, embed, qvec)
+
+    def _passages(self, highlighter: Highlighter, ranked: Ranked, k: int) -> list[Passage]:
+        """The k first passages, each with its answering sentence (the lexical best beyond the reranked head)."""
         passages = []
-        for rank, (span, hl) in enumerate(zip(spans[:k], highlights), 1):
+        for rank, (span, hl) in enumerate(zip(ranked.spans[:k], ranked.highlights), 1):
             if hl is None:
                 offsets = [(a - span.start, b - span.start) for a, b in span.sentences]
                 hl = highlighter.best(span.text, span.start, offsets)
@@ -265,14 +267,13 @@ class Retriever:
         return passages
 
     def _judge(
-        self, index: Index, question: str, highlighter: Highlighter, passages: list[Passage], cands: Candidates
-    ) -> tuple[bool, str | None]:
+        self, index: Index, question: str, highlighter: Highlighter, ranked: Ranked, cands: Candidates
+    ) -> Verdict:
         """Too-weak evidence: flag it (passages are still returned)."""
-        top = passages[: self.config.no_answer_passages]
-        coverage = max((highlighter.coverage(p.text) for p in passages[:3]), default=0.0)
-        texts = [f"{p.title}\n{p.text}" for p in top]
-        verdict = judge(question, index.idf(), texts, cands.top_cosine, coverage, self.config)
-        return verdict.no_answer, verdict.reason
+        spans = ranked.spans
+        coverage = max((highlighter.coverage(s.text) for s in spans[:3]), default=0.0)
+        texts = [f"{s.entry.title}\n{s.text}" for s in spans[: self.config.no_answer_passages]]
+        return judge(question, index.idf(), texts, cands.top_cosine, coverage, self.config, ranked.typed_coverage)
 
 
 def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Passage]:

@@ -161,6 +161,9 @@ class Ranked:
 
     spans: list  # passages.Span, best first
     highlights: list[tuple[int, int] | None]  # None: not scored here (beyond the reranked head)
+    # For a question whose answer type is known: the best coverage of its terms by a sentence that holds
+    # something of that type (0 if none does); None otherwise. Low for near misses (qa/no_answer.py).
+    typed_coverage: float | None = None
 
 
 def rank_by_sentences(
@@ -181,7 +184,7 @@ def rank_by_sentences(
     head, tail = spans[: config.rerank_passages], spans[config.rerank_passages :]
     items = [(i, a, b) for i, span in enumerate(head) for a, b in span.sentences]
     if not items:
-        return Ranked(spans, [None] * len(spans))
+        return Ranked(spans, [None] * len(spans), 0.0 if answer_type(question) else None)
     texts = [head[i].text[a - head[i].start : b - head[i].start] for i, a, b in items]
     kind = answer_type(question)
     coverage = highlighter.scores(texts)
@@ -204,4 +207,5 @@ def rank_by_sentences(
     order = sorted(best, key=lambda i: (-float(scores[best[i]]), i))
     order += [i for i in range(len(head)) if i not in best]
     highlights = [(items[best[i]][1], items[best[i]][2]) if i in best else None for i in order]
-    return Ranked([head[i] for i in order] + tail, highlights + [None] * len(tail))
+    typed = float((coverage * cue).max()) if kind is not None else None
+    return Ranked([head[i] for i in order] + tail, highlights + [None] * len(tail), typed)

@@ -177,3 +177,21 @@ def test_cli_answer_line_is_the_first_ranked_passages_sentence_in_any_order():
 
     newest_first = [passage(2, "Later report.", "2021-05-01"), passage(1, "The answer is 42.", "2020-01-01")]
     assert format_answer(Answer("q?", newest_first)).splitlines()[0] == "The answer is 42. [1]"
+
+
+def test_typed_question_without_a_matching_sentence_of_its_kind_is_flagged():
+    question = "How many jets did Qantas order from Airbus?"
+    c = Config(min_typed_coverage=0.2, max_missing_specific=1.0)
+    assert judge(question, IDF, PASSAGES, 0.8, 0.6, c, typed_coverage=0.19).no_answer
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, c, typed_coverage=0.2).no_answer
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, c, typed_coverage=None).no_answer  # no answer type
+    spans = [_span("a", "Qantas bought jets. It ordered 12 Airbus jets in May.", 1.0)]
+    config = Config(sentence_cosine_weight=0.0)
+    ranked = rank_by_sentences(question, spans, Highlighter(question, IDF), make_scorer(config), config)
+    assert ranked.typed_coverage == pytest.approx(
+        Highlighter(question, IDF).coverage("It ordered 12 Airbus jets in May.")
+    )
+    why = rank_by_sentences(
+        "Why did Qantas order jets?", spans, Highlighter(question, IDF), make_scorer(config), config
+    )
+    assert why.typed_coverage is None
