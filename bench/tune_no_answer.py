@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sets", nargs="+", help="QUESTIONS=INDEX pairs")
     ap.add_argument("--max-queries", type=int, default=None, help="per set, a fixed subset of its dev questions")
+    ap.add_argument("--specific-min-idf", type=float, nargs="+", default=None, help="override the grid's values")
     args = ap.parse_args(argv)
+    if args.specific_min_idf:
+        GRID["specific_min_idf"] = tuple(args.specific_min_idf)
     sets = []
     for pair in args.sets:
         path, index = pair.split("=", 1)

@@ -195,13 +195,19 @@ def test_seed_test_split_holds_its_published_figures(shipped_index, real_embedde
     assert unanswerable and all(r["no_answer"] and r["reason"] for r in unanswerable)
 
 
-def test_no_answer_flag_on_calibration_sets(shipped):
-    offtopic = _answers(shipped, DATA / "offtopic_questions.jsonl")
-    far = [a for q, a in offtopic if q["id"].startswith("offtopic-far")]
-    assert far and all(a.no_answer for a in far), "a question about an absent topic was not flagged"
-    answerable = _answers(shipped, DATA / "answerable_questions.jsonl")
-    assert sum(a.no_answer for _, a in answerable) <= 1
-    assert sum(any(contains_answer(p.text, q["answers"]) for p in a.passages) for q, a in answerable) >= 18
+def test_no_answer_flag_on_the_test_splits_of_the_shipped_sets(shipped_index, real_embedder):
+    """Thresholds were chosen on the dev halves; the test halves must still hold (margin: one question)."""
+    from qa.evaluate import evaluate_questions
+
+    offtopic = evaluate_questions(DATA / "offtopic_questions.jsonl", shipped_index, split="test", embedder=real_embedder)
+    far = [r for r in offtopic.details if r["id"].startswith("offtopic-far")]
+    assert far and all(r["no_answer"] for r in far), "a question about an absent topic was not flagged"
+    assert offtopic.metrics["unanswerable_flagged"] >= OFFTOPIC_TEST_FLAGGED - 1
+    answerable = evaluate_questions(
+        DATA / "answerable_questions.jsonl", shipped_index, split="test", embedder=real_embedder
+    ).metrics
+    assert answerable["answerable_flagged"] <= 1
+    assert answerable["hit@5"] >= ANSWERABLE_TEST_HIT5 - 1 / 7 - 1e-9
 
 
 def test_question_file_format():

@@ -14,11 +14,6 @@ def retriever(shipped_index, real_embedder):
     return Retriever.load(shipped_index, real_embedder)
 
 
-def seed_questions():
-    needs_shared(SEED_QUESTIONS)
-    return [json.loads(line) for line in SEED_QUESTIONS.read_text().splitlines() if line.strip()]
-
-
 def test_passages_cite_exact_article_offsets(retriever):
     answer = retriever.ask("Who replaced the fired US Secretary of Defense?", k=5)
     assert isinstance(answer, Answer) and len(answer.passages) == 5
@@ -29,15 +24,6 @@ def test_passages_cite_exact_article_offsets(retriever):
         assert p.highlight_text == article.text[p.highlight[0] : p.highlight[1]]
     assert [p.rank for p in answer.passages] == [1, 2, 3, 4, 5]
     assert answer.passages[0].score >= answer.passages[-1].score
-
-
-def test_seed_questions_answer_in_top3(retriever):
-    answerable = [q for q in seed_questions() if q["answers"]]
-    hits = 0
-    for q in answerable:
-        passages = retriever.ask(q["question"], k=3).passages
-        hits += any(a in p.text for p in passages for a in q["answers"])
-    assert hits >= 9, f"{hits}/{len(answerable)} seed questions answered in the top 3"
 
 
 def test_to_dict_is_json(retriever):
