@@ -66,14 +66,16 @@ class Config:
     # cosine_w * sentence cosine + coverage_w * IDF share of question terms + cue_w * answer-type cue
     # + passage_w * passage score / best, and each one's best sentence is its highlight.
     # 0 passages: off (chunk order, highlight as above).
-    # Best of 720 grid points on the news dev split (bench/tune_answers.py): hit@1 0.899, answering sentence
-    # 0.685; embedding 4, 8 or 16 sentences scored alike there, so 4 (one small model call per question).
+    # Chosen on the news dev split (bench/tune_answers.py, 720 grid points) as the best point that keeps query
+    # p50 within its budget: any sentence cosine costs a model call (4 sentences cost ~6 question embeddings
+    # here, bench/answer_cost.py), so none: hit@1 0.876, answering sentence 0.685 (the best point overall,
+    # cosine 2.0 over 4 embedded sentences: 0.899 / 0.685).
     rerank_passages: int = 5
-    rerank_embed_sentences: int = 4  # sentences embedded per question (one model call), best lexical first
+    rerank_embed_sentences: int = 0  # sentences embedded per question (one model call), best lexical first
     sentence_scorer: str = "features"  # "features", or "reader" (a trained cross-encoder, qa/reader.py)
-    sentence_cosine_weight: float = 2.0
+    sentence_cosine_weight: float = 0.0
     sentence_coverage_weight: float = 1.0
-    sentence_cue_weight: float = 0.4
+    sentence_cue_weight: float = 0.2
     sentence_passage_weight: float = 0.5
     sentence_reader_weight: float = 1.0
 

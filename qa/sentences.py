@@ -193,7 +193,7 @@ def rank_by_sentences(
     passage = np.array([head[i].score / best_score for i, _, _ in items], dtype=np.float32)
     cosine = np.zeros(len(texts), dtype=np.float32)
     budget = config.rerank_embed_sentences
-    if embed is not None and question_vector is not None and budget > 0:
+    if embed is not None and question_vector is not None and budget > 0 and config.sentence_cosine_weight > 0:
         lexical = coverage + config.sentence_cue_weight * cue
         chosen = np.argsort(-lexical, kind="stable")[:budget]
         cosine[:] = -1.0

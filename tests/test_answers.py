@@ -98,7 +98,7 @@ def test_only_the_best_lexical_sentences_are_embedded_in_one_call(fake_embedder)
         calls.append(list(batch))
         return fake_embedder.embed(batch)
 
-    config = Config(rerank_embed_sentences=3)
+    config = Config(rerank_embed_sentences=3, sentence_cosine_weight=1.0)
     qvec = fake_embedder.embed([question])[0]
     rank_by_sentences(question, spans, Highlighter(question, {}), make_scorer(config), config, embed, qvec)
     assert len(calls) == 1 and len(calls[0]) == 3
