@@ -104,7 +104,10 @@ def test_only_the_best_lexical_sentences_are_embedded_in_one_call(fake_embedder)
     assert len(calls) == 1 and len(calls[0]) == 3
 
 
-def test_the_reader_scorer_is_refused_clearly_when_absent():
+def test_the_reader_scorer_is_refused_clearly_when_absent(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "qa.reader", None)  # this installation without qa/reader.py
     with pytest.raises(ConfigError, match="reader"):
         make_scorer(Config(sentence_scorer="reader"))
     with pytest.raises(ConfigError, match="sentence_scorer"):
