@@ -198,3 +198,20 @@ def test_typed_question_without_a_matching_sentence_of_its_kind_is_flagged():
         "Why did Qantas order jets?", spans, Highlighter(question, IDF), make_scorer(config), config
     )
     assert why.typed_coverage is None
+
+
+def test_a_reader_plugs_in_by_config(monkeypatch):
+    import sys
+    import types
+
+    class FakeReader:
+        def score(self, question: str, sentences: list[str]) -> np.ndarray:
+            return np.array([len(s) for s in sentences], dtype=np.float32)
+
+    monkeypatch.setitem(sys.modules, "qa.reader", types.SimpleNamespace(load_reader=FakeReader))
+    config = Config(sentence_scorer="reader", sentence_reader_weight=2.0, sentence_coverage_weight=1.0)
+    f = SentenceFeatures(np.array([0.5, 0.0]), np.zeros(2), np.zeros(2), np.zeros(2))
+    assert np.allclose(make_scorer(config).score("q", ["ab", "abcd"], f), [2 * 2 + 0.5, 2 * 4])
+    monkeypatch.setitem(sys.modules, "qa.reader", types.SimpleNamespace(load_reader=lambda: None))
+    with pytest.raises(ConfigError, match="no reader model"):
+        make_scorer(config)
