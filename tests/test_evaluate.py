@@ -308,7 +308,7 @@ def test_news_questions_at_scale():
 
 # The TEST-split figures published in docs/EVALUATION.md for the held-out news questions (news-5k subset),
 # guarded 0.03 below each (about 3 of 109 answerable questions): every setting was chosen on the dev split.
-NEWS_TEST_PUBLISHED = {"hit@1": NEWS_HIT1, "hit@5": NEWS_HIT5, "highlight_hit@1": NEWS_HL1, "no_answer_recall": NEWS_NA}
+NEWS_TEST_PUBLISHED = {"hit@1": 0.9174, "hit@5": 0.9817, "highlight_hit@1": 0.6881}
 NEWS_TEST_MARGIN = 0.03
 
 
@@ -324,4 +324,4 @@ def test_news_heldout_test_split_holds_its_published_figures():
     m = evaluate.evaluate_questions(DATA / "news_heldout_questions.jsonl", index, split="test").metrics
     for name, published in NEWS_TEST_PUBLISHED.items():
         assert m[name] >= published - NEWS_TEST_MARGIN, (name, m)
-    assert m["answerable_flagged_rate"] <= NEWS_FLAGGED + NEWS_TEST_MARGIN and m["overlapping_pairs@5"] == 0, m
+    assert m["answerable_flagged_rate"] <= NEWS_TEST_MARGIN and m["overlapping_pairs@5"] == 0, m
