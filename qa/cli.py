@@ -112,6 +112,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="a fixed subset of N queries (the same N ids every run)",
     )
+    e.add_argument(
+        "--split",
+        choices=("dev", "test"),
+        default=None,
+        help="questions file only: the dev or test half (by the sha256 of the id, or of `group`); "
+        "choose settings on dev, publish test",
+    )
     e.add_argument("--chunk-tokens", type=int, default=None, metavar="N", help="chunk budget (default: Config)")
     e.add_argument("--fusion", choices=("convex", "rrf"), default=None, help="hybrid fusion (default: Config)")
     e.add_argument("--dense-weight", type=float, default=None, metavar="W", help="convex fusion weight of dense")
@@ -127,6 +134,13 @@ def parser() -> argparse.ArgumentParser:
         choices=("lexical", "dense", "both"),
         default=None,
         help="how the answering sentence is picked (default: Config)",
+    )
+    e.add_argument(
+        "--rerank-passages",
+        type=int,
+        default=None,
+        metavar="N",
+        help="passages reordered by their best sentence; 0 = chunk order (default: Config)",
     )
     e.add_argument("--details", default=None, metavar="FILE", help="write one JSON line per query here")
     e.add_argument(
@@ -247,8 +261,8 @@ def format_answer(answer) -> str:
     if answer.no_answer:
         lines.append(f"No passage clearly answers this ({answer.reason}). Closest passages:")
     elif answer.passages:
-        best = answer.passages[0]
-        lines.append(f"{best.highlight_text} [1]")
+        best = min(answer.passages, key=lambda p: p.rank)  # the answering sentence, whatever the sort
+        lines.append(f"{best.highlight_text} [{best.rank}]")
     lines.append("")
     for p in answer.passages:
         meta = ", ".join(x for x in (p.source, p.date) if x)
@@ -295,10 +309,13 @@ def cmd_eval(args) -> int:
         dense_norm=args.dense_norm,
         rrf_k=args.rrf_k,
         highlight=args.highlight,
+        rerank_passages=args.rerank_passages,
     )
     show = sys.stderr.isatty() and not args.quiet
     data = Path(args.dataset)
     index = Path(args.index) if args.index else None
+    if args.split and data.is_dir():
+        raise evaluate.DatasetError("--split is for questions files; a BEIR folder's splits are its judgments: --qrels")
     if not data.is_dir() and args.corpus:
         evaluate.build_corpus(Path(args.corpus), index or Path("index"), config=config, progress=show)
     if args.grid:
@@ -307,7 +324,9 @@ def cmd_eval(args) -> int:
                 data, index_dir=index, qrels_path=args.qrels, max_queries=args.max_queries, config=config, progress=show
             )
         else:
-            result = evaluate.grid_questions(data, index or Path("index"), k=args.k, config=config, progress=show)
+            result = evaluate.grid_questions(
+                data, index or Path("index"), k=args.k, split=args.split, config=config, progress=show
+            )
         print(json.dumps(result.to_dict()) if args.json else format_grid(result))
         return 0
     if data.is_dir():
@@ -327,6 +346,7 @@ def cmd_eval(args) -> int:
             mode=args.mode,
             k=args.k,
             max_queries=args.max_queries,
+            split=args.split,
             config=config,
             progress=show,
         )

@@ -9,6 +9,7 @@ from .errors import QAError
 FUSIONS = ("convex", "rrf")
 DENSE_NORMS = ("minmax", "max", "raw")
 HIGHLIGHTS = ("lexical", "dense", "both")
+SCORERS = ("features", "reader")
 
 
 class ConfigError(QAError, ValueError):
@@ -39,6 +40,10 @@ class Config:
     # HNSW's recall falls as the graph grows at a fixed beam, so efSearch grows with the size
     # past 100k, log-linearly, to this at 1M (recall@10 0.977 on the synthetic million).
     hnsw_ef_search_1m: int = 2048
+    # A filter that lets at most this many chunks through is searched exactly on an HNSW index
+    # (HNSW through a filter returned fewer or other rows than exact search for ~9 in 10 one-article
+    # filters, issue 13); the same size below which qa builds a flat index, so the cost is a flat search's.
+    exact_filter_rows: int = 20_000
 
     # Retrieval
     candidates: int = 100  # per ranking, before fusion
@@ -56,9 +61,41 @@ class Config:
 
     highlight: str = "lexical"  # answering sentence by "lexical" overlap, "dense" cosine or "both"
 
+    # Passages ranked by their best sentence (qa/sentences.py; weights chosen on the dev splits,
+    # docs/EVALUATION.md): the first rerank_passages passages are reordered by
+    # cosine_w * sentence cosine + coverage_w * IDF share of question terms + cue_w * answer-type cue
+    # + passage_w * passage score / best, and each one's best sentence is its highlight.
+    # 0 passages: off (chunk order, highlight as above).
+    # Chosen on the news dev split (bench/tune_answers.py, 720 grid points) as the best point that keeps query
+    # p50 within its budget: any sentence cosine costs a model call (4 sentences cost ~6 question embeddings
+    # here, bench/answer_cost.py), so none: hit@1 0.876, answering sentence 0.685 (the best point overall,
+    # cosine 2.0 over 4 embedded sentences: 0.899 / 0.685).
+    rerank_passages: int = 5
+    rerank_embed_sentences: int = 0  # sentences embedded per question (one model call), best lexical first
+    sentence_scorer: str = "features"  # "features", or "reader" (a trained cross-encoder, qa/reader.py)
+    sentence_cosine_weight: float = 0.0
+    sentence_coverage_weight: float = 1.0
+    sentence_cue_weight: float = 0.2
+    sentence_passage_weight: float = 0.5
+    sentence_reader_weight: float = 1.0
+
     # "No answer" thresholds (calibrated on tests/data, see docs/EVALUATION.md)
     min_dense_score: float = 0.30  # best cosine among the candidates
     min_lexical_overlap: float = 0.10  # IDF share of question terms in the best of the top 3 passages
+    # Near misses (qa/no_answer.py): flagged when the question's specific terms (capitalised, with a digit,
+    # or of IDF >= specific_min_idf) missing from all of the top no_answer_passages passages (titles
+    # included) carry at least max_missing_specific of their IDF mass. Chosen on the dev splits
+    # (bench/tune_no_answer.py): the most near misses flagged with at most 3% of the answerable questions of
+    # each dev set (news, SQuAD, shipped corpus) flagged. That admits only the strict rule below, which
+    # flags none of the 31 news dev near misses: the signals barely separate them (docs/EVALUATION.md).
+    specific_min_idf: float = 4.0
+    max_missing_specific: float = 0.8
+    no_answer_passages: int = 5
+    # A question asking for a number, date, name or place is flagged when no sentence of the top passages
+    # holding one covers at least this IDF share of its terms (0: off). 0.1 adds one shipped-corpus off-topic
+    # dev question (10 of 13) for 2 of 150 SQuAD dev questions.
+    min_typed_coverage: float = 0.1
+
     # The page calls a passage's evidence "strong" from this cosine up (min_dense_score + 0.15): every
     # answering passage of the seed questions on the shipped corpus scored 0.46 or more, no-answer ones 0.10.
     strong_dense_score: float = 0.45
@@ -83,6 +120,38 @@ class Config:
         need(self.overlap_sentences >= 0, f"overlap_sentences must be 0 or more, got {self.overlap_sentences}")
         need(self.embed_batch >= 1, f"embed_batch must be at least 1, got {self.embed_batch}")
         need(self.hnsw_threshold >= 0 and self.hnsw_m >= 2, "hnsw_threshold must be >= 0 and hnsw_m >= 2")
+        need(
+            self.sentence_scorer in SCORERS,
+            f"sentence_scorer must be one of {', '.join(SCORERS)}, got {self.sentence_scorer!r}",
+        )
+        need(
+            self.rerank_passages >= 0 and self.rerank_embed_sentences >= 0,
+            "rerank_passages and rerank_embed_sentences must be 0 or more",
+        )
+        need(
+            all(
+                w >= 0
+                for w in (
+                    self.sentence_cosine_weight,
+                    self.sentence_coverage_weight,
+                    self.sentence_cue_weight,
+                    self.sentence_passage_weight,
+                    self.sentence_reader_weight,
+                )
+            ),
+            "sentence weights must be 0 or more",
+        )
+        need(self.specific_min_idf >= 0, f"specific_min_idf must be 0 or more, got {self.specific_min_idf}")
+        need(
+            0.0 < self.max_missing_specific <= 1.0,
+            f"max_missing_specific must be above 0 and at most 1, got {self.max_missing_specific}",
+        )
+        need(
+            0.0 <= self.min_typed_coverage <= 1.0,
+            f"min_typed_coverage must be between 0 and 1, got {self.min_typed_coverage}",
+        )
+        need(self.no_answer_passages >= 1, f"no_answer_passages must be at least 1, got {self.no_answer_passages}")
+        need(self.exact_filter_rows >= 0, f"exact_filter_rows must be 0 or more, got {self.exact_filter_rows}")
         need(self.hnsw_ef_construction >= 1 and self.hnsw_ef_search >= 1, "HNSW efConstruction/efSearch must be >= 1")
         need(self.candidates >= 1 and self.rrf_k >= 1, "candidates and rrf_k must be at least 1")
         need(self.bm25_k1 >= 0 and 0.0 <= self.bm25_b <= 1.0, "bm25_k1 must be >= 0 and bm25_b between 0 and 1")

@@ -107,8 +107,33 @@ def load_dense(path: Path, expected: int, dim: int, fix: str, vectors: Iterable[
     return index
 
 
-def search_dense(index, spec: dict, query: np.ndarray, k: int, allowed: np.ndarray | None = None):
-    """Top-k (rows, scores) for one query vector; allowed = row ids passing the filters."""
+def search_exact(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, k: int):
+    """Top-k (rows, scores) among the given rows by exact inner product (ties: the lower row first)."""
+    rows = np.sort(np.asarray(rows, dtype=np.int64))  # sorted rows read a memory map in order
+    scores = np.asarray(vectors[rows] @ query, dtype=np.float32)
+    k = min(k, len(rows))
+    if k < len(rows):
+        part = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[part], scores[part]
+    order = np.lexsort((rows, -scores))
+    return rows[order], scores[order]
+
+
+def search_dense(
+    index,
+    spec: dict,
+    query: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    vectors: np.ndarray | None = None,
+    exact_rows: int = 0,
+):
+    """Top-k (rows, scores) for one query vector; allowed = row ids passing the filters.
+
+    An HNSW graph searched through a filter walks mostly rejected nodes and returns too few
+    or other rows than exact search; so when at most exact_rows rows pass (and the vectors are
+    given) they are scored exactly, as a flat index would.
+    """
     faiss = _faiss(threads=1)
     if index.ntotal == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -117,6 +142,8 @@ def search_dense(index, spec: dict, query: np.ndarray, k: int, allowed: np.ndarr
     if allowed is not None:
         if len(allowed) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if spec["type"] == "hnsw" and vectors is not None and len(allowed) <= exact_rows:
+            return search_exact(vectors, allowed, np.asarray(query, dtype=np.float32), k)
         selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         if spec["type"] == "hnsw":
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(int(spec["efSearch"]), k))

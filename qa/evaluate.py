@@ -25,6 +25,7 @@ from .beir import DatasetError
 from .config import Config
 from .domain import Article
 from .errors import QAError
+from .passages import overlapping_pairs
 
 BEIR_METRICS = ("nDCG@10", "Recall@10", "Recall@100", "MRR@10")
 DOC_DEPTH = 100  # documents ranked per query: enough for Recall@100
@@ -62,6 +63,22 @@ def default_index(folder: Path, config: Config) -> Path:
 
     suffix = "-int8" if default_model_id() == INT8_MODEL_ID else ""
     return settings.bench_cache() / f"{folder.resolve().name}-c{config.chunk_tokens}{suffix}"
+
+
+SPLITS = ("dev", "test")
+
+
+def split_of(key: str) -> str:
+    """ "dev" or "test", fixed by the sha256 of key (a question's id, or its group: SQuAD's article title).
+
+    Every setting is chosen on dev and every published figure measured on test
+    (tests/data/news_heldout_questions.README.md fixes the rule)."""
+    return "dev" if int(hashlib.sha256(key.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def in_split(question: dict, split: str | None) -> bool:
+    """Whether a loaded question belongs to split (None: every question)."""
+    return split is None or split_of(question.get("group") or question["id"]) == split
 
 
 def sample(ids: list[str], max_queries: int | None) -> list[str]:
@@ -220,7 +237,7 @@ def _open_beir(folder, index_dir, qrels_path, max_queries, config, embedder, pro
 
 
 def load_questions(path: Path) -> list[dict]:
-    """`id`, `question`, `answers` per line (empty answers: the corpus has no answer)."""
+    """`id`, `question`, `answers` per line (empty answers: the corpus has no answer); optional `group`."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"questions file {path} does not exist")
@@ -229,9 +246,11 @@ def load_questions(path: Path) -> list[dict]:
         text = row.get("question")
         if not isinstance(text, str) or not isinstance(row.get("answers", []), list):
             raise DatasetError(f"{path}:{number}: each line needs `question` (text) and `answers` (a list)")
-        out.append(
-            {"id": str(row.get("id", number)), "question": text, "answers": [str(a) for a in row.get("answers") or []]}
-        )
+        answers = [str(a) for a in row.get("answers") or []]
+        question = {"id": str(row.get("id", number)), "question": text, "answers": answers}
+        if row.get("group"):  # questions that must fall on one side of the split together (one SQuAD article)
+            question["group"] = str(row["group"])
+        out.append(question)
     if not out:
         raise DatasetError(f"questions file {path} is empty")
     return out
@@ -250,7 +269,8 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
 def question_metrics(rows: list[dict], ks: tuple[int, ...] = (1, 3, 5)) -> dict[str, float | int | None]:
     """Hit rates over answerable questions and the no-answer flag's precision/recall.
 
-    Each row: answers, no_answer (bool), hits / highlight_hits (bool per returned passage).
+    Each row: answers, no_answer (bool), hits / highlight_hits (bool per returned passage),
+    optionally overlaps (pairs of passages of one article in the top 5 that share text).
     """
     answerable = [r for r in rows if r["answers"]]
     unanswerable = [r for r in rows if not r["answers"]]
@@ -262,10 +282,13 @@ def question_metrics(rows: list[dict], ks: tuple[int, ...] = (1, 3, 5)) -> dict[
             )
     flagged_ok = sum(r["no_answer"] for r in unanswerable)
     flagged_bad = sum(r["no_answer"] for r in answerable)
+    m["unanswerable_flagged"] = flagged_ok
     m["no_answer_flagged"] = flagged_ok + flagged_bad
     m["answerable_flagged"] = flagged_bad
     m["no_answer_precision"] = round(flagged_ok / (flagged_ok + flagged_bad), 4) if flagged_ok + flagged_bad else None
     m["no_answer_recall"] = round(flagged_ok / len(unanswerable), 4) if unanswerable else None
+    m["answerable_flagged_rate"] = round(flagged_bad / len(answerable), 4) if answerable else None
+    m["overlapping_pairs@5"] = sum(r.get("overlaps", 0) for r in rows)
     return m
 
 
@@ -276,15 +299,16 @@ def evaluate_questions(
     mode: str = "hybrid",
     k: int = 5,
     max_queries: int | None = None,
+    split: str | None = None,
     config: Config | None = None,
     embedder=None,
     progress: bool = False,
 ) -> EvalResult:
-    """Ask every question of a questions file against an existing index."""
+    """Ask every question of a questions file (of one split, if given) against an existing index."""
     from .retriever import Retriever
 
     started = time.perf_counter()
-    questions = load_questions(path)
+    questions = [q for q in load_questions(path) if in_split(q, split)]
     keep = set(sample([q["id"] for q in questions], max_queries))
     questions = [q for q in questions if q["id"] in keep]
     retriever = Retriever.load(index_dir, embedder, config or Config())
@@ -308,6 +332,7 @@ def _ask_all(retriever, questions: list[dict], mode: str, k: int, bar=None) -> l
                 "reason": answer.reason,
                 "hits": [contains_answer(p.text, q["answers"]) for p in answer.passages],
                 "highlight_hits": [contains_answer(p.highlight_text, q["answers"]) for p in answer.passages],
+                "overlaps": overlapping_pairs(answer.passages[:5]),
                 "top": p0.article_id if p0 else None,
                 "top_highlight": p0.highlight_text if p0 else None,
             }
@@ -318,7 +343,14 @@ def _ask_all(retriever, questions: list[dict], mode: str, k: int, bar=None) -> l
 
 
 def grid_questions(
-    path: Path, index_dir: Path, *, k: int = 5, config: Config | None = None, embedder=None, progress: bool = False
+    path: Path,
+    index_dir: Path,
+    *,
+    k: int = 5,
+    split: str | None = None,
+    config: Config | None = None,
+    embedder=None,
+    progress: bool = False,
 ) -> EvalResult:
     """Answer-hit metrics of single modes and of every fusion setting of fusion_grid."""
     from .embed import load_embedder
@@ -327,7 +359,7 @@ def grid_questions(
 
     config = config or Config()
     started = time.perf_counter()
-    questions = load_questions(path)
+    questions = [q for q in load_questions(path) if in_split(q, split)]
     index = Index.open(index_dir)
     model = embedder or load_embedder(index.model_id)
     grid = [("dense", config), ("lexical", config), ("hybrid", config)] + fusion_grid(config)

@@ -66,6 +66,10 @@ class Highlighter:
         self.embed = embed
         self.qvec = question_vector
 
+    def scores(self, sentences: list[str]) -> np.ndarray:
+        """Each sentence's IDF-weighted share of the question's terms (0..1)."""
+        return self._lexical(sentences)
+
     def _lexical(self, sentences: list[str]) -> np.ndarray:
         scores = np.zeros(len(sentences), dtype=np.float32)
         total = sum(self.weights.values())

@@ -24,7 +24,10 @@ from .embed import Embedder, load_embedder
 from .errors import IndexFormatError, QuestionError
 from .highlight import Highlighter
 from .index import Index
-from .manifest import ArticleEntry, manifest_stamp
+from .manifest import manifest_stamp
+from .no_answer import Verdict, judge
+from .passages import Span, select_spans
+from .sentences import Ranked, make_scorer, rank_by_sentences
 
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
@@ -58,6 +61,7 @@ class Retriever:
         self._given = embedder is not None  # a caller's embedder is checked against the index, never swapped
         self.config = config or Config()
         self._lock = threading.Lock()
+        self._sentence_scorer = None  # made on first use: a reader scorer loads a model
 
     @classmethod
     def load(
@@ -138,9 +142,11 @@ class Retriever:
         if diversity:
             ranked = mmr(ranked, index.vectors, diversity, k * 3)
         highlighter = self._highlighter(index, question, cands)
-        passages = self._passages(index, highlighter, ranked, k)
-        no_answer, reason = self._judge(highlighter, passages, cands)
-        return Answer(question, sort_passages(passages, sort), no_answer, reason, warnings)
+        spans = select_spans(index, ranked, max(k, self._head, self.config.no_answer_passages))
+        best = self._rank_sentences(question, highlighter, spans, cands)
+        verdict = self._judge(index, question, highlighter, best, cands)
+        passages = self._passages(index, highlighter, best, k)
+        return Answer(question, sort_passages(passages, sort), verdict.no_answer, verdict.reason, warnings)
 
     def matching_articles(
         self,
@@ -195,7 +201,9 @@ class Retriever:
             return cands
         if mode in ("dense", "hybrid"):
             qvec = cands.question_vector = self.embedder.embed([question])[0]
-            cands.dense_rows, cands.dense_scores = search_dense(index.dense, index.dense_spec, qvec, pool, allowed)
+            cands.dense_rows, cands.dense_scores = search_dense(
+                index.dense, index.dense_spec, qvec, pool, allowed, index.vectors, self.config.exact_filter_rows
+            )
         if mode in ("lexical", "hybrid"):
             mask = None
             if allowed is not None:
@@ -248,53 +256,56 @@ class Retriever:
             cands.question_vector = self.embedder.embed([question])[0]
         return Highlighter(question, index.idf(), method, self.embedder.embed, cands.question_vector)
 
-    def _passages(
-        self, index: Index, highlighter: Highlighter, ranked: list[tuple[int, float]], k: int
-    ) -> list[Passage]:
-        passages: list[Passage] = []
-        kept_rows: list[int] = []
-        for row, score in ranked:
-            if len(passages) >= k:
-                break
-            chunk = index.chunks[row]
-            dup = _near_duplicate(index, row, chunk["text"], kept_rows, passages)
-            entry = index.manifest.articles[chunk["article_id"]]
-            if dup is not None:
-                dup.also_in.append(_citation(chunk, entry, index.place(chunk["article_id"])))
-                continue
-            hl = highlighter.best(chunk["text"], chunk["start"], chunk.get("sentences"))
+    @property
+    def _head(self) -> int:
+        return self.config.rerank_passages
+
+    def _scorer(self):
+        if self._sentence_scorer is None:
+            self._sentence_scorer = make_scorer(self.config)
+        return self._sentence_scorer
+
+    def _rank_sentences(self, question: str, highlighter: Highlighter, spans: list[Span], cands: Candidates) -> Ranked:
+        """The head of the passages reordered by their best sentences (qa/sentences.py), with those sentences."""
+        if not self._head or not spans:
+            return Ranked(spans, [None] * len(spans))
+        qvec = cands.question_vector
+        embed = self.embedder.embed if qvec is not None else None
+        return rank_by_sentences(question, spans, highlighter, self._scorer(), self.config, embed, qvec)
+
+    def _passages(self, index: Index, highlighter: Highlighter, ranked: Ranked, k: int) -> list[Passage]:
+        """The k first passages, each with its answering sentence (the lexical best beyond the reranked head)."""
+        passages = []
+        for rank, (span, hl) in enumerate(zip(ranked.spans[:k], ranked.highlights), 1):
+            if hl is None:
+                offsets = [(a - span.start, b - span.start) for a, b in span.sentences]
+                hl = highlighter.best(span.text, span.start, offsets)
             passages.append(
                 Passage(
-                    rank=len(passages) + 1,
-                    score=float(score),
-                    text=chunk["text"],
-                    article_id=chunk["article_id"],
-                    title=entry.title or chunk["article_id"],
-                    source=entry.source,
-                    date=entry.date,
-                    start=chunk["start"],
-                    end=chunk["end"],
+                    rank=rank,
+                    score=span.score,
+                    text=span.text,
+                    article_id=span.article_id,
+                    title=span.entry.title or span.article_id,
+                    source=span.entry.source,
+                    date=span.entry.date,
+                    start=span.start,
+                    end=span.end,
                     highlight=hl,
-                    place=index.place(chunk["article_id"]),
+                    place=index.place(span.article_id),
+                    also_in=span.also_in,
                 )
             )
-            kept_rows.append(row)
         return passages
 
-    def _judge(self, highlighter: Highlighter, passages: list[Passage], cands: Candidates) -> tuple[bool, str | None]:
+    def _judge(
+        self, index: Index, question: str, highlighter: Highlighter, ranked: Ranked, cands: Candidates
+    ) -> Verdict:
         """Too-weak evidence: flag it (passages are still returned)."""
-        if not passages:
-            return True, "no passage matches the question"
-        # Two cheap signals, calibrated in docs/EVALUATION.md: meaning (an absent topic
-        # has no close passage) and words (a near topic misses the question's key terms).
-        top_dense = cands.top_cosine
-        c = self.config
-        if top_dense is not None and top_dense < c.min_dense_score:
-            return True, f"the closest passage is only {top_dense:.2f} similar to the question"
-        cov = max(highlighter.coverage(p.text) for p in passages[:3])
-        if cov < c.min_lexical_overlap:
-            return True, f"the best passages hold only {cov:.0%} of the question's key terms"
-        return False, None
+        spans = ranked.spans
+        coverage = max((highlighter.coverage(s.text) for s in spans[:3]), default=0.0)
+        texts = [f"{s.entry.title}\n{s.text}" for s in spans[: self.config.no_answer_passages]]
+        return judge(question, index.idf(), texts, cands.top_cosine, coverage, self.config, ranked.typed_coverage)
 
 
 def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Passage]:
@@ -302,52 +313,6 @@ def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Pass
     if sort != "newest":
         return passages
     return sorted(passages, key=lambda p: p.date or "", reverse=True)  # stable: ties keep their rank order
-
-
-def _citation(chunk: dict, entry: ArticleEntry, place: str | None) -> dict:
-    return {
-        "article_id": chunk["article_id"],
-        "title": entry.title,
-        "source": entry.source,
-        "date": entry.date,
-        "place": place,
-        "start": chunk["start"],
-        "end": chunk["end"],
-    }
-
-
-NEAR_DUPLICATE_COSINE = 0.97
-NEAR_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter passage's word trigrams found in the other
-
-
-def _shingles(text: str) -> frozenset[int]:
-    words = re.findall(r"\w+", text.casefold())
-    if len(words) < 3:
-        return frozenset({hash(" ".join(words))})
-    return frozenset(hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2))
-
-
-def _near_duplicate(index: Index, row: int, text: str, kept_rows: list[int], passages: list[Passage]):
-    """The kept passage this one nearly repeats (same wire story elsewhere), if any.
-
-    Near-identical meaning (cosine) or mostly the same word trigrams: a story that
-    another paper re-cut or topped with its own sentence still counts as the same.
-    """
-    if not kept_rows:
-        return None
-    sims = np.asarray(index.vectors[kept_rows]) @ np.asarray(index.vectors[row])
-    article_id = index.chunks[row]["article_id"]
-    mine = None
-    for i, sim in enumerate(sims):
-        if passages[i].article_id == article_id:
-            continue
-        if sim >= NEAR_DUPLICATE_COSINE:
-            return passages[i]
-        mine = mine if mine is not None else _shingles(text)
-        theirs = _shingles(passages[i].text)
-        if len(mine & theirs) >= NEAR_DUPLICATE_CONTAINMENT * min(len(mine), len(theirs)):
-            return passages[i]
-    return None
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from qa import Article, Retriever
 from qa.builder import build_from
 from qa.cli import format_answer
 from qa.config import Config
-from qa.evaluate import contains_answer, load_questions
+from qa.evaluate import load_questions
 from qa.retriever import Candidates, fuse
 from tests.conftest import DATA, SEED_QUESTIONS, needs_shared
 
@@ -169,32 +169,47 @@ def shipped(shipped_index, real_embedder) -> Retriever:
     return Retriever.load(shipped_index, real_embedder)
 
 
-def _answers(retriever, path: Path):
-    return [(q, retriever.ask(q["question"], k=5)) for q in load_questions(path)]
+# Published in docs/EVALUATION.md for the TEST split of the seed questions on the shipped corpus
+# (`qa eval ../shared/eval/seed_questions.jsonl --corpus corpus --index ... --split test`). The guard sits one
+# question (of 6) below each figure: a change that loses more than one answer fails.
+SEED_TEST_PUBLISHED = {"hit@1": 1.0, "hit@3": 1.0, "highlight_hit@1": 0.8333}
+SEED_TEST_MARGIN = 1 / 6 + 1e-9
 
 
-def test_seed_question_goals(shipped):
+def test_seed_test_split_holds_its_published_figures(shipped_index, real_embedder):
     needs_shared(SEED_QUESTIONS)
-    results = _answers(shipped, SEED_QUESTIONS)
-    answerable = [(q, a) for q, a in results if q["answers"]]
-    hit1 = sum(contains_answer(a.passages[0].text, q["answers"]) for q, a in answerable)
-    hit3 = sum(any(contains_answer(p.text, q["answers"]) for p in a.passages[:3]) for q, a in answerable)
-    highlight = sum(contains_answer(a.passages[0].highlight_text, q["answers"]) for q, a in answerable)
-    n = len(answerable)
-    assert hit1 >= 0.9 * n, f"hit@1 {hit1}/{n}"
-    assert hit3 == n, f"hit@3 {hit3}/{n}"
-    assert highlight >= 0.8 * n, f"highlighted sentence holds the answer for {highlight}/{n}"
-    assert all(a.no_answer and a.reason and a.passages for q, a in results if not q["answers"])
-    assert sum(a.no_answer for _, a in answerable) <= 1
+    from qa.evaluate import evaluate_questions
+
+    result = evaluate_questions(SEED_QUESTIONS, shipped_index, split="test", embedder=real_embedder)
+    m = result.metrics
+    assert m["answerable"] == 6
+    for name, published in SEED_TEST_PUBLISHED.items():
+        assert m[name] >= published - SEED_TEST_MARGIN, f"{name} {m[name]} (published {published})"
+    assert m["answerable_flagged"] <= 1 and m["overlapping_pairs@5"] == 0
+    dev = evaluate_questions(SEED_QUESTIONS, shipped_index, split="dev", embedder=real_embedder)
+    unanswerable = [r for r in dev.details if not r["answers"]]
+    assert unanswerable and all(r["no_answer"] and r["reason"] for r in unanswerable)
 
 
-def test_no_answer_flag_on_calibration_sets(shipped):
-    offtopic = _answers(shipped, DATA / "offtopic_questions.jsonl")
-    far = [a for q, a in offtopic if q["id"].startswith("offtopic-far")]
-    assert far and all(a.no_answer for a in far), "a question about an absent topic was not flagged"
-    answerable = _answers(shipped, DATA / "answerable_questions.jsonl")
-    assert sum(a.no_answer for _, a in answerable) <= 1
-    assert sum(any(contains_answer(p.text, q["answers"]) for p in a.passages) for q, a in answerable) >= 18
+OFFTOPIC_TEST_FLAGGED = 5  # of 7 (docs/EVALUATION.md)
+ANSWERABLE_TEST_HIT5 = 1.0  # 7 of 7
+
+
+def test_no_answer_flag_on_the_test_splits_of_the_shipped_sets(shipped_index, real_embedder):
+    """Thresholds were chosen on the dev halves; the test halves must still hold (margin: one question)."""
+    from qa.evaluate import evaluate_questions
+
+    offtopic = evaluate_questions(
+        DATA / "offtopic_questions.jsonl", shipped_index, split="test", embedder=real_embedder
+    )
+    far = [r for r in offtopic.details if r["id"].startswith("offtopic-far")]
+    assert far and all(r["no_answer"] for r in far), "a question about an absent topic was not flagged"
+    assert offtopic.metrics["unanswerable_flagged"] >= OFFTOPIC_TEST_FLAGGED - 1
+    answerable = evaluate_questions(
+        DATA / "answerable_questions.jsonl", shipped_index, split="test", embedder=real_embedder
+    ).metrics
+    assert answerable["answerable_flagged"] <= 1
+    assert answerable["hit@5"] >= ANSWERABLE_TEST_HIT5 - 1 / 7 - 1e-9
 
 
 def test_question_file_format():
@@ -249,3 +264,55 @@ def test_a_recut_wire_story_still_collapses(tmp_path, fake_embedder):
     top = answer.passages[0]
     assert {top.article_id} | {o["article_id"] for o in top.also_in} == {"a", "b"}
     assert [p.article_id for p in answer.passages[1:]] == ["c"]
+
+
+def test_a_filter_on_an_hnsw_index_is_exact(tmp_path, fake_embedder):
+    """HNSW searched through a selective filter loses rows: few allowed rows are scored exactly instead."""
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(300)]
+    arts = [
+        Article(
+            f"a{i:03d}",
+            f"T{i}",
+            " ".join(". ".join(" ".join(rng.choice(words, 12)) for _ in range(3)) + "." for _ in range(3)),
+            source=f"src{i % 40}",
+        )
+        for i in range(400)
+    ]
+    config = Config(hnsw_threshold=0, chunk_tokens=40, hnsw_ef_search=16)
+    build_from(arts, tmp_path / "i", config=config, embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder, config)
+    assert r.index.dense_spec["type"] == "hnsw"
+    question = " ".join(words[:20])
+    qvec = fake_embedder.embed([question])[0]
+    vectors = np.asarray(r.index.vectors)
+    for source in ("src3", "src17"):
+        allowed = r.index.allowed_rows([source])
+        exact = allowed[np.argsort(-(vectors[allowed] @ qvec), kind="stable")][:10]
+        cands = r._candidates(r.index, question, "dense", 10, allowed)
+        assert sorted(cands.dense_rows.tolist()) == sorted(exact.tolist()), source
+        assert np.allclose(cands.dense_scores, np.sort(vectors[exact] @ qvec)[::-1], atol=1e-5)
+
+
+def test_overlapping_chunks_of_one_article_are_one_passage(tmp_path, fake_embedder):
+    """Chunks share a sentence; the passages shown never do, and each cites its article exactly."""
+    sentences = [f"The harbour crane number {i} lifted {i * 10} containers for the port today." for i in range(12)]
+    arts = [
+        Article("port", "Harbour report", " ".join(sentences)),
+        Article("other", "Farm report", "The farm harvested wheat. The crane flew over the field."),
+    ]
+    config = Config(chunk_tokens=40, overlap_sentences=1)
+    build_from(arts, tmp_path / "i", config=config, embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder, config)
+    assert sum(c["article_id"] == "port" for c in r.index.chunks) >= 4
+    ranked = r.rank("harbour crane containers port")
+    port_rows = [row for row, _ in ranked if r.index.chunks[row]["article_id"] == "port"]
+    assert len(port_rows) >= 4  # several overlapping chunks compete for the top k
+    answer = r.ask("harbour crane containers port", k=5)
+    port = [p for p in answer.passages if p.article_id == "port"]
+    assert len(port) == 1, [(p.start, p.end) for p in port]  # every chunk of the article overlaps the next
+    text = r.index.article("port").text
+    p = port[0]
+    assert p.text == text[p.start : p.end] and p.start == 0 and p.end == len(text)
+    assert p.start <= p.highlight[0] < p.highlight[1] <= p.end
+    assert [q.rank for q in answer.passages] == list(range(1, len(answer.passages) + 1))

@@ -1,0 +1,59 @@
+"""What the answering sentence costs per question: `ask` p50 with the sentence ranking on and off.
+
+The two settings share one process, one model and one index, and alternate question by
+question, so the machine's load (shared here) falls on both alike; the difference of
+their p50s is the cost of ranking sentences (features + one embedding call).
+
+    python -m bench.answer_cost /work/runs/answers/news5k tests/data/news_heldout_questions.jsonl --split dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from qa.evaluate import in_split, load_questions
+from qa.retriever import Retriever
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("index", type=Path)
+    ap.add_argument("questions", type=Path)
+    ap.add_argument("--split", choices=("dev", "test"), default="dev")
+    ap.add_argument("--max", type=int, default=60, help="questions timed")
+    args = ap.parse_args(argv)
+    questions = [q["question"] for q in load_questions(args.questions) if in_split(q, args.split)][: args.max]
+    on = Retriever.load(args.index)
+    off = Retriever(on.index, on.embedder, replace(on.config, rerank_passages=0))
+    for q in questions[:5]:  # warm-up: page in, idf table, model
+        on.ask(q, k=5)
+        off.ask(q, k=5)
+    times: dict[str, list[float]] = {"sentences": [], "chunk order": []}
+    for q in questions:
+        for label, r in (("sentences", on), ("chunk order", off)):
+            t = time.perf_counter()
+            r.ask(q, k=5)
+            times[label].append(time.perf_counter() - t)
+    embed = []
+    for q in questions[:20]:
+        t = time.perf_counter()
+        on.embedder.embed([q])
+        embed.append(time.perf_counter() - t)
+    report = {label: round(float(np.median(v)) * 1000, 1) for label, v in times.items()}
+    report["difference_ms"] = round(report["sentences"] - report["chunk order"], 1)
+    report["question_embed_ms"] = round(float(np.median(embed)) * 1000, 1)
+    report["questions"] = len(questions)
+    report["model"] = on.index.model_id
+    report["chunks"] = len(on.index)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Decide "no answer": the evidence is too weak, and say why (passages are still returned).
+
+Three signals, each cheap: meaning (an absent topic has no close passage), words (a near
+topic misses most of the question's key terms), and the question's specific terms. A
+near-miss question ("who won the 1987 Qantas A340 order?") shares its topic with the
+corpus, so its top cosine is high; what gives it away is that its names, titles and
+figures — capitalised, numeric or rare words — occur in none of the top passages.
+Thresholds are chosen on the dev splits (docs/EVALUATION.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .config import Config
+from .highlight import terms
+
+_WORD = re.compile(r"(?u)\b\w[\w'.&-]*\w\b|\b\w\b")
+# Capitalised because they open a question or are generic, not because they name something.
+_GENERIC = frozenset(
+    "who whom whose what which when where why how many much did does do is are was were will would can could "
+    "has have had the a an in on at of for to by from with and or according after before during".split()
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    no_answer: bool
+    reason: str | None = None
+    missing: tuple[str, ...] = ()  # the question's specific terms no top passage holds
+
+
+@dataclass(frozen=True)
+class Term:
+    word: str  # as the question writes it
+    stem: str  # as the lexical index sees it
+    idf: float
+
+
+def specific_terms(question: str, idf: dict[str, float], min_idf: float) -> list[Term]:
+    """The question's names, titles and figures: capitalised words (not its first), words with a
+    digit, and words rarer than min_idf in the index (terms it has never seen count as rarest)."""
+    unseen = max(idf.values()) if idf else 0.0
+    out: dict[str, Term] = {}
+    words = _WORD.findall(question)
+    for i, word in enumerate(words):
+        if word.casefold() in _GENERIC:
+            continue
+        stems = terms(word)
+        if not stems:
+            continue
+        for stem in stems:
+            weight = idf.get(stem, unseen)
+            named = (i > 0 and word[:1].isupper()) or word.isupper() and len(word) > 1
+            if named or any(c.isdigit() for c in word) or weight >= min_idf:
+                out.setdefault(stem, Term(word, stem, weight))
+    return list(out.values())
+
+
+def missing_terms(specific: list[Term], texts: list[str]) -> list[Term]:
+    """The specific terms that occur in none of texts."""
+    present: set[str] = set()
+    for text in texts:
+        present.update(terms(text))
+    return [t for t in specific if t.stem not in present]
+
+
+def judge(
+    question: str,
+    idf: dict[str, float],
+    texts: list[str],
+    top_cosine: float | None,
+    coverage: float,
+    config: Config,
+    typed_coverage: float | None = None,
+) -> Verdict:
+    """texts: the top passages (with their titles) the answer would come from; coverage: the best IDF share
+    of the question's terms among them; typed_coverage: for a question asking for a kind of thing (a number,
+    a date, a name, a place), the best coverage by a sentence holding one (qa.sentences.Ranked)."""
+    if not texts:
+        return Verdict(True, "no passage matches the question")
+    if top_cosine is not None and top_cosine < config.min_dense_score:
+        return Verdict(True, f"the closest passage is only {top_cosine:.2f} similar to the question")
+    if coverage < config.min_lexical_overlap:
+        return Verdict(True, f"the best passages hold only {coverage:.0%} of the question's key terms")
+    specific = specific_terms(question, idf, config.specific_min_idf)
+    missing = missing_terms(specific, texts)
+    total = sum(t.idf for t in specific)
+    share = sum(t.idf for t in missing) / total if total > 0 else 0.0
+    if missing and share >= config.max_missing_specific:
+        names = ", ".join(f"“{t.word}”" for t in missing)
+        return Verdict(
+            True,
+            f"no top passage mentions {names} ({share:.0%} of the question's specific terms)",
+            tuple(t.word for t in missing),
+        )
+    if typed_coverage is not None and typed_coverage < config.min_typed_coverage:
+        return Verdict(
+            True,
+            f"no sentence of the top passages both matches the question ({typed_coverage:.0%} of its key terms "
+            "at best) and holds what it asks for",
+        )
+    return Verdict(False)

@@ -1,0 +1,211 @@
+"""Score candidate answering sentences: the features answer-sentence selection needs, and one seam.
+
+The sentence sharing the most words with a question is usually the one restating its topic,
+not the one holding the fact asked for (issue 13). A sentence that answers tends to be close
+in meaning to the question (MiniLM was trained on question/answer-sentence pairs), to cover
+its rarer terms, and to hold something of the kind asked for (a number for "how many", a
+date for "when", a name for "who", a place for "where") that the question does not already
+hold. `SentenceScorer` is the seam: `FeatureScorer` combines those features with weights
+chosen on dev questions; `ReaderScorer` adds a trained reader (a cross-encoder,
+`qa.reader.load_reader()`, built apart) when `Config.sentence_scorer == "reader"`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .config import Config, ConfigError
+
+ANSWER_TYPES = ("number", "date", "person", "place")
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
+    "|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|half|quarter|third"
+)
+_TYPE_OF_QUESTION = [
+    (
+        "number",
+        re.compile(
+            r"\b(how (many|much|long|old|far|big|large|high|tall|often|fast|heavy)|what (percentage|percent|proportion|"
+            r"share|fraction|number|amount|sum|price|rate|figure|size|total|value|level|margin|score)|"
+            r"by how|how \w+ (was|were|is|are|did|does|will))\b",
+            re.I,
+        ),
+    ),
+    ("date", re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|since when)\b", re.I)),
+    ("person", re.compile(r"\b(who|whom|whose|which (person|man|woman|player|minister|executive|chairman))\b", re.I)),
+    (
+        "place",
+        re.compile(r"\b(where|which (country|city|town|state|region|nation|port|site)|what (country|city))\b", re.I),
+    ),
+]
+_NUMBER = re.compile(rf"(\d+(?:[.,]\d+)*(?:\s?%|\s*(?:bn|mln|billion|million|pct|m)\b)?|\b({_NUMBER_WORDS})\b)", re.I)
+_DATE = re.compile(
+    rf"\b(({_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+({_MONTHS})\b|({_MONTHS})\b|(1[89]|20)\d\d|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|"
+    r"last (week|month|year)|next (week|month|year)|\d{1,2}(st|nd|rd|th)\b)",
+    re.I,
+)
+_NAME = re.compile(r"\b(Mr|Mrs|Ms|Dr|Sir|Lord|Lady)\.?\s+[A-Z]|\b[A-Z][a-z]+(?:[- ][A-Z][a-z]+)+\b")
+_PLACE = re.compile(r"\b(in|at|from|near|to|into|across|outside)\s+(the\s+)?[A-Z][a-z]+")
+
+
+def answer_type(question: str) -> str | None:
+    """The kind of answer the question asks for, when its wording says (else None)."""
+    for kind, pattern in _TYPE_OF_QUESTION:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def _mentions(pattern: re.Pattern, text: str) -> set[str]:
+    return {m.group(0).casefold().strip() for m in pattern.finditer(text)}
+
+
+def type_cue(question: str, kind: str | None, sentence: str) -> float:
+    """1 when sentence holds something of the kind asked for that the question does not hold, else 0."""
+    if kind is None:
+        return 0.0
+    pattern = {"number": _NUMBER, "date": _DATE, "person": _NAME, "place": _PLACE}[kind]
+    found = _mentions(pattern, sentence)
+    if kind == "place":  # compare the place words, not the preposition
+        found = {m.split()[-1] for m in found}
+        asked = {m.split()[-1] for m in _mentions(pattern, question)} | set(question.casefold().split())
+    else:
+        asked = _mentions(pattern, question)
+    return 1.0 if found - asked else 0.0
+
+
+@dataclass
+class SentenceFeatures:
+    """Per candidate sentence: what the feature scorer combines (arrays of one length)."""
+
+    coverage: np.ndarray  # IDF-weighted share of the question's terms in the sentence (0..1)
+    cue: np.ndarray  # 1 if it holds something of the kind asked for, new to the question
+    cosine: np.ndarray  # cosine to the question (0 where the sentence was not embedded)
+    passage: np.ndarray  # its passage's fused score over the best passage's (0..1)
+
+
+class SentenceScorer(Protocol):
+    """Scores candidate sentences for one question: higher is more likely to answer it."""
+
+    def score(self, question: str, sentences: list[str], features: SentenceFeatures) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class FeatureScorer:
+    """A weighted sum of the features (weights from Config, chosen on dev questions)."""
+
+    cosine: float
+    coverage: float
+    cue: float
+    passage: float
+
+    @classmethod
+    def from_config(cls, config: Config) -> FeatureScorer:
+        return cls(
+            config.sentence_cosine_weight,
+            config.sentence_coverage_weight,
+            config.sentence_cue_weight,
+            config.sentence_passage_weight,
+        )
+
+    def score(self, question: str, sentences: list[str], features: SentenceFeatures) -> np.ndarray:
+        return (
+            self.cosine * features.cosine
+            + self.coverage * features.coverage
+            + self.cue * features.cue
+            + self.passage * features.passage
+        ).astype(np.float32)
+
+
+class ReaderScorer:
+    """A trained reader's score (SentenceReader.score(question, sentences), higher = better) plus the features."""
+
+    def __init__(self, reader, features: FeatureScorer, weight: float = 1.0):
+        self.reader = reader
+        self.features = features
+        self.weight = weight
+
+    def score(self, question: str, sentences: list[str], features: SentenceFeatures) -> np.ndarray:
+        read = np.asarray(self.reader.score(question, sentences), dtype=np.float32)
+        return self.weight * read + self.features.score(question, sentences, features)
+
+
+def make_scorer(config: Config) -> SentenceScorer:
+    """The sentence scorer the configuration names."""
+    features = FeatureScorer.from_config(config)
+    if config.sentence_scorer == "features":
+        return features
+    try:
+        from .reader import load_reader  # built apart (branch `reader`); absent here until merged
+    except ImportError:
+        raise ConfigError("sentence_scorer 'reader' needs qa/reader.py, which this installation lacks") from None
+    reader = load_reader()
+    if reader is None:
+        raise ConfigError("sentence_scorer 'reader' is set but no reader model is installed; use 'features'")
+    return ReaderScorer(reader, features, config.sentence_reader_weight)
+
+
+@dataclass
+class Ranked:
+    """The top passages reordered by their best sentence, and that sentence of each (article coordinates)."""
+
+    spans: list  # passages.Span, best first
+    highlights: list[tuple[int, int] | None]  # None: not scored here (beyond the reranked head)
+    # For a question whose answer type is known: the best coverage of its terms by a sentence that holds
+    # something of that type (0 if none does); None otherwise. Low for near misses (qa/no_answer.py).
+    typed_coverage: float | None = None
+
+
+def rank_by_sentences(
+    question: str,
+    spans: list,
+    highlighter,
+    scorer: SentenceScorer,
+    config: Config,
+    embed=None,
+    question_vector: np.ndarray | None = None,
+) -> Ranked:
+    """Reorder the first config.rerank_passages spans by the score of their best sentence.
+
+    Only the config.rerank_embed_sentences sentences with the best lexical score (coverage +
+    cue) are embedded, in one model call: the cost of a question stays one small batch.
+    The others get the lowest cosine of those embedded.
+    """
+    head, tail = spans[: config.rerank_passages], spans[config.rerank_passages :]
+    items = [(i, a, b) for i, span in enumerate(head) for a, b in span.sentences]
+    if not items:
+        return Ranked(spans, [None] * len(spans), 0.0 if answer_type(question) else None)
+    texts = [head[i].text[a - head[i].start : b - head[i].start] for i, a, b in items]
+    kind = answer_type(question)
+    coverage = highlighter.scores(texts)
+    cue = np.array([type_cue(question, kind, t) for t in texts], dtype=np.float32)
+    best_score = max(span.score for span in head) or 1.0
+    passage = np.array([head[i].score / best_score for i, _, _ in items], dtype=np.float32)
+    cosine = np.zeros(len(texts), dtype=np.float32)
+    budget = config.rerank_embed_sentences
+    if embed is not None and question_vector is not None and budget > 0 and config.sentence_cosine_weight > 0:
+        lexical = coverage + config.sentence_cue_weight * cue
+        chosen = np.argsort(-lexical, kind="stable")[:budget]
+        cosine[:] = -1.0
+        cosine[chosen] = np.asarray(embed([texts[j] for j in chosen]), dtype=np.float32) @ question_vector
+        cosine[cosine == -1.0] = cosine[chosen].min()
+    scores = np.asarray(scorer.score(question, texts, SentenceFeatures(coverage, cue, cosine, passage)), np.float32)
+    best: dict[int, int] = {}
+    for j, (i, _, _) in enumerate(items):
+        if i not in best or scores[j] > scores[best[i]]:  # ties: the earlier sentence
+            best[i] = j
+    order = sorted(best, key=lambda i: (-float(scores[best[i]]), i))
+    order += [i for i in range(len(head)) if i not in best]
+    highlights = [(items[best[i]][1], items[best[i]][2]) if i in best else None for i in order]
+    typed = float((coverage * cue).max()) if kind is not None else None
+    return Ranked([head[i] for i in order] + tail, highlights + [None] * len(tail), typed)

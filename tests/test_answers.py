@@ -1,0 +1,217 @@
+"""The answering sentence (qa/sentences.py) and the "no answer" decision (qa/no_answer.py), without the model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from qa import Article, Retriever
+from qa.builder import build_from
+from qa.config import Config, ConfigError
+from qa.highlight import Highlighter, terms
+from qa.no_answer import judge, specific_terms
+from qa.passages import Span
+from qa.sentences import FeatureScorer, SentenceFeatures, answer_type, make_scorer, rank_by_sentences, type_cue
+
+# --- answer types ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How many troops will stay in Afghanistan?", "number"),
+        ("How much did the bank pay for the stake?", "number"),
+        ("What percentage of the vote did she win?", "number"),
+        ("When did the strike end?", "date"),
+        ("In what year was the company founded?", "date"),
+        ("Who replaced the fired defence secretary?", "person"),
+        ("Where were the peace talks held?", "place"),
+        ("Which country bought the jets?", "place"),
+        ("Why did the shares fall?", None),
+    ],
+)
+def test_answer_type_of_a_question(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_type_cue_needs_something_new_of_the_kind_asked():
+    q = "How many troops will stay after 2021?"
+    assert type_cue(q, "number", "About 2,500 soldiers will remain.") == 1.0
+    assert type_cue(q, "number", "Troops will stay after 2021.") == 0.0  # only the question's own number
+    assert type_cue(q, None, "About 2,500 soldiers will remain.") == 0.0
+    who = "Who replaced Mark Esper?"
+    assert type_cue(who, "person", "Christopher Miller took over from Mark Esper.") == 1.0
+    assert type_cue(who, "person", "Mark Esper was fired on Monday.") == 0.0
+    when = "When did the talks in Doha begin?"
+    assert type_cue(when, "date", "The talks began on September 12 in Doha.") == 1.0
+    assert type_cue(when, "date", "The talks in Doha began after long delays.") == 0.0
+    where = "Where did the Taliban and Kabul negotiators meet?"
+    assert type_cue(where, "place", "They met in Doha, the capital of Qatar.") == 1.0
+    assert type_cue(where, "place", "They met in Kabul last year.") == 0.0  # Kabul is in the question
+
+
+# --- the scorer seam ------------------------------------------------------------------------------
+
+
+def _span(article_id: str, text: str, score: float, start: int = 0) -> Span:
+    from qa.segment import sentence_spans
+
+    sentences = [(start + a, start + b) for a, b in sentence_spans(text)]
+    return Span(article_id, None, start, start + len(text), text, score, 0, sentences)
+
+
+def test_feature_scorer_is_the_weighted_sum():
+    f = SentenceFeatures(
+        coverage=np.array([1.0, 0.0]), cue=np.array([0.0, 1.0]), cosine=np.array([0.5, 0.2]), passage=np.ones(2)
+    )
+    s = FeatureScorer(cosine=2.0, coverage=0.5, cue=1.0, passage=0.25).score("q", ["a", "b"], f)
+    assert np.allclose(s, [2 * 0.5 + 0.5 + 0.25, 2 * 0.2 + 1.0 + 0.25])
+
+
+def test_sentences_reorder_passages_and_pick_the_highlight():
+    """The topical lead passage restates the question; the second holds the number asked for."""
+    lead = "The harbour strike closed the port of Santos. Dockers walked out over pay."
+    fact = "Talks went on all week. The union said 4,000 dockers joined the strike at the harbour."
+    spans = [_span("lead", lead, 1.0), _span("fact", fact, 0.9, start=500)]
+    question = "How many dockers joined the harbour strike?"
+    idf = {"harbour": 2.0, "strike": 2.0, "docker": 3.0, "join": 1.0}
+    config = Config(sentence_cosine_weight=0.0, sentence_coverage_weight=1.0, sentence_cue_weight=1.0)
+    ranked = rank_by_sentences(question, spans, Highlighter(question, idf), make_scorer(config), config)
+    assert [s.article_id for s in ranked.spans] == ["fact", "lead"]
+    a, b = ranked.highlights[0]
+    assert fact[a - 500 : b - 500] == "The union said 4,000 dockers joined the strike at the harbour."
+    # Without the answer-type cue and with the passage score weighing most, the chunk order stays.
+    plain = replace(config, sentence_cue_weight=0.0, sentence_passage_weight=5.0)
+    kept = rank_by_sentences(question, spans, Highlighter(question, idf), make_scorer(plain), plain)
+    assert [s.article_id for s in kept.spans] == ["lead", "fact"]
+
+
+def test_only_the_best_lexical_sentences_are_embedded_in_one_call(fake_embedder):
+    texts = [f"Sentence number {i} about cargo ships and cranes." for i in range(10)]
+    spans = [_span(f"a{i}", " ".join(texts[i * 5 : i * 5 + 5]), 1.0 - i / 10, start=1000 * i) for i in range(2)]
+    question = "Which cargo ships used the cranes?"
+    calls = []
+
+    def embed(batch):
+        calls.append(list(batch))
+        return fake_embedder.embed(batch)
+
+    config = Config(rerank_embed_sentences=3, sentence_cosine_weight=1.0)
+    qvec = fake_embedder.embed([question])[0]
+    rank_by_sentences(question, spans, Highlighter(question, {}), make_scorer(config), config, embed, qvec)
+    assert len(calls) == 1 and len(calls[0]) == 3
+
+
+def test_the_reader_scorer_is_refused_clearly_when_absent(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "qa.reader", None)  # this installation without qa/reader.py
+    with pytest.raises(ConfigError, match="reader"):
+        make_scorer(Config(sentence_scorer="reader"))
+    with pytest.raises(ConfigError, match="sentence_scorer"):
+        Config(sentence_scorer="magic")
+
+
+def test_reordered_passages_keep_exact_citations(tmp_path, fake_embedder):
+    arts = [
+        Article("a", "Port strike", "The port strike closed Santos. Dockers walked out over pay. Ships waited."),
+        Article("b", "Strike figures", "The union counted 4,000 dockers on strike at the port on Monday."),
+    ]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder)
+    answer = r.ask("How many dockers were on strike at the port?", k=2)
+    assert [p.rank for p in answer.passages] == [1, 2]
+    for p in answer.passages:
+        article = r.index.article(p.article_id)
+        assert article.text[p.start : p.end] == p.text
+        assert p.start <= p.highlight[0] < p.highlight[1] <= p.end
+    assert "4,000" in answer.passages[0].highlight_text
+
+
+# --- "no answer" on near misses -------------------------------------------------------------------
+
+WORDS = {"Qantas": 5.0, "order": 1.5, "Airbus": 4.0, "A340": 9.0, "jets": 2.0, "buy": 1.0, "delivered": 1.0, "won": 2.0}
+IDF = {terms(w)[0]: v for w, v in WORDS.items()}  # as the index keys them: stemmed
+PASSAGES = ["Qantas said it would buy more Airbus jets this year.", "Airbus delivered jets to Qantas."]
+
+
+def test_specific_terms_are_names_figures_and_rare_words():
+    found = {t.word for t in specific_terms("How many A340 jets did Qantas order from Airbus?", IDF, 6.0)}
+    assert found == {"A340", "Qantas", "Airbus"}  # "jets" and "order" are common, "How" opens the question
+    assert {t.word for t in specific_terms("how many a340 jets did qantas order?", IDF, 6.0)} == {"a340"}  # digit
+    assert {t.word for t in specific_terms("how many a340 jets did qantas order?", IDF, 4.5)} == {"a340", "qantas"}
+
+
+def test_near_miss_flagged_when_enough_specific_weight_is_missing():
+    question = "How many A340 jets did Qantas order from Airbus?"  # A340: 9 of 18 IDF mass (50 %)
+    at = Config(max_missing_specific=0.5)
+    above = Config(max_missing_specific=0.51)
+    flagged = judge(question, IDF, PASSAGES, 0.8, 0.6, at)
+    assert flagged.no_answer and flagged.missing == ("A340",) and "A340" in flagged.reason
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, above).no_answer
+    # Present in a passage (or its title): nothing is missing, nothing flagged.
+    assert not judge(question, IDF, PASSAGES + ["Qantas A340 order"], 0.8, 0.6, at).no_answer
+
+
+def test_rarity_threshold_decides_which_lowercase_words_count():
+    question = "how many jets did qantas order?"  # no capital, no digit: only rarity makes "qantas" specific
+    texts = ["Airbus delivered jets."]
+    assert judge(question, IDF, texts, 0.8, 0.6, Config(specific_min_idf=5.0, max_missing_specific=0.5)).no_answer
+    assert not judge(question, IDF, texts, 0.8, 0.6, Config(specific_min_idf=5.1, max_missing_specific=0.5)).no_answer
+
+
+def test_weak_meaning_and_weak_words_still_flag():
+    c = Config(min_dense_score=0.3, min_lexical_overlap=0.1)
+    assert judge("Who won?", IDF, PASSAGES, 0.29, 0.5, c).no_answer
+    assert not judge("Who won?", IDF, PASSAGES, 0.30, 0.5, c).no_answer
+    assert judge("Who won?", IDF, PASSAGES, 0.5, 0.09, c).no_answer
+    assert not judge("Who won?", IDF, PASSAGES, 0.5, 0.10, c).no_answer
+    assert judge("Who won?", IDF, [], 0.5, 0.5, c).reason == "no passage matches the question"
+
+
+def test_cli_answer_line_is_the_first_ranked_passages_sentence_in_any_order():
+    from qa.cli import format_answer
+    from qa.domain import Answer, Passage
+
+    def passage(rank: int, text: str, date: str) -> Passage:
+        return Passage(rank, 1.0 / rank, text, f"a{rank}", f"T{rank}", None, date, 0, len(text), (0, len(text)))
+
+    newest_first = [passage(2, "Later report.", "2021-05-01"), passage(1, "The answer is 42.", "2020-01-01")]
+    assert format_answer(Answer("q?", newest_first)).splitlines()[0] == "The answer is 42. [1]"
+
+
+def test_typed_question_without_a_matching_sentence_of_its_kind_is_flagged():
+    question = "How many jets did Qantas order from Airbus?"
+    c = Config(min_typed_coverage=0.2, max_missing_specific=1.0)
+    assert judge(question, IDF, PASSAGES, 0.8, 0.6, c, typed_coverage=0.19).no_answer
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, c, typed_coverage=0.2).no_answer
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, c, typed_coverage=None).no_answer  # no answer type
+    spans = [_span("a", "Qantas bought jets. It ordered 12 Airbus jets in May.", 1.0)]
+    config = Config(sentence_cosine_weight=0.0)
+    ranked = rank_by_sentences(question, spans, Highlighter(question, IDF), make_scorer(config), config)
+    assert ranked.typed_coverage == pytest.approx(
+        Highlighter(question, IDF).coverage("It ordered 12 Airbus jets in May.")
+    )
+    why = rank_by_sentences(
+        "Why did Qantas order jets?", spans, Highlighter(question, IDF), make_scorer(config), config
+    )
+    assert why.typed_coverage is None
+
+
+def test_a_reader_plugs_in_by_config(monkeypatch):
+    import sys
+    import types
+
+    class FakeReader:
+        def score(self, question: str, sentences: list[str]) -> np.ndarray:
+            return np.array([len(s) for s in sentences], dtype=np.float32)
+
+    monkeypatch.setitem(sys.modules, "qa.reader", types.SimpleNamespace(load_reader=FakeReader))
+    config = Config(sentence_scorer="reader", sentence_reader_weight=2.0, sentence_coverage_weight=1.0)
+    f = SentenceFeatures(np.array([0.5, 0.0]), np.zeros(2), np.zeros(2), np.zeros(2))
+    assert np.allclose(make_scorer(config).score("q", ["ab", "abcd"], f), [2 * 2 + 0.5, 2 * 4])
+    monkeypatch.setitem(sys.modules, "qa.reader", types.SimpleNamespace(load_reader=lambda: None))
+    with pytest.raises(ConfigError, match="no reader model"):
+        make_scorer(config)
