@@ -72,12 +72,17 @@ class Config:
     # cosine 2.0 over 4 embedded sentences: 0.899 / 0.685).
     rerank_passages: int = 5
     rerank_embed_sentences: int = 0  # sentences embedded per question (one model call), best lexical first
-    sentence_scorer: str = "features"  # "features", or "reader" (a trained cross-encoder, qa/reader.py)
+    # The reader (a cross-encoder, qa/reader.py) re-reads the reader_sentences best sentences by the features
+    # and adds sentence_reader_weight * sigmoid(its logit). Chosen on the news dev split (bench/tune_reader.py,
+    # 16 points; the reader never saw news): 3 sentences at weight 0.5 gave hit@1 0.910, answering sentence
+    # 0.730 (features alone 0.876 / 0.685); 6 sentences tied, 3 cost half as much (~3 ms a sentence).
+    sentence_scorer: str = "reader"  # "reader", or "features" (no model call)
     sentence_cosine_weight: float = 0.0
     sentence_coverage_weight: float = 1.0
     sentence_cue_weight: float = 0.2
     sentence_passage_weight: float = 0.5
-    sentence_reader_weight: float = 1.0
+    sentence_reader_weight: float = 0.5
+    reader_sentences: int = 3  # sentences the reader reads per question (the features' best)
 
     # "No answer" thresholds (calibrated on tests/data, see docs/EVALUATION.md)
     min_dense_score: float = 0.30  # best cosine among the candidates
@@ -127,6 +132,10 @@ class Config:
         need(
             self.rerank_passages >= 0 and self.rerank_embed_sentences >= 0,
             "rerank_passages and rerank_embed_sentences must be 0 or more",
+        )
+        need(
+            self.reader_sentences >= 0,
+            f"reader_sentences must be 0 or more, got {self.reader_sentences}",
         )
         need(
             all(

@@ -77,7 +77,9 @@ def test_sentences_reorder_passages_and_pick_the_highlight():
     spans = [_span("lead", lead, 1.0), _span("fact", fact, 0.9, start=500)]
     question = "How many dockers joined the harbour strike?"
     idf = {"harbour": 2.0, "strike": 2.0, "docker": 3.0, "join": 1.0}
-    config = Config(sentence_cosine_weight=0.0, sentence_coverage_weight=1.0, sentence_cue_weight=1.0)
+    config = Config(
+        sentence_scorer="features", sentence_cosine_weight=0.0, sentence_coverage_weight=1.0, sentence_cue_weight=1.0
+    )
     ranked = rank_by_sentences(question, spans, Highlighter(question, idf), make_scorer(config), config)
     assert [s.article_id for s in ranked.spans] == ["fact", "lead"]
     a, b = ranked.highlights[0]
@@ -104,12 +106,23 @@ def test_only_the_best_lexical_sentences_are_embedded_in_one_call(fake_embedder)
     assert len(calls) == 1 and len(calls[0]) == 3
 
 
-def test_the_reader_scorer_is_refused_clearly_when_absent(monkeypatch):
-    import sys
+def test_without_a_reader_the_features_answer_and_the_log_says_so(monkeypatch, caplog):
+    import qa.reader
 
-    monkeypatch.setitem(sys.modules, "qa.reader", None)  # this installation without qa/reader.py
-    with pytest.raises(ConfigError, match="reader"):
-        make_scorer(Config(sentence_scorer="reader"))
+    monkeypatch.setattr(qa.reader, "load_reader", lambda: None)  # an installation without the weights
+    with caplog.at_level("WARNING", logger="qa.sentences"):
+        scorer = make_scorer(Config(sentence_scorer="reader"))
+    assert isinstance(scorer, FeatureScorer)
+    assert "no sentence reader" in caplog.text
+
+    def broken():
+        raise qa.reader.ReaderError("the reader in /x lacks model.onnx")
+
+    monkeypatch.setattr(qa.reader, "load_reader", broken)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="qa.sentences"):
+        assert isinstance(make_scorer(Config(sentence_scorer="reader")), FeatureScorer)
+    assert "lacks model.onnx" in caplog.text
     with pytest.raises(ConfigError, match="sentence_scorer"):
         Config(sentence_scorer="magic")
 
@@ -200,18 +213,55 @@ def test_typed_question_without_a_matching_sentence_of_its_kind_is_flagged():
     assert why.typed_coverage is None
 
 
-def test_a_reader_plugs_in_by_config(monkeypatch):
-    import sys
-    import types
+def test_a_reader_plugs_in_by_config_and_reads_only_its_budget(monkeypatch):
+    import qa.reader
+
+    read: list[list[str]] = []
 
     class FakeReader:
         def score(self, question: str, sentences: list[str]) -> np.ndarray:
+            read.append(list(sentences))
             return np.array([len(s) for s in sentences], dtype=np.float32)
 
-    monkeypatch.setitem(sys.modules, "qa.reader", types.SimpleNamespace(load_reader=FakeReader))
+    monkeypatch.setattr(qa.reader, "load_reader", FakeReader)
     config = Config(sentence_scorer="reader", sentence_reader_weight=2.0, sentence_coverage_weight=1.0)
     f = SentenceFeatures(np.array([0.5, 0.0]), np.zeros(2), np.zeros(2), np.zeros(2))
-    assert np.allclose(make_scorer(config).score("q", ["ab", "abcd"], f), [2 * 2 + 0.5, 2 * 4])
-    monkeypatch.setitem(sys.modules, "qa.reader", types.SimpleNamespace(load_reader=lambda: None))
-    with pytest.raises(ConfigError, match="no reader model"):
-        make_scorer(config)
+
+    def sig(x):
+        return 1 / (1 + np.exp(-x))
+
+    assert np.allclose(make_scorer(config).score("q", ["ab", "abcd"], f), [0.5 + 2 * sig(2), 2 * sig(4)])
+    # A budget of one: only the features' best sentence is read; the other keeps its feature score.
+    read.clear()
+    one = make_scorer(replace(config, reader_sentences=1)).score("q", ["ab", "abcd"], f)
+    assert read == [["ab"]]
+    assert np.allclose(one, [0.5 + 2 * sig(2), 0.0])
+
+
+def test_a_question_is_embedded_once_for_its_answer_its_timeline_and_its_bars(tmp_path, fake_embedder):
+    """The page asks, then looks for the matching articles and the passages' cosines: one model call."""
+    calls: list[list[str]] = []
+
+    class Counting:
+        model_id, dim = fake_embedder.model_id, fake_embedder.dim
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            calls.append(list(texts))
+            return fake_embedder.embed(texts)
+
+        def count(self, texts: list[str]) -> list[int]:
+            return fake_embedder.count(texts)
+
+    arts = [
+        Article("a", "Port strike", "The port strike closed Santos. Dockers walked out over pay. Ships waited."),
+        Article("b", "Strike figures", "The union counted 4,000 dockers on strike at the port on Monday."),
+    ]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", Counting(), Config(sentence_scorer="features"))
+    question = "How many dockers were on strike at the port?"
+    answer = r.ask(question, k=2)
+    assert set(r.matching_articles(question)) == {"a", "b"}
+    assert np.array_equal(r.question_vector(answer.question), fake_embedder.embed([question])[0])
+    assert calls.count([question]) == 1
+    r.ask("Which ships waited?", k=1)
+    assert calls.count(["Which ships waited?"]) == 1 and calls.count([question]) == 1
