@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from .sentences import Ranked, make_scorer, rank_by_sentences
 log = logging.getLogger("qa.retriever")
 MODES = ("hybrid", "dense", "lexical")
 SORTS = ("relevance", "newest")
+RECENT_QUESTIONS = 64  # question vectors remembered (Retriever.question_vector)
 MAX_QUESTION_CHARS = 2000  # the model sees ~250 word pieces; more is noise for BM25 too
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -62,6 +64,7 @@ class Retriever:
         self.config = config or Config()
         self._lock = threading.Lock()
         self._sentence_scorer = None  # made on first use: a reader scorer loads a model
+        self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # see question_vector
 
     @classmethod
     def load(
@@ -81,6 +84,26 @@ class Retriever:
                 f"{self._embedder.model_id!r}; pass an embedder of the same model, or {store.FIX}"
             )
         return self._embedder
+
+    def question_vector(self, question: str) -> np.ndarray:
+        """The question's vector by the index's model, remembered for the last RECENT_QUESTIONS questions.
+
+        One question on the page is embedded for its answer, its timeline (matching_articles) and
+        its evidence bars: the model runs once for the three.
+        """
+        embedder = self.embedder
+        key = (embedder.model_id, question)
+        with self._lock:
+            vector = self._recent.get(key)
+            if vector is not None:
+                self._recent.move_to_end(key)
+                return vector
+        vector = embedder.embed([question])[0]
+        with self._lock:
+            self._recent[key] = vector
+            while len(self._recent) > RECENT_QUESTIONS:
+                self._recent.popitem(last=False)
+        return vector
 
     def refresh(self) -> bool:
         """Switch to a newer generation if a build committed one. Cheap: one stat() unless manifest.json changed."""
@@ -200,7 +223,7 @@ class Retriever:
         if not len(index):
             return cands
         if mode in ("dense", "hybrid"):
-            qvec = cands.question_vector = self.embedder.embed([question])[0]
+            qvec = cands.question_vector = self.question_vector(question)
             cands.dense_rows, cands.dense_scores = search_dense(
                 index.dense, index.dense_spec, qvec, pool, allowed, index.vectors, self.config.exact_filter_rows
             )
@@ -253,7 +276,7 @@ class Retriever:
         if method == "lexical":
             return Highlighter(question, index.idf())
         if cands.question_vector is None:
-            cands.question_vector = self.embedder.embed([question])[0]
+            cands.question_vector = self.question_vector(question)
         return Highlighter(question, index.idf(), method, self.embedder.embed, cands.question_vector)
 
     @property

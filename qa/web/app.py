@@ -348,17 +348,19 @@ def _cited(answer: Answer) -> list[str]:
 
 
 def _similarities(view: Retriever, answer: Answer) -> dict[tuple[str, int, int], float]:
-    """Each passage's cosine to the question: the question embedded once more, its chunk's vector from the index."""
+    """Each passage's cosine to the question: the best of the chunks it is made of (a passage can merge several)."""
     if not answer.passages:
         return {}
     index = view.index
-    qvec = np.asarray(view.embedder.embed([answer.question])[0], dtype=np.float32)
+    qvec = np.asarray(view.question_vector(answer.question), dtype=np.float32)
     out: dict[tuple[str, int, int], float] = {}
     for p in answer.passages:
         entry = index.manifest.articles.get(p.article_id)
-        for row in range(*entry.chunks) if entry is not None else ():
-            chunk = index.chunks[row]
-            if chunk["start"] == p.start and chunk["end"] == p.end:
-                out[(p.article_id, p.start, p.end)] = float(np.asarray(index.vectors[row]) @ qvec)
-                break
+        rows = [
+            row
+            for row in (range(*entry.chunks) if entry is not None else ())
+            if p.start <= index.chunks[row]["start"] and index.chunks[row]["end"] <= p.end
+        ]
+        if rows:
+            out[(p.article_id, p.start, p.end)] = float((np.asarray(index.vectors[rows]) @ qvec).max())
     return out
