@@ -1,8 +1,8 @@
-"""What the answering sentence costs per question: `ask` p50 with the sentence ranking on and off.
+"""What the answering sentence costs per question: `ask` p50 with the reader, the features alone, and off.
 
 The two settings share one process, one model and one index, and alternate question by
 question, so the machine's load (shared here) falls on both alike; the difference of
-their p50s is the cost of ranking sentences (features + one embedding call).
+their p50s is the cost of ranking sentences (the features, then the reader on a few of them).
 
     python -m bench.answer_cost /work/runs/answers/news5k tests/data/news_heldout_questions.jsonl --split dev
 """
@@ -30,13 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     questions = [q["question"] for q in load_questions(args.questions) if in_split(q, args.split)][: args.max]
     on = Retriever.load(args.index)
-    off = Retriever(on.index, on.embedder, replace(on.config, rerank_passages=0))
-    for q in questions[:5]:  # warm-up: page in, idf table, model
-        on.ask(q, k=5)
-        off.ask(q, k=5)
-    times: dict[str, list[float]] = {"sentences": [], "chunk order": []}
+    settings = {
+        "sentences": on,
+        "features only": Retriever(on.index, on.embedder, replace(on.config, sentence_scorer="features")),
+        "chunk order": Retriever(on.index, on.embedder, replace(on.config, rerank_passages=0)),
+    }
+    for q in questions[:5]:  # warm-up: page in, idf table, models
+        for r in settings.values():
+            r.ask(q, k=5)
+    times: dict[str, list[float]] = {label: [] for label in settings}
     for q in questions:
-        for label, r in (("sentences", on), ("chunk order", off)):
+        for label, r in settings.items():
             t = time.perf_counter()
             r.ask(q, k=5)
             times[label].append(time.perf_counter() - t)
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         embed.append(time.perf_counter() - t)
     report = {label: round(float(np.median(v)) * 1000, 1) for label, v in times.items()}
     report["difference_ms"] = round(report["sentences"] - report["chunk order"], 1)
+    report["reader_ms"] = round(report["sentences"] - report["features only"], 1)
     report["question_embed_ms"] = round(float(np.median(embed)) * 1000, 1)
     report["questions"] = len(questions)
     report["model"] = on.index.model_id
