@@ -73,10 +73,12 @@ class Config:
     rerank_passages: int = 5
     rerank_embed_sentences: int = 0  # sentences embedded per question (one model call), best lexical first
     # The reader (a cross-encoder, qa/reader.py) re-reads the reader_sentences best sentences by the features
-    # and adds sentence_reader_weight * sigmoid(its logit). Chosen on the news dev split (bench/tune_reader.py,
-    # 16 points; the reader never saw news): 3 sentences at weight 0.5 gave hit@1 0.910, answering sentence
-    # 0.730 (features alone 0.876 / 0.685); 6 sentences tied, 3 cost half as much (~3 ms a sentence).
-    sentence_scorer: str = "reader"  # "reader", or "features" (no model call)
+    # and adds sentence_reader_weight * sigmoid(its logit). Its settings were chosen on the news dev split
+    # (bench/tune_reader.py, 16 points; the reader never saw news): 3 sentences at weight 0.5 gave hit@1 0.910,
+    # answering sentence 0.730 (features alone 0.876 / 0.685). It is opt-in: it adds 10-14 ms a question
+    # (bench/answer_cost.py), which breaks the 15 ms p50 budget at 100k chunks, and on the test halves it
+    # moved news hit@1 0.917 -> 0.936 but not the answering sentence (0.688 -> 0.679; docs/EVALUATION.md).
+    sentence_scorer: str = "features"  # "features" (no model call), or "reader"
     sentence_cosine_weight: float = 0.0
     sentence_coverage_weight: float = 1.0
     sentence_cue_weight: float = 0.2

@@ -158,8 +158,8 @@ class ReaderScorer:
 def make_scorer(config: Config) -> SentenceScorer:
     """The sentence scorer the configuration names.
 
-    The reader is the default; an installation without its weights (or with broken ones)
-    answers with the features alone and says so in the log, rather than failing every question.
+    With "reader", an installation without the reader's weights (or with broken ones) answers
+    with the features alone and says so in the log, rather than failing every question.
     """
     features = FeatureScorer.from_config(config)
     if config.sentence_scorer == "features":
