@@ -121,6 +121,12 @@ class CorpusWatcher:
         """True while a build or a feed sync runs."""
         return self._busy
 
+    @property
+    def pending(self) -> bool:
+        """True while a change waits for its build (the debounce has not run out yet)."""
+        with self._cond:
+            return self._first_change is not None
+
     def __enter__(self) -> CorpusWatcher:
         return self.start()
 
