@@ -17,11 +17,9 @@ from qa.web import page, render, server
 from qa.web.app import MAX_URLS, NoURLs, QAApp
 from qa.web.builds import BuildFailed
 from tests.support.wait import wait_for
+from tests.support.watched import LIGHTHOUSE, LIGHTHOUSE2, make_corpus
 
 WAIT = 60.0
-HARBOUR = "Harbour news\n\nThe harbour of Deltaport reopened on Monday after two years of repairs.\n"
-LIGHTHOUSE = "Lighthouse keeper\n\nThe lighthouse keeper of Epsilon Point retired after forty winters on the rock.\n"
-LIGHTHOUSE2 = "Lighthouse keeper\n\nThe lighthouse on Epsilon Point is now run by a robot named Zephyrine.\n"
 P1 = "The ferry from Deltaport to the Quillon islands runs again from Monday, the harbour master said on the quay."
 P2 = "Storms had kept the old ferry in port for three weeks, and islanders had been rowing their mail across."
 
@@ -30,10 +28,7 @@ http_server = http_fixture.server  # the local HTTP server (127.0.0.1) pages are
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    path = tmp_path / "corpus"
-    path.mkdir()
-    (path / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
-    return path
+    return make_corpus(tmp_path)
 
 
 @pytest.fixture

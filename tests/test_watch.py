@@ -24,12 +24,10 @@ from qa.retriever import Retriever
 from qa.watch import CorpusWatcher
 from tests.support.fake import FakeEmbedder, fake_env
 from tests.support.wait import wait_for
+from tests.support.watched import HARBOUR, LIGHTHOUSE, LIGHTHOUSE2, make_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
-HARBOUR = "Harbour news\n\nThe harbour of Deltaport reopened on Monday after two years of repairs.\n"
-LIGHTHOUSE = "Lighthouse keeper\n\nThe lighthouse keeper of Epsilon Point retired after forty winters on the rock.\n"
-LIGHTHOUSE2 = "Lighthouse keeper\n\nThe lighthouse on Epsilon Point is now run by a robot named Zephyrine.\n"
 
 
 def fake_embedder_env() -> dict[str, str]:
@@ -46,10 +44,7 @@ def indexed(index: Path) -> dict[str, str]:
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    path = tmp_path / "corpus"
-    path.mkdir()
-    (path / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
-    return path
+    return make_corpus(tmp_path)
 
 
 @pytest.fixture
