@@ -13,6 +13,7 @@ from .dense import build_dense, load_dense
 from .domain import Article
 from .embed import check_model
 from .errors import IndexFormatError
+from .highlight import IdfTable
 from .lexical import LexicalIndex
 from .manifest import Manifest, manifest_stamp, read_manifest, verify_sizes
 
@@ -113,7 +114,7 @@ class Index:
 
     def idf(self) -> dict[str, float]:
         if self._idf is None:
-            self._idf = self.lexical.document_frequency()
+            self._idf = IdfTable(self.lexical.document_frequency())
         return self._idf
 
     def allowed_rows(self, sources=None, since=None, until=None) -> np.ndarray | None:

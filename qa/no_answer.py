@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .config import Config
-from .highlight import terms
+from .highlight import highest_idf, terms
 
 _WORD = re.compile(r"(?u)\b\w[\w'.&-]*\w\b|\b\w\b")
 # Capitalised because they open a question or are generic, not because they name something.
@@ -41,7 +41,8 @@ class Term:
 def specific_terms(question: str, idf: dict[str, float], min_idf: float) -> list[Term]:
     """The question's names, titles and figures: capitalised words (not its first), words with a
     digit, and words rarer than min_idf in the index (terms it has never seen count as rarest)."""
-    unseen = max(idf.values()) if idf else 0.0
+    top = highest_idf(idf)
+    unseen = top if top is not None else 0.0
     out: dict[str, Term] = {}
     words = _WORD.findall(question)
     for i, word in enumerate(words):

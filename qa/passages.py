@@ -34,6 +34,14 @@ class Span:
     row: int  # its best chunk (its vector stands for the span in near-duplicate checks)
     sentences: list[tuple[int, int]]  # sentence spans in article coordinates, in order
     also_in: list[dict] = field(default_factory=list)
+    _shingles: frozenset[int] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def shingles(self) -> frozenset[int]:
+        """Its word trigrams, for near-duplicate checks (kept until the span grows)."""
+        if self._shingles is None:
+            self._shingles = _shingles(self.text)
+        return self._shingles
 
     def overlaps(self, start: int, end: int) -> bool:
         return start < self.end and self.start < end
@@ -45,6 +53,7 @@ class Span:
         self.text = head + self.text + tail
         self.start, self.end = min(self.start, start), max(self.end, end)
         self.sentences = sorted(set(self.sentences) | set(sentences))
+        self._shingles = None
 
 
 def chunk_sentences(chunk: dict) -> list[tuple[int, int]]:
@@ -129,7 +138,7 @@ def _near_duplicate(index: Index, row: int, text: str, spans: list[Span]) -> Spa
         if sim >= NEAR_DUPLICATE_COSINE:
             return span
         mine = mine if mine is not None else _shingles(text)
-        theirs = _shingles(span.text)
+        theirs = span.shingles
         if len(mine & theirs) >= NEAR_DUPLICATE_CONTAINMENT * min(len(mine), len(theirs)):
             return span
     return None
