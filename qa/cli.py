@@ -265,14 +265,14 @@ def format_answer(answer) -> str:
         lines.append(f"{best.highlight_text} [{best.rank}]")
     lines.append("")
     for p in answer.passages:
-        meta = ", ".join(x for x in (p.source, p.date) if x)
+        meta = ", ".join(x for x in (p.source, p.place, p.date) if x)
         lines.append(f"[{p.rank}] {p.title}" + (f" ({meta})" if meta else "") + f"  score {p.score:.3f}")
         lines.append(f"    {p.article_id} chars {p.start}-{p.end}")
         a, b = p.highlight[0] - p.start, p.highlight[1] - p.start
         body = p.text[:a] + ">>" + p.text[a:b] + "<<" + p.text[b:]
         lines.append("    " + body.replace("\n", "\n    "))
         for other in p.also_in:
-            when = ", ".join(x for x in (other.get("source"), other.get("date")) if x)
+            when = ", ".join(x for x in (other.get("source"), other.get("place"), other.get("date")) if x)
             lines.append(f"    also in: {other['title']} ({other['article_id']}{', ' + when if when else ''})")
         lines.append("")
     return "\n".join(lines).rstrip()

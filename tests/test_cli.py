@@ -59,6 +59,8 @@ def test_ask_json_and_text(built):
     assert any("Zabihullah Mujahid" in p["text"] for p in answer["passages"])
     text = qa("ask", "Who is the spokesman for the Taliban?", "--index", str(built))
     assert text.returncode == 0 and "[1]" in text.stdout and ">>" in text.stdout
+    wire = qa("ask", "NATO officials in Brussels on the withdrawal from Afghanistan", "--index", str(built))
+    assert wire.returncode == 0 and "(Reuters, Brussels)" in wire.stdout  # the dateline's source and place
     newest = qa("ask", "NATO troops", "--sort", "newest", "--since", "2020", "--index", str(built), "--json")
     assert newest.returncode == 0, newest.stderr
     dates = [p["date"] or "" for p in json.loads(newest.stdout)["passages"]]
