@@ -84,18 +84,8 @@ class Highlighter:
         self.qvec = question_vector
 
     def scores(self, sentences: list[str]) -> np.ndarray:
-        """Each sentence's IDF-weighted share of the question's terms (0..1)."""
-        return self._lexical(sentences)
-
-    def _lexical(self, sentences: list[str]) -> np.ndarray:
-        scores = np.zeros(len(sentences), dtype=np.float32)
-        total = sum(self.weights.values())
-        if total <= 0:
-            return scores
-        for i, s in enumerate(sentences):
-            present = set(terms(s))
-            scores[i] = sum(w for t, w in self.weights.items() if t in present) / total
-        return scores
+        """Each sentence's IDF-weighted share of the question's terms (0..1): its coverage."""
+        return np.array([self.coverage(s) for s in sentences], dtype=np.float32)
 
     def best(self, text: str, offset: int, spans: list | None = None) -> tuple[int, int]:
         """(start, end) of the best sentence of text, in its article's coordinates (offset = text's start).
@@ -109,7 +99,7 @@ class Highlighter:
         if len(spans) == 1:
             return offset + spans[0][0], offset + spans[0][1]
         sentences = [text[a:b] for a, b in spans]
-        scores = self._lexical(sentences) if self.method != "dense" else np.zeros(len(spans), np.float32)
+        scores = self.scores(sentences) if self.method != "dense" else np.zeros(len(spans), np.float32)
         if self.method != "lexical":
             scores = scores + self.embed(sentences) @ self.qvec
         best = int(np.argmax(scores))  # ties: the earliest sentence
