@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 STAGES = {
     "starting": "starting",
     "reading corpus": "reading the corpus",
-    "chunking": "cutting articles into passages",
     "embedding": "embedding passages",
     "writing index": "writing the index",
     "building dense index": "building the vector index",
