@@ -287,13 +287,15 @@ class OnnxEmbedder:
         self.dim = model.dim
         self._tok = _tokenizer(self.path, model.max_tokens)
         self._counter = WordPieceCounter(self.path)
-        self._lock = threading.Lock()  # guards the tokenizer's settings
+        self._lock = threading.Lock()  # guards the tokenizer's settings and the lazy session below
+        self._alone: object | None = None  # a session on every core, for one text (a question)
 
     def count(self, texts: list[str]) -> list[int]:
         return self._counter.count(texts)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors, each text run alone, by one worker thread per core on a single-thread session.
+        """Unit vectors, each text run alone, by one worker thread per core on a single-thread session
+        (a lone text, such as a question, on one session using every core).
 
         No padding, and no threads spinning while they wait for each other: faster
         than length-sorted batches on two threads on the busy machine (a one-off
@@ -307,15 +309,31 @@ class OnnxEmbedder:
             return out
         with self._lock:
             seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
+        if len(seqs) == 1 and self.threads > 1:
+            return self._run(self._session_alone(), seqs[0])[None, :]
         session = self._session
 
         def one(i: int) -> None:
-            ids = np.asarray([seqs[i]], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-            out[i] = session.run(None, feed)[0][0]  # ONNX Runtime releases the GIL while it runs
+            out[i] = self._run(session, seqs[i])
 
         workers = min(self.threads, len(seqs))
         with ThreadPoolExecutor(workers, thread_name_prefix="qa-embed") if workers > 1 else nullcontext() as pool:
             for _ in (pool.map if pool else map)(one, range(len(seqs))):
                 pass
         return out
+
+    def _session_alone(self):
+        """A session whose one run uses every core: a lone question has nothing to share
+        the cores with, so it runs in about 0.6x the time of the single-thread session
+        (4.7 vs 8.0 ms for 23 word pieces here; the same vector, to the bit). Made on the
+        first lone text, so a build never holds its memory (about 60 MB)."""
+        with self._lock:
+            if self._alone is None:
+                self._alone = _session(self.file, self.threads)
+            return self._alone
+
+    @staticmethod
+    def _run(session, seq: list[int]) -> np.ndarray:
+        ids = np.asarray([seq], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        return session.run(None, feed)[0][0]  # ONNX Runtime releases the GIL while it runs

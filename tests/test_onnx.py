@@ -20,10 +20,11 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is not importable (a core
 @pytest.fixture(scope="module")
 def onnx_embedder():
     """The ONNX embedder itself, not load_embedder's `auto` choice: a failed export is an error here,
-    not a quiet fall back to sentence-transformers (which `auto` does, and every other test would pass)."""
+    not a quiet fall back to sentence-transformers (which `auto` does, and every other test would pass).
+    Two threads on any machine: a lone text then runs on its all-core session, batches on the workers'."""
     from qa.onnx_backend import OnnxEmbedder
 
-    return OnnxEmbedder()
+    return OnnxEmbedder(threads=2)
 
 
 def _shipped_chunk_texts(counter) -> list[str]:
