@@ -65,6 +65,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._sentence_scorer = None  # made on first use: a reader scorer loads a model
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # see question_vector
+        self._last_search: tuple[Index, tuple, Candidates] | None = None  # see _search
 
     @classmethod
     def load(
@@ -159,8 +160,7 @@ class Retriever:
             self.refresh()
         index = self.index  # one generation for the whole question
         question, warnings = self._clean_question(question)
-        allowed = index.allowed_rows(sources, *date_range(since, until))
-        cands = self._candidates(index, question, mode, max(self.config.candidates, k * 4), allowed)
+        cands = self._search(index, question, mode, max(self.config.candidates, k * 4), sources, since, until)
         ranked = fuse(cands, self.config, mode)
         if diversity:
             ranked = mmr(ranked, index.vectors, diversity, k * 3)
@@ -188,8 +188,8 @@ class Retriever:
         """
         index = self.index
         question, _ = self._clean_question(question, quiet=True)
-        allowed = index.allowed_rows(sources, *date_range(since, until))
-        cands = self._candidates(index, question, "hybrid", pool or self.config.candidates, allowed)
+        pool = pool or self.config.candidates  # ask's pool for k <= candidates / 4: the page's ask is reused
+        cands = self._search(index, question, "hybrid", pool, sources, since, until)
         if cands.dense_rows is None:
             return []
         rows = np.concatenate([cands.dense_rows, cands.lex_rows])
@@ -217,6 +217,18 @@ class Retriever:
         """Both rankings before fusion (for tuning the fusion on development data)."""
         question, _ = self._clean_question(question, quiet=True)
         return self._candidates(self.index, question, mode, n, None)
+
+    def _search(self, index: Index, question: str, mode: str, pool: int, sources, since, until) -> Candidates:
+        """_candidates under the filters, remembering the last search: the page asks, then counts the
+        articles about the same question (matching_articles), and both read the same two rankings."""
+        key = (question, mode, pool, tuple(sources) if sources else None, since, until)
+        last = self._last_search
+        if last is not None and last[0] is index and last[1] == key:
+            return last[2]
+        allowed = index.allowed_rows(sources, *date_range(since, until))
+        cands = self._candidates(index, question, mode, pool, allowed)
+        self._last_search = (index, key, cands)
+        return cands
 
     def _candidates(self, index: Index, question: str, mode: str, pool: int, allowed) -> Candidates:
         cands = Candidates()

@@ -265,3 +265,30 @@ def test_a_question_is_embedded_once_for_its_answer_its_timeline_and_its_bars(tm
     assert calls.count([question]) == 1
     r.ask("Which ships waited?", k=1)
     assert calls.count(["Which ships waited?"]) == 1 and calls.count([question]) == 1
+
+
+def test_the_timeline_reuses_the_rankings_of_the_answer_to_the_same_question(tmp_path, fake_embedder, monkeypatch):
+    """The page asks, then counts the articles about the question: one search, unless the filters differ."""
+    arts = [
+        Article("a", "Port strike", "The port strike closed Santos. Dockers walked out over pay.", source="Reuters"),
+        Article("b", "Strike figures", "The union counted 4,000 dockers on strike at the port.", source="BBC"),
+    ]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder, Config(sentence_scorer="features"))
+    fresh = Retriever.load(tmp_path / "i", fake_embedder, Config(sentence_scorer="features"))
+    searches: list[str] = []
+    real = r.index.lexical.search
+
+    def counting(question, *args, **kwargs):
+        searches.append(question)
+        return real(question, *args, **kwargs)
+
+    monkeypatch.setattr(r.index.lexical, "search", counting)
+    question = "How many dockers were on strike at the port?"
+    r.ask(question, k=2)
+    assert r.matching_articles(question) == fresh.matching_articles(question)
+    assert len(searches) == 1
+    assert r.matching_articles(question, sources=["BBC"]) == ["b"] == fresh.matching_articles(question, sources=["BBC"])
+    assert len(searches) == 2  # another filter is another search
+    r.ask("Which ships waited?", k=1)
+    assert r.matching_articles(question) == fresh.matching_articles(question) and len(searches) == 4
