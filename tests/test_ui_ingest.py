@@ -196,6 +196,15 @@ def test_the_server_watches_until_it_stops(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"index: watching {corpus} -> {tmp_path / 'index'}, feeds every 15 min" in out
     assert out.rstrip().endswith(f"stopped watching {corpus}")
+
+    def impatient(self, timeout=None):  # Ctrl-C again while the watcher waits for its build
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(App, "stop_watching", impatient)
+    assert server.main([*base, "--watch"]) == 0  # no traceback: one line says what was left
+    captured = capsys.readouterr()
+    assert f"stopped watching {corpus} without waiting for the build in progress" in captured.err
+    assert "Traceback" not in captured.err + captured.out
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / "manifest.json").write_text("{}")  # an index: a missing corpus alone can be served
     for argv, message in [

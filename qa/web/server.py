@@ -152,8 +152,23 @@ def _serve_watching(app: QAApp, args: argparse.Namespace, login: Login | None) -
     except KeyboardInterrupt:  # before the server was up (once up, Gradio takes Ctrl-C and returns)
         return 130
     finally:
-        app.stop_watching()  # a build in progress finishes first: the index is never left half-written
-        print(f"stopped watching {app.corpus}", flush=True)
+        _stop_watching(app)
+
+
+def _stop_watching(app: QAApp) -> None:
+    """Stop the watcher once its build in progress has finished; a second Ctrl-C leaves at once, which is
+    safe too: a build commits by replacing manifest.json, so one cut short leaves the last complete index."""
+    try:
+        app.stop_watching()
+    except KeyboardInterrupt:
+        print(
+            f"stopped watching {app.corpus} without waiting for the build in progress "
+            "(the index stays as its last complete build left it)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    print(f"stopped watching {app.corpus}", flush=True)
 
 
 def _print_line(line: str) -> None:
