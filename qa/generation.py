@@ -400,8 +400,8 @@ class SpilledArticles:
 
     Why: the build then holds a few offsets per article, not the corpus's text,
     chunk rows and vectors, so its memory does not grow with the corpus (the
-    Ray driver spills the same way). Records and rows are appended as articles
-    are chunked, vectors once their embedding window is done.
+    Ray driver keeps its results in one too). Records and rows are appended as
+    articles are chunked, vectors once their embedding window is done.
     """
 
     def __init__(self, path: Path):
@@ -421,7 +421,12 @@ class SpilledArticles:
     def add(self, article: Article, rows: Sequence[ChunkRow]) -> None:
         record = json.dumps(article_record(article), ensure_ascii=False).encode("utf-8")
         table = json.dumps([r.to_dict() for r in rows], ensure_ascii=False).encode("utf-8")
-        self._at[article.id] = _Spilled(self._append(record), self._append(table), len(rows))
+        self.put(article.id, record, table, len(rows))
+
+    def put(self, article_id: str, record: bytes, rows: bytes, n_rows: int) -> None:
+        """An article already encoded (its record, and its chunk rows as a JSON list), as Ray's actors send it;
+        putting an id again points it at the new data."""
+        self._at[article_id] = _Spilled(self._append(record), self._append(rows), n_rows)
 
     def set_vectors(self, article_id: str, vectors: np.ndarray) -> None:
         at = self._at[article_id]

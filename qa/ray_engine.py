@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +58,7 @@ from .generation import (
     PreviousGeneration,
     Progress,
     ProgressFn,
+    SpilledArticles,
     article_record,
     diff,
     embed_missing,
@@ -395,25 +396,7 @@ class _EmbedStage:
 class _Entry:
     key: tuple[int, int]
     meta: dict
-    fresh: bool
-    # Where a fresh article's data waits in the spill file, (offset, length) in bytes: the driver
-    # keeps only these, so its memory does not grow with the corpus's text or vectors.
-    spill: tuple[int, int] | None = None  # the article record
-    rows_at: tuple[int, int] | None = None  # its chunk rows (a JSON list)
-    vectors_at: tuple[int, int] | None = None  # their vectors (float32, row after row)
-    n_rows: int = 0
-
-
-def _append(spill, data: bytes) -> tuple[int, int]:
-    spill.seek(0, os.SEEK_END)
-    at = (spill.tell(), len(data))
-    spill.write(data)
-    return at
-
-
-def _read(spill, at: tuple[int, int]) -> bytes:
-    spill.seek(at[0])
-    return spill.read(at[1])
+    fresh: bool  # its record, rows and vectors wait in the driver's spill (SpilledArticles)
 
 
 def default_embedder_factory(model_id: str) -> Callable[[], Embedder]:
@@ -512,12 +495,11 @@ def _run(start: BuildStart, corpus_dir, full, options, factory, model_id, prog, 
     old_hashes = {aid: e.hash for aid, e in (old.articles.items() if old else ())}
     spec = model_spec(model_id)
     dim = spec.dim
-    driver = _Driver(dim)
     cache = EmbeddingCache(index_dir / store.CACHE, model_id, dim)
     reader = None
     try:
-        with open(spill_dir / "articles.jsonl", "w+b") as spill:
-            driver.spill = spill
+        with closing(SpilledArticles(spill_dir / "fresh.bin")) as spill:
+            driver = _Driver(dim, spill)
             if specs:
                 embed_actors, chunk_actors = _actor_counts(ray, options)
                 here = ray.get_runtime_context().get_node_id()
@@ -568,17 +550,17 @@ def _run(start: BuildStart, corpus_dir, full, options, factory, model_id, prog, 
 
 
 class _Driver:
-    """The driver's state: per-article metadata, and where each fresh article's data waits in the spill file.
+    """The driver's state: per-article metadata; fresh articles' data waits in a spill file (SpilledArticles).
 
-    It keeps only offsets into the spill file, so its memory does not grow with
-    the corpus's text or vectors; as an ArticleData it hands them to the writer.
+    So its memory does not grow with the corpus's text or vectors; the spill is
+    the ArticleData the writer reads them from, as in the local build.
     """
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, spill: SpilledArticles):
         self.dim = dim
+        self.spill = spill
         self.entries: dict[str, _Entry] = {}
         self.embedded: set[str] = set()
-        self.spill = None
 
     def take(self, table, skipped: list, cache: EmbeddingCache) -> int:
         """Fold one result batch into the driver's state; returns how many articles it held."""
@@ -593,18 +575,6 @@ class _Driver:
                 continue
             articles += 1
             entry = _Entry(key, meta, cols["kind"][i] == "fresh")
-            if entry.fresh:
-                rows = json.loads(cols["rows"][i])
-                vectors = np.frombuffer(cols["vectors"][i], dtype=np.float32).reshape(len(rows), self.dim)
-                hashes = [r["hash"] for r in rows]
-                for h in json.loads(cols["embedded"][i] or "[]"):
-                    if h not in self.embedded:
-                        self.embedded.add(h)
-                        fresh_vectors.append((h, vectors[hashes.index(h)]))
-                entry.n_rows = len(rows)
-                entry.spill = _append(self.spill, cols["article"][i].encode("utf-8"))
-                entry.rows_at = _append(self.spill, cols["rows"][i].encode("utf-8"))
-                entry.vectors_at = _append(self.spill, vectors.tobytes())
             aid = meta["id"]
             other = self.entries.get(aid)
             if other is None or key < other.key:  # the first in corpus order wins, as in qa.ingest
@@ -614,20 +584,21 @@ class _Driver:
                 loser = entry
             if loser is not None:
                 skipped.append((loser.key, ingest.duplicate_skip(aid, loser.meta["path"], loser.meta["line"])))
+            if not entry.fresh:
+                continue
+            rows = json.loads(cols["rows"][i])
+            vectors = np.frombuffer(cols["vectors"][i], dtype=np.float32).reshape(len(rows), self.dim)
+            hashes = [r["hash"] for r in rows]
+            for h in json.loads(cols["embedded"][i] or "[]"):
+                if h not in self.embedded:
+                    self.embedded.add(h)
+                    fresh_vectors.append((h, vectors[hashes.index(h)]))
+            if loser is not entry:
+                self.spill.put(aid, cols["article"][i].encode("utf-8"), cols["rows"][i].encode("utf-8"), len(rows))
+                self.spill.set_vectors(aid, vectors)
         if fresh_vectors:
             cache.put_many(fresh_vectors)  # committed per batch: a killed build resumes here
         return articles
-
-    def rows(self, article_id: str) -> Iterator[ChunkRow]:
-        for row in json.loads(_read(self.spill, self.entries[article_id].rows_at)):
-            yield ChunkRow.from_dict(row)
-
-    def vectors(self, article_id: str) -> np.ndarray:
-        entry = self.entries[article_id]
-        return np.frombuffer(_read(self.spill, entry.vectors_at), dtype=np.float32).reshape(entry.n_rows, self.dim)
-
-    def record(self, article_id: str) -> dict:
-        return json.loads(_read(self.spill, self.entries[article_id].spill))
 
 
 def _finish(start: BuildStart, driver: _Driver, skipped, corpus_label: str, prog, model_id: str) -> BuildReport:
@@ -655,7 +626,7 @@ def _finish(start: BuildStart, driver: _Driver, skipped, corpus_label: str, prog
             m = entry.meta
             meta = ArticleMeta(aid, m["hash"], m["title"], m["source"], m["date"], m["path"])
             if entry.fresh:
-                planned.append(PlannedArticle(meta, entry.n_rows, driver))
+                planned.append(PlannedArticle(meta, driver.spill.n_chunks(aid), driver.spill))
             else:
                 planned.append(PlannedArticle(meta, previous.n_chunks(aid), previous))
         info = model_info(model_id, driver.dim, start.config)
