@@ -34,7 +34,24 @@ def news_5k(articles: list[Article]) -> list[Article]:
     return first + [a for a in articles[3000:] if a.id.startswith("bbc-")]
 
 
-SUBSETS = {"news-questions": news_questions, "news-5k": news_5k}
+HELDOUT_QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "news_heldout_questions.jsonl"
+SMALL_HAYSTACK = 500
+
+
+def news_heldout_small(articles: list[Article]) -> list[Article]:
+    """A haystack small enough for the default test suite (about 600 articles, a minute or two to build):
+    every article tests/data/news_heldout_questions.jsonl cites or names as its near miss, then the first
+    SMALL_HAYSTACK other articles of news-5k. Easier than news-5k (fewer rivals), so its figures are its own."""
+    wanted: set[str] = set()
+    for line in HELDOUT_QUESTIONS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            q = json.loads(line)
+            wanted.update(q.get("sources", []), q.get("near", []))
+    cited = [a for a in articles if a.id in wanted]
+    return cited + [a for a in news_5k(articles) if a.id not in wanted][:SMALL_HAYSTACK]
+
+
+SUBSETS = {"news-questions": news_questions, "news-5k": news_5k, "news-heldout-small": news_heldout_small}
 
 
 def subset(name: str, path: Path = NEWS) -> list[Article]:
