@@ -23,7 +23,9 @@ Negatives (--negatives, comma-separated):
            (same topic and names, the fact gone: the near-miss shape), as a window of
            the same size around where the answer was;
   article  a window of another paragraph of the same article (no answer string in it);
-  sentence the answering sentence's neighbours only (the reader's hard negatives, widened).
+  sentence the answering sentence's neighbours only (the reader's hard negatives, widened);
+  swap     the positive passage with the question changed: one of its names or numbers that
+           the passage holds replaced by one from another training paragraph that it lacks.
 Pairs are capped at --max-length word pieces (256).
 Output: an int8 ONNX graph + tokenizer + reader.json in --out, loadable by qa.reader.SentenceReader.
 """
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -95,11 +98,61 @@ def article_paragraphs() -> dict[str, list[list[str]]]:
     return out
 
 
+_TOKEN = re.compile(r"[\w][\w.'-]*")
+
+
+def _kind(token: str) -> str | None:
+    """ "number" (has a digit), "name" (capitalised), or None: the tokens a swap may replace."""
+    if any(c.isdigit() for c in token):
+        return "number"
+    if token[0].isupper() and len(token) > 2:
+        return "name"
+    return None
+
+
+def swap_pool(articles: dict[str, list[list[str]]], keep: set[str]) -> dict[str, list[str]]:
+    """Numbers and capitalised words of the given articles' paragraphs, by kind (replacements for a swap)."""
+    pool: dict[str, set[str]] = defaultdict(set)
+    for title in sorted(keep):
+        for para in articles.get(title, []):
+            for sent in para:
+                for i, m in enumerate(_TOKEN.finditer(sent)):
+                    kind = _kind(m.group())
+                    if kind and (i > 0 or kind == "number"):
+                        pool[kind].add(m.group().rstrip(".'-"))
+    return {k: sorted(v) for k, v in pool.items()}
+
+
+def swapped(question: str, passage: str, pool: dict[str, list[str]]) -> str | None:
+    """The question with one of its names or numbers that the passage holds replaced by one it lacks.
+
+    The near-miss shape from the other side: the passage is on topic (it still holds the
+    question's other words, even the answer to the original question), but the question
+    now asks about something it does not mention.
+    """
+    low = passage.lower()
+    spots = [
+        m
+        for i, m in enumerate(_TOKEN.finditer(question))
+        if (kind := _kind(m.group())) and (i > 0 or kind == "number") and m.group().lower() in low
+    ]
+    if not spots:
+        return None
+    m = random.choice(spots)
+    kind = _kind(m.group())
+    for _ in range(20):
+        new = random.choice(pool.get(kind, [""]))
+        if new and new.lower() not in low:
+            return question[: m.start()] + new + question[m.end() :]
+    return None
+
+
 def verifier_pairs(
     examples: list[Example], articles: dict[str, list[list[str]]], args: argparse.Namespace
 ) -> list[tuple[str, str, float]]:
     """(question, passage, label) triples: one positive and one of each negative kind per question."""
     kinds = set(args.negatives.split(","))
+    swaps = swap_pool(articles, {e.group for e in examples}) if "swap" in kinds else {}
     out = []
     for e in examples:
         sents = list(e.sentences)
@@ -124,6 +177,10 @@ def verifier_pairs(
                 text = _window(other, random.randrange(len(other)), size)
                 if not contains_answer(text, e.answers):
                     out.append((e.question, text, 0.0))
+        if "swap" in kinds and swaps:
+            changed = swapped(e.question, positive, swaps)
+            if changed:
+                out.append((changed, positive, 0.0))
         if "sentence" in kinds:
             near = [i for i, y in enumerate(e.labels) if not y and abs(i - pos[0]) <= 2]
             if near:
