@@ -187,3 +187,30 @@ def test_squad_test_split_accuracy(reader):
     examples = sorted(examples, key=lambda e: hashlib.sha256(e.qid.encode()).hexdigest())[:SQUAD_SAMPLE]
     hits = [e.labels[int(np.argmax(reader.score(e.question, list(e.sentences))))] for e in examples]
     assert np.mean(hits) >= SQUAD_FLOOR
+
+
+def test_the_near_miss_verifier_experiment_makes_fact_free_negatives_and_budgeted_thresholds():
+    """bench.train_verifier (a negative result, kept reproducible): a gap negative keeps the topic but not
+    the answer, and a threshold never flags more answerable questions than its budget allows."""
+    import argparse
+    import random
+
+    from bench import train_verifier as tv
+    from bench.reader_data import Example
+    from qa.evaluate import contains_answer
+
+    sents = ("Qantas ordered four Boeing 747-400s.", "It also took two Airbus A340s.", "Deliveries start in 1989.")
+    ex = Example("q1", "How many A340s did Qantas take?", ("two",), sents, (False, True, False), "Qantas")
+    articles = {"Qantas": [list(sents), ["Qantas is based in Sydney.", "It flies to London."]]}
+    random.seed(3)
+    args = argparse.Namespace(negatives="gap,article", positive="window", window=2)
+    pairs = tv.verifier_pairs([ex] * 20, articles, args)
+    positives = [p for _, p, y in pairs if y == 1.0]
+    negatives = [p for _, p, y in pairs if y == 0.0]
+    assert len(positives) == 20 and all(contains_answer(p, ex.answers) for p in positives)
+    assert negatives and not any(contains_answer(p, ex.answers) for p in negatives)
+    assert any("Qantas ordered" in p for p in negatives)  # a gap: the same story, the fact cut out
+    answerable = np.array([0.1 * i for i in range(100)])
+    for row in tv.flag_table(answerable, np.array([-1.0, 0.05, 5.0])):
+        assert row["answerable_flagged"] <= row["budget"] * 100
+    assert tv.auc(np.array([2.0, 3.0]), np.array([1.0, 2.0])) == 0.875
