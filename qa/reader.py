@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .errors import QAError
 
 log = logging.getLogger("qa.reader")
@@ -49,7 +50,9 @@ class SentenceReader:
             self.max_length: int = int(meta["max_length"])
             self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
             options = ort.SessionOptions()
-            options.intra_op_num_threads = 1  # the app answers several questions at once; each gets one core
+            # One question's sentences on every core, as the question's own embedding (qa.onnx_backend):
+            # questions asked at once share the session, which ONNX Runtime allows.
+            options.intra_op_num_threads = settings.cpu_threads()
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             self._session = ort.InferenceSession(
