@@ -1,4 +1,4 @@
-"""What the answering sentence costs per question: `ask` p50 with the reader, the features alone, and off.
+"""What the answering sentence costs per question: `ask` p50 with the reader (opt-in), the features alone, and off.
 
 The two settings share one process, one model and one index, and alternate question by
 question, so the machine's load (shared here) falls on both alike; the difference of
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     questions = [q["question"] for q in load_questions(args.questions) if in_split(q, args.split)][: args.max]
     on = Retriever.load(args.index)
-    settings = {
-        "sentences": on,
+    settings = {  # the features are the default; the reader is opt-in (Config.sentence_scorer)
+        "sentences": Retriever(on.index, on.embedder, replace(on.config, sentence_scorer="reader")),
         "features only": Retriever(on.index, on.embedder, replace(on.config, sentence_scorer="features")),
         "chunk order": Retriever(on.index, on.embedder, replace(on.config, rerank_passages=0)),
     }
