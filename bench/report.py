@@ -40,6 +40,13 @@ def goals(r: dict) -> list[tuple[str, str, str, bool | None]]:
             None if ratio_i is None else ratio_i >= 2.5,
         )
     )
+    natural = b.get("ratio_articles_per_s_natural")
+    if natural is not None:
+        label = "full build vs txtai in its natural use (articles/s, whole process)"
+        rows.append((label, "≥ 5×", _f(natural, 2) + "×", natural >= 5))
+    lean = b.get("ratio_bytes_per_article_natural")
+    if lean is not None:
+        rows.append(("index bytes per article vs txtai in its natural use", "≤ 0.7×", _f(lean, 2) + "×", lean <= 0.7))
     inc = r.get("incremental", {}).get("change_1pct", {})
     share = inc.get("share_of_full_process")
     rows.append(
@@ -249,6 +256,25 @@ def _build_md(b: dict | None, inc: dict | None) -> list[str]:
         out.append(f"\nint8 / fp32 build throughput in this run: {b['ratio_int8_vs_fp32']:.2f}×.")
     if tx.get("error"):
         out.append(f"\ntxtai did not run: {tx['error']}")
+    nat = b.get("txtai_natural") or {}
+    if nat and "error" not in nat:
+        qa_bytes = b["index_bytes"] / b["articles"]
+        out += [
+            "",
+            "The same articles as each tool's user indexes them: qa's `qa build`, txtai one row per paragraph with "
+            "`Embeddings(content=True, hybrid=True)`, each in a fresh process (bench/txtai_side.py).",
+            "",
+            "| natural use | qa | txtai | qa / txtai |",
+            "| --- | --- | --- | --- |",
+            f"| rows embedded | {b['chunks']:,} chunks | {nat['chunks']:,} paragraphs | |",
+            f"| articles/s (whole process) | {_f(b['articles_per_s'], 2)} | {_f(nat['articles_per_s_process'], 2)} | "
+            f"{_f(b['ratio_articles_per_s_natural'], 2)}× |",
+            f"| index on disk per article (bytes) | {_f(qa_bytes, 0)} | {_f(nat['index_bytes_per_article'], 0)} | "
+            f"{_f(b['ratio_bytes_per_article_natural'], 2)}× |",
+            f"| peak RSS (MB) | {_f(b['peak_rss_mb'], 0)} | {_f(nat['peak_rss_mb'], 0)} | |",
+        ]
+    elif nat.get("error"):
+        out.append(f"\ntxtai (natural use) did not run: {nat['error']}")
     files = b.get("files", {})
     if files:
         out.append("")

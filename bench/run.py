@@ -250,6 +250,12 @@ class Bench:
                 out["ratio_chunks_per_s_process"] = out["chunks_per_s"] / tx["chunks_per_s_process"]
                 out["ratio_chunks_per_s_index"] = (rep["chunks"] / rep["seconds"]) / (tx["chunks"] / tx["index_s"])
                 out["int8"]["ratio_chunks_per_s_process"] = out["int8"]["chunks_per_s"] / tx["chunks_per_s_process"]
+            out["txtai_natural"] = natural = self._txtai(natural=True)
+            if "error" not in natural:
+                out["ratio_articles_per_s_natural"] = out["articles_per_s"] / natural["articles_per_s_process"]
+                out["ratio_bytes_per_article_natural"] = (out["index_bytes"] / out["articles"]) / natural[
+                    "index_bytes_per_article"
+                ]
         return out
 
     def _build_argv(self, index: Path, full: bool = False) -> list[str]:
@@ -283,27 +289,23 @@ class Bench:
                 sizes[key] = sizes.get(key, 0) + p.stat().st_size
         return sizes
 
-    def _txtai(self) -> dict:
-        from qa import store
+    def _txtai(self, natural: bool = False) -> dict:
+        """txtai in its own process on qa's chunks, or (natural) on the slice's articles as its users index
+        them: a row per paragraph, content and hybrid (BM25) scoring on (bench/txtai_side.py)."""
         from qa.embed import model_path
-        from qa.manifest import read_manifest
 
         python = self.args.txtai_python
         if not Path(python).exists():
             return {"error": f"{python} not found: create txtai's venv (see docs/BENCHMARKS.md)"}
-        manifest = read_manifest(self.qa_index)
-        index = self.qa_index
-        table = store.JsonlTable(index / manifest.file("chunks"), index / manifest.file("chunk_offsets"))
-        try:
-            chunks = [{"id": r["id"], "text": f"{r['title']}\n{r['text']}" if r["title"] else r["text"]} for r in table]
-        finally:
-            table.close()
+        rows = {"articles": [{"id": a["id"], "text": a["text"]} for a in self.slice], "hybrid": True}
+        if not natural:
+            rows = {"chunks": self._qa_chunk_texts()}
         spec = self.work / "txtai-input.json"
         spec.write_text(
-            json.dumps({"model": str(model_path()), "chunks": chunks, "questions": self.questions, "k": 5}),
+            json.dumps({"model": str(model_path()), **rows, "questions": self.questions, "k": 5}),
             encoding="utf-8",
         )
-        out_dir = self.work / "txtai-index"
+        out_dir = self.work / ("txtai-natural-index" if natural else "txtai-index")
         shutil.rmtree(out_dir, ignore_errors=True)
         run = measure.run_process(
             [python, str(Path(__file__).with_name("txtai_side.py")), str(spec), str(out_dir)],
@@ -319,9 +321,25 @@ class Bench:
         res["chunks_per_s_process"] = res["chunks"] / res["build_wall_s"]
         res["chunks_per_s_index"] = res["chunks"] / res["index_s"]
         res["index_bytes_per_chunk"] = res["index_bytes"] / max(1, res["chunks"])
+        if res.get("articles"):
+            res["articles_per_s_process"] = res["articles"] / res["build_wall_s"]
+            res["index_bytes_per_article"] = res["index_bytes"] / res["articles"]
         res["query"] = measure.percentiles(res.pop("latencies"))
         res.pop("hits", None)
         return res
+
+    def _qa_chunk_texts(self) -> list[dict]:
+        """The texts qa embedded for its build (title + chunk), with their ids."""
+        from qa import store
+        from qa.manifest import read_manifest
+
+        manifest = read_manifest(self.qa_index)
+        index = self.qa_index
+        table = store.JsonlTable(index / manifest.file("chunks"), index / manifest.file("chunk_offsets"))
+        try:
+            return [{"id": r["id"], "text": f"{r['title']}\n{r['text']}" if r["title"] else r["text"]} for r in table]
+        finally:
+            table.close()
 
     # -- incremental rebuilds ------------------------------------------------
     def incremental(self) -> dict:

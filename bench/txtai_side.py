@@ -5,6 +5,10 @@
 INPUT.json: {"model": dir, "chunks": [{"id", "text"}], "questions": [...], "k": 5}
 It indexes exactly the chunk texts qa embedded (title + chunk), with the same
 model files, then answers the same questions; the last stdout line is JSON.
+Or, as a user would run txtai on the same articles (its natural use):
+{"model": dir, "articles": [{"id", "text"}], "hybrid": true, "questions": [...]}:
+one row per paragraph (non-empty line) of each article, `Embeddings(content=True,
+hybrid=True)` (dense + its BM25 scoring), its defaults otherwise.
 This file imports nothing from qa, so that it runs wherever txtai is installed.
 """
 
@@ -23,10 +27,18 @@ def main(argv: list[str]) -> int:
     from txtai import Embeddings
 
     imported = time.perf_counter() - started
+    hybrid = bool(spec.get("hybrid"))
     embeddings = Embeddings(
-        path=spec["model"], content=True, batch=spec.get("batch", 1024), encodebatch=spec.get("encodebatch", 32)
+        path=spec["model"],
+        content=True,
+        hybrid=hybrid,
+        batch=spec.get("batch", 1024),
+        encodebatch=spec.get("encodebatch", 32),
     )
-    rows = [(c["id"], c["text"], None) for c in spec["chunks"]]
+    if "chunks" in spec:
+        rows = [(c["id"], c["text"], None) for c in spec["chunks"]]
+    else:
+        rows = paragraph_rows(spec["articles"])
     t = time.perf_counter()
     embeddings.index(rows)
     index_s = time.perf_counter() - t
@@ -52,6 +64,7 @@ def main(argv: list[str]) -> int:
                 "save_s": save_s,
                 "build_wall_s": build_wall,
                 "chunks": len(rows),
+                "articles": len(spec.get("articles", ())) or None,
                 "index_bytes": size,
                 "latencies": latencies,
                 "hits": hits,
@@ -60,6 +73,15 @@ def main(argv: list[str]) -> int:
         )
     )
     return 0
+
+
+def paragraph_rows(articles: list[dict]) -> list[tuple[str, str, None]]:
+    """(id, paragraph, None) for each non-empty line of each article: how txtai's examples index documents."""
+    rows = []
+    for article in articles:
+        paragraphs = [line.strip() for line in article["text"].splitlines() if line.strip()]
+        rows += [(f"{article['id']}#{i}", text, None) for i, text in enumerate(paragraphs)]
+    return rows
 
 
 if __name__ == "__main__":

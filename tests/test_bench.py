@@ -304,3 +304,27 @@ def test_footprint_counts_one_generation_by_role_and_renders(tmp_path):
     assert not (tmp_path / f"index{len(ROWS)}").exists()  # cleaned up
     row = footprint.render([result]).splitlines()[-1]
     assert row.startswith(f"| {len(ROWS)} news | {result.chunks} |")
+
+
+def test_txtai_in_its_natural_use_indexes_paragraphs_and_the_report_sets_qa_against_it():
+    """bench.txtai_side's natural rows (a row per non-empty line), and the goals and table bench.run's build prints."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        import txtai_side
+    finally:
+        sys.path.pop(0)
+    from bench import report
+
+    rows = txtai_side.paragraph_rows([{"id": "a", "text": "First para.\n\n  Second one. \n"}, {"id": "b", "text": ""}])
+    assert rows == [("a#0", "First para.", None), ("a#1", "Second one.", None)]
+    build = {"articles": 10, "chunks": 30, "process_s": 5.0, "build_s": 4.0, "articles_per_s": 2.0}
+    build |= {"chunks_per_s": 6.0, "peak_rss_mb": 100.0, "index_bytes": 80_000, "index_bytes_per_chunk": 2_667}
+    build["txtai_natural"] = {"chunks": 55, "articles_per_s_process": 1.0, "index_bytes_per_article": 10_000.0}
+    build["txtai_natural"]["peak_rss_mb"] = 300.0
+    build |= {"ratio_articles_per_s_natural": 2.0, "ratio_bytes_per_article_natural": 0.8}
+    goals = {g: (got, met) for g, _, got, met in report.goals({"build": build})}
+    assert goals["full build vs txtai in its natural use (articles/s, whole process)"] == ("2.00×", False)
+    assert goals["index bytes per article vs txtai in its natural use"] == ("0.80×", False)
+    text = "\n".join(report._build_md(build, None))
+    assert "| articles/s (whole process) | 2.00 | 1.00 | 2.00× |" in text
+    assert "| index on disk per article (bytes) | 8,000 | 10,000 | 0.80× |" in text
