@@ -110,7 +110,7 @@ def load_dense(path: Path, expected: int, dim: int, fix: str, vectors: Iterable[
 def search_exact(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, k: int):
     """Top-k (rows, scores) among the given rows by exact inner product (ties: the lower row first)."""
     rows = np.sort(np.asarray(rows, dtype=np.int64))  # sorted rows read a memory map in order
-    scores = np.asarray(vectors[rows] @ query, dtype=np.float32)
+    scores = np.asarray(vectors[rows], dtype=np.float32) @ np.asarray(query, dtype=np.float32)
     k = min(k, len(rows))
     if k < len(rows):
         part = np.argpartition(-scores, k - 1)[:k]

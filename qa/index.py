@@ -93,6 +93,10 @@ class Index:
     def generation(self) -> int:
         return self.manifest.generation
 
+    def vector_rows(self, rows) -> np.ndarray:
+        """The vectors of chunk rows as float32 (vectors.<g>.npy stores float16: qa.store.VECTOR_DTYPE)."""
+        return np.asarray(self.vectors[rows], dtype=np.float32)
+
     def __len__(self) -> int:
         return len(self.chunks)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .index import Index
 from .manifest import ArticleEntry
 
@@ -129,7 +127,7 @@ def _near_duplicate(index: Index, row: int, text: str, spans: list[Span]) -> Spa
     """
     if not spans:
         return None
-    sims = np.asarray(index.vectors[[s.row for s in spans]]) @ np.asarray(index.vectors[row])
+    sims = index.vector_rows([s.row for s in spans]) @ index.vector_rows([row])[0]
     article_id = index.chunks[row]["article_id"]
     mine = None
     for span, sim in zip(spans, sims):

@@ -249,7 +249,7 @@ class Retriever:
             # Exact cosine for lexical candidates the dense search did not return:
             # fusion then never has to guess a missing dense score.
             by_row = np.argsort(cands.lex_rows)  # sorted rows read the memory map in order
-            cos = np.asarray(index.vectors[cands.lex_rows[by_row]] @ qvec, dtype=np.float32)
+            cos = index.vector_rows(cands.lex_rows[by_row]) @ qvec
             cands.lex_dense = np.empty_like(cos)
             cands.lex_dense[by_row] = cos
         return cands
@@ -408,7 +408,7 @@ def mmr(ranked: list[tuple[int, float]], vectors, diversity: float, limit: int) 
         return ranked
     pool = ranked[: max(limit, 1) * 2]
     rows = [r for r, _ in pool]
-    vecs = np.asarray(vectors[rows])
+    vecs = np.asarray(vectors[rows], dtype=np.float32)  # stored as float16 (qa.store.VECTOR_DTYPE)
     rel = _minmax(np.array([s for _, s in pool], dtype=np.float32))
     chosen: list[int] = []
     left = list(range(len(pool)))

@@ -120,12 +120,17 @@ class NpyRows:
         self._file.close()
 
 
+# How vectors.<g>.npy stores the vectors (qa.generation._write_vectors says why float16);
+# indexes written before hold float32 and are read as they are.
+VECTOR_DTYPE = np.float16
+
+
 def npy_blocks(path: Path, rows: int = 16_384) -> Iterator[np.ndarray]:
-    """The rows of a 2-d .npy file, `rows` at a time: one block resident, not the whole file."""
+    """The rows of a 2-d .npy file as float32 (what FAISS takes), `rows` at a time: one block resident."""
     table = NpyRows(path)
     try:
         for lo in range(0, table.shape[0], rows):
-            yield table.rows(lo, min(lo + rows, table.shape[0]))
+            yield table.rows(lo, min(lo + rows, table.shape[0])).astype(np.float32, copy=False)
     finally:
         table.close()
 

@@ -362,5 +362,5 @@ def _similarities(view: Retriever, answer: Answer) -> dict[tuple[str, int, int],
             if p.start <= index.chunks[row]["start"] and index.chunks[row]["end"] <= p.end
         ]
         if rows:
-            out[(p.article_id, p.start, p.end)] = float((np.asarray(index.vectors[rows]) @ qvec).max())
+            out[(p.article_id, p.start, p.end)] = float((index.vector_rows(rows) @ qvec).max())
     return out
