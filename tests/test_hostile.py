@@ -555,7 +555,9 @@ NEEDS_UI = pytest.mark.skipif(not (ROOT / "ui.py").exists(), reason="ui.py (the 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`python ui.py` with default host, on a free port, over a small index (fake embedder)."""
+    """`python ui.py` with default host, on a free port, over a small index (fake embedder). Its rate limit is
+    raised: these tests send about 30 questions from one address as fast as the server answers, and the
+    default 10 a second (tested in test_ui.py and test_ui_browser.py) would refuse some of them."""
     import psutil
 
     root = tmp_path_factory.mktemp("server")
@@ -564,7 +566,10 @@ def server(tmp_path_factory):
     build(corpus, index, embedder=FakeEmbedder(), progress=False)
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(index), "--port", str(port)],
+        [
+            *(sys.executable, str(ROOT / "ui.py"), "--corpus", str(corpus), "--index", str(index)),
+            *("--port", str(port), "--rate-limit", "1000"),
+        ],
         env=dict(_env(), GRADIO_ANALYTICS_ENABLED="False"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
