@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import settings
 from .errors import QAError
 
 log = logging.getLogger("qa.reader")
@@ -50,9 +49,9 @@ class SentenceReader:
             self.max_length: int = int(meta["max_length"])
             self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
             options = ort.SessionOptions()
-            # One question's sentences on every core, as the question's own embedding (qa.onnx_backend):
-            # questions asked at once share the session, which ONNX Runtime allows.
-            options.intra_op_num_threads = settings.cpu_threads()
+            # One core per question: on every core it was no faster (14.8 vs 12.5 ms a question,
+            # bench.answer_cost), and the app answers several questions at once.
+            options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             self._session = ort.InferenceSession(
