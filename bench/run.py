@@ -329,15 +329,16 @@ class Bench:
         return res
 
     def _qa_chunk_texts(self) -> list[dict]:
-        """The texts qa embedded for its build (title + chunk), with their ids."""
+        """The texts qa embedded for its build (ChunkRow.embed_text: title + chunk), with their ids."""
         from qa import store
+        from qa.generation import ChunkRow
         from qa.manifest import read_manifest
 
         manifest = read_manifest(self.qa_index)
         index = self.qa_index
         table = store.JsonlTable(index / manifest.file("chunks"), index / manifest.file("chunk_offsets"))
         try:
-            return [{"id": r["id"], "text": f"{r['title']}\n{r['text']}" if r["title"] else r["text"]} for r in table]
+            return [{"id": r["id"], "text": ChunkRow.from_dict(r).embed_text} for r in table]
         finally:
             table.close()
 
