@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa.cpu import cpu_features
     from qa.embed import SentenceTransformerEmbedder
     from qa.onnx_backend import OnnxEmbedder, _tokenizer
+    from qa.openvino_backend import OpenVinoEmbedder
 
     threads = settings.cpu_threads()
     torch.set_num_threads(threads)
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = _chunk_texts(args.texts)
     st = SentenceTransformerEmbedder()
     paths = [("onnx fp32", OnnxEmbedder(), "float32"), ("sentence-transformers fp32", st, "float32")]
+    paths.append(("openvino bf16", OpenVinoEmbedder(), "bfloat16"))
     paths.append(("torch bf16", Bf16Embedder(), "bfloat16"))
     tok = _tokenizer(st.path)
     results: list[PathSpeed] = []
@@ -177,9 +179,9 @@ def render(report: dict) -> str:
         cells += [f"{p['share_of_own_ceiling']:.1%}", f"{p['share_of_bf16_ceiling']:.1%}"]
         lines.append("| " + " | ".join(cells) + " |")
     rate = {p["path"]: p["word_pieces_per_s"] for p in report["paths"]}
-    if rate.get("torch bf16") and rate.get("onnx fp32"):
-        ratio = rate["torch bf16"] / rate["onnx fp32"]
-        lines += ["", f"torch bf16 / ONNX fp32 word pieces/s: {ratio:.2f}x (same run)."]
+    for bf16 in ("openvino bf16", "torch bf16"):
+        if rate.get(bf16) and rate.get("onnx fp32"):
+            lines += ["", f"{bf16} / ONNX fp32 word pieces/s: {rate[bf16] / rate['onnx fp32']:.2f}x (same run)."]
     return "\n".join(lines)
 
 

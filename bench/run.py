@@ -4,7 +4,7 @@
     python -m bench.run --articles 200 --sizes 2000 --million 20000 --questions 30 --out /tmp/b.md  # a smoke run
 
 Sections (each saved to WORK/results.json as soon as it is done; --sections picks some):
-  embed        texts/s of the ONNX and sentence-transformers backends (and int8 ONNX), same texts
+  embed        texts/s of the ONNX and sentence-transformers backends (int8 ONNX, OpenVINO bf16), same texts
   build        `qa build --full` of a news slice in a fresh process vs txtai indexing the same chunks
   incremental  rebuild after changing 1% of the articles, then after adding 1%
   query        end-to-end `Retriever.ask` latency at the slice size and at --sizes chunks, RSS per chunk
@@ -134,8 +134,11 @@ class Bench:
 
     # -- embedding backends -------------------------------------------------
     def embed(self) -> dict:
+        from qa.cpu import cpu_features
         from qa.embed import SentenceTransformerEmbedder
         from qa.onnx_backend import OnnxEmbedder
+        from qa.openvino_backend import OpenVinoEmbedder
+        from qa.openvino_backend import available as openvino_available
 
         texts = self._chunk_texts(self.args.embed_texts)
         onnx = OnnxEmbedder()
@@ -149,6 +152,8 @@ class Bench:
             t = time.perf_counter()
             backends["onnx-int8"] = OnnxEmbedder(quantize=True)
             out["int8_export_s"] = time.perf_counter() - t
+        if cpu_features().bf16_units and openvino_available():
+            backends["openvino-bf16"] = OpenVinoEmbedder()  # the default for a new index on this CPU (qa.cpu)
         vectors, times = {}, {name: [] for name in backends}
         for model in backends.values():
             model.embed(texts[:8])

@@ -1,12 +1,13 @@
-"""The bundled model in bfloat16 on torch: the CPU's matrix units (AMX, AVX-512 BF16) do the matmuls.
+"""The bundled model in bfloat16 on torch: the fallback for the bf16 model where OpenVINO cannot load.
 
-Why torch and not OpenVINO: torch is already a dependency (OpenVINO would be a new
-one of ~100 MB), and torch reports what it ran: bf16 weights run as bf16, on the
-units where present and emulated (correct, slow) where not, never silently as fp32.
-The issue's measurements on an AMX machine (2 threads, 512 news chunks): 19,988 word
-pieces/s in batches of 32 against 10,412 for fp32 ONNX Runtime, cosine ≥ 0.9999. On
-AVX-512 BF16 without AMX it is slower than fp32 ONNX (0.66x, docs/BENCHMARKS.md), so
-it is the default only with AMX (qa.cpu).
+The bf16 model runs on OpenVINO first (qa.openvino_backend: 1.2x torch bf16 on an
+AVX-512 BF16 CPU, 1.55x on the issue's AMX machine). torch is a core dependency, so
+this path is always there, and torch reports what it ran: bf16 weights run as bf16,
+on the units where present and emulated (correct, slow) where not, never silently
+as fp32. On an AMX machine (issue 14: 2 threads, 512 news chunks) it embedded
+19,988 word pieces/s in batches of 32 against 10,412 for fp32 ONNX Runtime, cosine
+≥ 0.9999. `auto` takes it for a new index only where OpenVINO is absent and the
+CPU has AMX (qa.cpu).
 
 Batches are length-sorted, so padding is small, and every text is padded to its own
 bucket (a multiple of BUCKET word pieces) whatever its batch-mates: a text then
@@ -90,8 +91,8 @@ class Bf16Embedder:
         torch = self._torch
         with self._lock, torch.inference_mode():
             seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
-            for rows in _batches([len(s) for s in seqs]):
-                width = _bucket(max(len(seqs[i]) for i in rows))
+            for rows in length_batches([len(s) for s in seqs], BATCH_TEXTS):
+                width = padded_width(max(len(seqs[i]) for i in rows))
                 ids = torch.zeros((len(rows), width), dtype=torch.long)
                 mask = torch.zeros((len(rows), width), dtype=torch.long)
                 for j, i in enumerate(rows):
@@ -104,16 +105,18 @@ class Bf16Embedder:
         return out
 
 
-def _bucket(n: int) -> int:
+def padded_width(n: int) -> int:
+    """The width a text of n word pieces runs at: n rounded up to a multiple of BUCKET."""
     return -(-n // BUCKET) * BUCKET
 
 
-def _batches(lengths: list[int]) -> list[list[int]]:
-    """Row indices grouped by bucket (same padded width), at most BATCH_TEXTS per batch, shortest first."""
+def length_batches(lengths: list[int], batch_texts: int) -> list[list[int]]:
+    """Row indices grouped by bucket (same padded width), at most batch_texts per batch, shortest first."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     batches: list[list[int]] = []
     for i in order:
-        if batches and len(batches[-1]) < BATCH_TEXTS and _bucket(lengths[batches[-1][0]]) == _bucket(lengths[i]):
+        same_width = batches and padded_width(lengths[batches[-1][0]]) == padded_width(lengths[i])
+        if same_width and len(batches[-1]) < batch_texts:
             batches[-1].append(i)
         else:
             batches.append([i])

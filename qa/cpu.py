@@ -1,13 +1,14 @@
 """The CPU's features that decide how the bundled model embeds, read at run time.
 
-Why: bf16 is the default for a new index only where it beats fp32 ONNX Runtime,
-and that takes matrix units (Intel AMX): on an AMX machine torch bf16 embedded
-19,988 word pieces/s against 10,412 for ONNX fp32 (issue 14). AVX-512 BF16
-alone runs bf16 natively but is no faster: on an AMD EPYC with avx512_bf16 and
-no AMX, bf16 GEMM ran only 1.6x fp32 GEMM and torch bf16 embedded 0.66x ONNX
-fp32's word pieces/s (`python -m bench.limit`, docs/BENCHMARKS.md, 2026-12-03).
-Without either, torch emulates bf16, far slower still. So BF16_FAST_UNITS (AMX)
-decide the default, BF16_UNITS only whether bf16 is native or emulated.
+Why: bf16 is the default for a new index only where it beats fp32 ONNX Runtime.
+With OpenVINO (a core dependency) any bf16 units do: on an AMD EPYC with
+avx512_bf16 and no AMX it embedded 2.2x fp32 ONNX's word pieces/s, and on an AMX
+machine 3.0x (issue 14). torch bf16 (the fallback where OpenVINO cannot load)
+is trusted only with matrix units (AMX): on AVX-512 BF16 alone it ran 0.51-0.66x
+fp32 ONNX under load and 1.54x on an idle machine (`python -m bench.limit`,
+docs/BENCHMARKS.md, 2026-12-03), so it is not a safe default there. Without
+either, bf16 is emulated, far slower still. So `bf16_fast` is BF16_UNITS with OpenVINO and
+BF16_FAST_UNITS (AMX) without it.
 The flags come from /proc/cpuinfo (Linux); torch's own dispatch level is added
 only when asked, because importing torch costs seconds and `import qa` stays light.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 # Flags that matter to embedding, in the order they are reported.
 RELEVANT = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "avx512f", "avx_vnni", "avx2", "fma")
 BF16_UNITS = ("amx_bf16", "avx512_bf16")  # either one runs bf16 natively (not emulated)
-BF16_FAST_UNITS = ("amx_bf16",)  # only these make bf16 faster than fp32 ONNX Runtime (measured, see above)
+BF16_FAST_UNITS = ("amx_bf16",)  # only these make torch bf16 faster than fp32 ONNX Runtime (measured, see above)
 
 
 @dataclass(frozen=True)
@@ -92,5 +93,8 @@ def cpu_features(with_torch: bool = False) -> CpuFeatures:
 
 
 def bf16_fast() -> bool:
-    """True where the CPU has bf16 matrix units (AMX): the decision for a new index's model (see qa.embed)."""
-    return cpu_features().bf16_faster
+    """True where bf16 embeds faster than fp32 here: the decision for a new index's model (see qa.embed)."""
+    from .openvino_backend import available
+
+    features = cpu_features()
+    return features.bf16_units if available() else features.bf16_faster

@@ -36,8 +36,8 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # The same model with int8 weights (ONNX Runtime dynamic quantization): about twice
 # as fast, but its vectors differ (cosine ~0.99), so it is another model to an index.
 INT8_MODEL_ID = MODEL_ID + "#int8"
-# The same model in bfloat16 (torch, on the CPU's matrix units): cosine ~0.9999 to fp32, not
-# equal, so it is another model to an index too; the default for a new index where the units exist.
+# The same model in bfloat16 (OpenVINO, else torch, on the CPU's bf16 units): cosine ~0.9999 to fp32,
+# not equal, so it is another model to an index too; the default for a new index where the units exist.
 BF16_MODEL_ID = MODEL_ID + "#bf16"
 MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
@@ -113,9 +113,10 @@ def _env_model() -> ModelSpec | None:
 def default_model_id() -> str:
     """The model a new index gets: $QA_EMBEDDER's, else the bundled one in the variant QA_EMBED_BACKEND asks.
 
-    "auto" takes bf16 where the CPU has bf16 matrix units (qa.cpu; about twice
-    fp32's speed there, cosine ~0.9999) and fp32 elsewhere, where bf16 is
-    emulated and several times slower. int8 (docs/BENCHMARKS.md,
+    "auto" takes bf16 where the CPU runs it faster than fp32 (qa.cpu.bf16_fast:
+    bf16 units with OpenVINO, AMX with torch; 2.2x fp32's word pieces/s on
+    AVX-512 BF16, cosine ~0.9999) and fp32 elsewhere, where bf16 is emulated and
+    several times slower. int8 (docs/BENCHMARKS.md,
     docs/EVALUATION.md) embeds about twice as fast as fp32 and keeps SciFact
     nDCG@10, but on the seed questions hit@1 falls from 0.9 to 0.8, so it is a
     choice, never the default.
@@ -184,8 +185,13 @@ def runtime(model_id: str) -> str:
     """What would run this model here, without loading it (`qa status`); a loaded model says it exactly."""
     if model_id == BF16_MODEL_ID:
         from .bf16_backend import runtime_label
+        from .openvino_backend import available
 
-        return runtime_label(_cpu.cpu_features())
+        features = _cpu.cpu_features()
+        if available():
+            precision = "bf16" if features.bf16_units else "f32 (no bf16 units: OpenVINO keeps f32)"
+            return f"openvino {_version('openvino')} {precision}"
+        return runtime_label(features)
     if model_id == INT8_MODEL_ID:
         return f"onnxruntime {_version('onnxruntime')} int8"
     if model_id == MODEL_ID:
@@ -326,20 +332,32 @@ def _load_int8() -> Embedder:
 
 
 def _load_bf16() -> Embedder:
-    """bf16 needs torch (a core dependency); where the CPU lacks the units it is emulated: slow, same vectors."""
-    from .bf16_backend import Bf16Embedder
+    """bf16 on OpenVINO (a core dependency), else on torch; never a silent fallback to fp32 vectors for a build.
+
+    Without bf16 units OpenVINO computes in f32 and torch emulates bf16 (slow): either
+    serves the questions of a bf16 index (cosine ~0.9999 to its vectors), but a build there
+    is better rebuilt with fp32, and the log says so.
+    """
     from .onnx_backend import EmbedBackendError
+    from .openvino_backend import OpenVinoEmbedder
 
     if not _cpu.bf16_fast():
         log.warning(
-            "this index's model is bf16 but this CPU has no bf16 matrix units (AMX): it runs slower than fp32 "
-            "(fine for questions; a build is better rebuilt with fp32: QA_EMBED_BACKEND=onnx qa build --full)"
+            "this index's model is bf16 but this CPU has no bf16 units that run it faster than fp32 (qa status): "
+            "fine for questions; a build is better rebuilt with fp32: QA_EMBED_BACKEND=onnx qa build --full"
         )
+    try:
+        return OpenVinoEmbedder()
+    except EmbedBackendError as exc:
+        log.info("OpenVINO unavailable for the bf16 model (%s); trying torch", exc)
+        first = exc
+    from .bf16_backend import Bf16Embedder
+
     try:
         return Bf16Embedder()
     except EmbedBackendError as exc:
         raise EmbedBackendError(
-            f"{exc}. The bf16 model needs torch (pip install torch); "
+            f"{first}; {exc}. The bf16 model needs openvino (pip install openvino) or torch; "
             "or rebuild the index with the fp32 model: QA_EMBED_BACKEND=onnx qa build --full"
         ) from exc
 

@@ -1,7 +1,8 @@
 """The bf16 model: close to fp32, chosen by the CPU's features or QA_EMBED_BACKEND, and kept by its indexes.
 
-This machine may lack bf16 units (then torch emulates bf16: correct, but about
-70x slower than fp32 ONNX here), so the corpora embedded in bf16 are small.
+It runs on OpenVINO, else on torch. This machine may lack bf16 units (then
+OpenVINO keeps f32 and torch emulates bf16: slow), so the corpora embedded in
+bf16 are small.
 """
 
 from __future__ import annotations
@@ -86,13 +87,23 @@ def test_cpu_flags_decide_the_default_model(monkeypatch):
     assert not cpu.CpuFeatures(cpu.parse_flags("flags : fpu avx avx2 fma\n"), True).bf16_units
     assert cpu.parse_flags("no flags here") == ()
     assert cpu.CpuFeatures(flags, True).bf16_faster
-    # AVX-512 BF16 without AMX runs bf16 natively but slower than fp32 ONNX (docs/BENCHMARKS.md): fp32 by default.
+    # AVX-512 BF16 without AMX: OpenVINO bf16 beats fp32 ONNX there, torch bf16 did not (docs/BENCHMARKS.md).
     epyc = cpu.parse_flags("flags : fpu avx2 fma avx512f avx512_vnni avx512_bf16\n")
     assert cpu.CpuFeatures(epyc, True).bf16_units and not cpu.CpuFeatures(epyc, True).bf16_faster
-    monkeypatch.setattr(cpu, "_proc_flags", lambda: (epyc, True))
-    assert not cpu.bf16_fast()
-    monkeypatch.setattr(cpu, "_proc_flags", lambda: (flags, True))
-    assert cpu.bf16_fast()
+    avx2 = cpu.parse_flags("flags : fpu avx avx2 fma\n")
+    from qa import openvino_backend
+
+    for openvino, cpu_flags, fast in [
+        (True, flags, True),
+        (True, epyc, True),
+        (True, avx2, False),
+        (False, flags, True),
+        (False, epyc, False),
+        (False, avx2, False),
+    ]:
+        monkeypatch.setattr(openvino_backend, "available", lambda openvino=openvino: openvino)
+        monkeypatch.setattr(cpu, "_proc_flags", lambda cpu_flags=cpu_flags: (cpu_flags, True))
+        assert cpu.bf16_fast() == fast, (openvino, cpu_flags)
     for backend, units, model_id in [
         ("auto", True, embed.BF16_MODEL_ID),
         ("auto", False, embed.MODEL_ID),
@@ -121,7 +132,7 @@ def test_bf16_vectors_are_close_to_sentence_transformers_on_the_shipped_corpus(b
 
 @pytest.mark.slow
 def test_bf16_vectors_are_close_to_sentence_transformers_on_1000_news_chunks(st_fp32):
-    """1,000 news chunks, each cut to its first 16 word pieces: full chunks take minutes emulated."""
+    """1,000 whole news chunks, as a build embeds them (OpenVINO: seconds; where it keeps f32, still fast)."""
     needs_shared(NEWS)
     from qa.chunk import Chunker
     from qa.config import Config
@@ -137,10 +148,7 @@ def test_bf16_vectors_are_close_to_sentence_transformers_on_1000_news_chunks(st_
             texts.extend(c.embed_text for c in chunker.chunk(article))
             if len(texts) >= 1000:
                 break
-    tok = counter._tok
-    texts = [
-        t[: enc.offsets[min(15, len(enc.offsets) - 1)][1]] for t, enc in zip(texts[:1000], tok.encode_batch(texts))
-    ]
+    texts = texts[:1000]
     cosine = (embed.load_embedder(embed.BF16_MODEL_ID).embed(texts) * st_fp32.embed(texts)).sum(axis=1)
     assert len(texts) == 1000 and cosine.min() >= 0.999, (cosine.min(), texts[int(cosine.argmin())])
 
@@ -180,7 +188,7 @@ def test_status_and_build_log_say_which_path_embeds(bf16_index, capsys, monkeypa
     _backend(monkeypatch, "auto")
     assert main(["status", "--corpus", str(CORPUS), "--index", str(bf16_index)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("embedding "))
-    assert line.startswith(f"embedding  {embed.BF16_MODEL_ID} on torch ") and "bf16" in line
+    assert line.startswith(f"embedding  {embed.BF16_MODEL_ID} on openvino ") and "bf16" in line
     assert main(["status", "--corpus", str(CORPUS), "--index", str(bf16_index), "--json"]) == 0
     path = json.loads(capsys.readouterr().out)["embedding"]
     assert path["model"] == embed.BF16_MODEL_ID and path["cpu"] == cpu.cpu_features().summary()
@@ -199,17 +207,36 @@ def test_status_and_build_log_say_which_path_embeds(bf16_index, capsys, monkeypa
     assert f"embedding  {embed.MODEL_ID} on onnxruntime " in out.stderr
 
 
-def test_a_bf16_index_without_torch_is_refused_with_the_fix(monkeypatch):
+def test_a_bf16_index_without_openvino_or_torch_is_refused_with_the_fix(monkeypatch):
     from qa.onnx_backend import EmbedBackendError
 
-    monkeypatch.setitem(sys.modules, "torch", None)  # import fails as if not installed
-    with pytest.raises(EmbedBackendError, match="QA_EMBED_BACKEND=onnx qa build --full"):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(EmbedBackendError, match="pip install openvino.*QA_EMBED_BACKEND=onnx qa build --full"):
         embed._load_bf16()
 
 
-def test_a_bf16_vector_does_not_depend_on_its_batch_mates():
-    model = embed.load_embedder(embed.BF16_MODEL_ID)
+def test_without_openvino_the_bf16_model_runs_on_torch_with_close_vectors(monkeypatch):
+    texts = [QUESTION, "a", "Shares rose 4% after quarterly earnings beat forecasts."]
+    on_openvino = embed._load_bf16()
+    assert on_openvino.runtime.startswith("openvino ")
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    on_torch = embed._load_bf16()
+    assert on_torch.runtime.startswith("torch ") and on_torch.model_id == embed.BF16_MODEL_ID
+    # Both run bf16, so they may serve one index: their vectors agree as closely as each agrees with fp32.
+    cosine = (on_openvino.embed(texts) * on_torch.embed(texts)).sum(axis=1)
+    assert cosine.min() >= 0.999, cosine
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "torch"])
+def test_a_bf16_vector_does_not_depend_on_its_batch_mates(runtime):
+    from qa.bf16_backend import Bf16Embedder
+    from qa.openvino_backend import OpenVinoEmbedder
+
+    model = OpenVinoEmbedder() if runtime == "openvino" else Bf16Embedder()
     texts = ["Who is the spokesman for the Taliban?", "a", "Shares rose 4% after quarterly earnings beat forecasts."]
-    together = model.embed(texts + texts[:1])
+    # Twelve more of the first text's width, so that it shares a full batch with others of its bucket.
+    mates = [f"Who is the spokesman for the {w}?" for w in ("army", "navy", "police", "court", "bank", "union")] * 2
+    together = model.embed(texts + texts[:1] + mates)
     alone = np.stack([model.embed([t])[0] for t in texts])
     assert np.array_equal(together[:3], alone) and np.array_equal(together[3], alone[0])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import CORPUS, ROOT
 
-from qa import embed, settings
+from qa import cpu, embed, settings
 from qa.errors import QAError
 
 # onnxruntime is a core dependency: this skip is for a broken install, never expected in CI.
@@ -147,6 +147,7 @@ def test_auto_falls_back_to_sentence_transformers_without_onnxruntime(monkeypatc
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     monkeypatch.setattr(embed, "SentenceTransformerEmbedder", Stub)
+    monkeypatch.setattr(cpu, "bf16_fast", lambda: False)  # the fp32 path, as on a CPU without bf16 units
     monkeypatch.setenv("QA_EMBED_BACKEND", "auto")
     assert embed.default_model_id() == embed.MODEL_ID
     assert isinstance(embed._load_fp32(), Stub)

@@ -1,0 +1,101 @@
+"""The bf16 model on OpenVINO: the CPU's bf16 units (AMX, or AVX-512 BF16) run the matmuls.
+
+Why OpenVINO and not torch for bf16: its CPU plugin runs the whole fused graph in
+bf16 on oneDNN, where torch runs a Python module of small bf16 ops. Measured on an
+AMD EPYC with avx512_bf16 and no AMX (2 threads, 512 news chunk texts, one run,
+`python -m bench.limit`, docs/BENCHMARKS.md): OpenVINO bf16 embedded 2.2x the word
+pieces/s of fp32 ONNX Runtime, where torch bf16 ran 0.66x; a 16-word-piece
+question took 2.4 ms against 4.4. On the issue's AMX machine it ran 31,037 word
+pieces/s against torch bf16's 19,988 and fp32 ONNX Runtime's 10,412. The vectors
+stay the model's: cosine to fp32 ≥ 0.9999 (tests/test_bf16.py).
+
+It reads the fp32 ONNX graph that qa.onnx_backend exports and caches (one export,
+two runtimes). Texts are padded to their bucket (a multiple of BUCKET word pieces)
+and batched only with texts of the same bucket, so a text always runs in the same
+shape and its vector does not depend on its batch-mates (a test checks it bit for
+bit on the machine that runs it).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import settings
+from .bf16_backend import BUCKET, length_batches, padded_width
+from .onnx_backend import EmbedBackendError, OnnxModel, _tokenizer, bundled, export_onnx, onnx_path
+
+BATCH_TEXTS = 8  # texts per forward pass: measured fastest of 8, 16 and 32 here (docs/BENCHMARKS.md)
+__all__ = ["BUCKET", "OpenVinoEmbedder", "available"]
+
+
+def available() -> bool:
+    """True if the openvino package can be imported (no import of it here: that costs a second)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("openvino") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class OpenVinoEmbedder:
+    """all-MiniLM-L6-v2 in bfloat16 on OpenVINO's CPU plugin; vectors close to fp32 (cosine ≥ 0.999), not equal."""
+
+    def __init__(self, threads: int | None = None, model: OnnxModel | None = None):
+        from .embed import BF16_MODEL_ID, WordPieceCounter
+
+        try:
+            import openvino
+        except ImportError as exc:
+            raise EmbedBackendError("the bf16 model on OpenVINO needs openvino (pip install openvino)") from exc
+        model = model or bundled()
+        self.path = model.path
+        self.file = onnx_path(model)
+        if not self.file.exists():
+            export_onnx(model, self.file)
+        self.threads = threads or settings.cpu_threads()
+        config = {
+            "INFERENCE_PRECISION_HINT": "bf16",
+            "INFERENCE_NUM_THREADS": self.threads,
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        try:
+            self._compiled = openvino.Core().compile_model(str(self.file), "CPU", config)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own exception types
+            raise EmbedBackendError(
+                f"OpenVINO cannot compile {self.file} ({exc}); delete it to export it again"
+            ) from exc
+        # What the plugin will really run: on a CPU without bf16 units it keeps f32 whatever the hint says.
+        precision = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        self.precision = precision.get_type_name() if hasattr(precision, "get_type_name") else str(precision)
+        self.runtime = f"openvino {openvino.__version__.split('-')[0]} {self.precision}"
+        self.model_id = BF16_MODEL_ID
+        self.dim = model.dim
+        self._tok = _tokenizer(self.path, model.max_tokens)
+        self._counter = WordPieceCounter(self.path)
+        self._request = self._compiled.create_infer_request()
+        self._lock = threading.Lock()  # one infer request (and the tokenizer) at a time
+
+    def count(self, texts: list[str]) -> list[int]:
+        return self._counter.count(texts)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        with self._lock:
+            seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
+            for rows in length_batches([len(s) for s in seqs], BATCH_TEXTS):
+                width = padded_width(max(len(seqs[i]) for i in rows))
+                ids = np.zeros((len(rows), width), dtype=np.int64)
+                mask = np.zeros((len(rows), width), dtype=np.int64)
+                for j, i in enumerate(rows):
+                    ids[j, : len(seqs[i])] = seqs[i]
+                    mask[j, : len(seqs[i])] = 1
+                feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                out[rows] = self._request.infer(feed)[0]
+        # The graph normalises in the inference precision; once more in fp32 keeps them unit vectors.
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
