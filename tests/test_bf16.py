@@ -240,3 +240,20 @@ def test_a_bf16_vector_does_not_depend_on_its_batch_mates(runtime):
     together = model.embed(texts + texts[:1] + mates)
     alone = np.stack([model.embed([t])[0] for t in texts])
     assert np.array_equal(together[:3], alone) and np.array_equal(together[3], alone[0])
+
+
+def test_openvino_compiles_through_its_cache_and_recovers_from_a_damaged_blob(monkeypatch, tmp_path):
+    from qa.onnx_backend import bundled, onnx_path
+    from qa.openvino_backend import OpenVinoEmbedder
+
+    graph = onnx_path(bundled())  # the exported graph of the real cache: no second export
+    OpenVinoEmbedder()  # makes sure it exists
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    (tmp_path / graph.name).write_bytes(graph.read_bytes())
+    first = OpenVinoEmbedder().embed([QUESTION])
+    blobs = list((tmp_path / "openvino").glob("*.blob"))
+    assert len(blobs) == 1
+    blobs[0].chmod(0o600)
+    blobs[0].write_bytes(b"not a compiled model" * 100)
+    assert np.array_equal(OpenVinoEmbedder().embed([QUESTION]), first)  # compiled again, same vector
+    assert blobs[0].stat().st_size > 1_000_000  # and the cache was written anew
