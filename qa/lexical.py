@@ -115,8 +115,12 @@ class LexicalIndex:
         scores = self.model.get_scores_from_ids(ids)
         if mask is not None:
             scores = scores * mask
-        k = min(k, n)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        keep = scores[top] > 0
-        return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
+        # Only documents holding a query term score above 0: rank those (often a few percent of them).
+        hits = np.flatnonzero(scores > 0)
+        k = min(k, len(hits))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        hit_scores = scores[hits]
+        best = np.argpartition(-hit_scores, k - 1)[:k]
+        best = best[np.argsort(-hit_scores[best], kind="stable")]
+        return hits[best].astype(np.int64), hit_scores[best].astype(np.float32)
