@@ -19,6 +19,7 @@ not yet checked on AMX). Mean pooling and L2 normalisation run in fp32.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -91,13 +92,8 @@ class Bf16Embedder:
         torch = self._torch
         with self._lock, torch.inference_mode():
             seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
-            for rows in length_batches([len(s) for s in seqs], BATCH_TEXTS):
-                width = padded_width(max(len(seqs[i]) for i in rows))
-                ids = torch.zeros((len(rows), width), dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.long)
-                for j, i in enumerate(rows):
-                    ids[j, : len(seqs[i])] = torch.tensor(seqs[i])
-                    mask[j, : len(seqs[i])] = 1
+            for rows, ids_np, mask_np in bucketed_batches(seqs, BATCH_TEXTS):
+                ids, mask = torch.from_numpy(ids_np), torch.from_numpy(mask_np)
                 hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))[0]
                 m = mask.unsqueeze(-1).float()
                 pooled = (hidden.float() * m).sum(1) / m.sum(1).clamp(min=1e-9)
@@ -108,6 +104,18 @@ class Bf16Embedder:
 def padded_width(n: int) -> int:
     """The width a text of n word pieces runs at: n rounded up to a multiple of BUCKET."""
     return -(-n // BUCKET) * BUCKET
+
+
+def bucketed_batches(seqs: list[list[int]], batch_texts: int) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """(rows, input ids, attention mask) per batch: each text right-padded to its bucket's width (int64)."""
+    for rows in length_batches([len(s) for s in seqs], batch_texts):
+        width = padded_width(max(len(seqs[i]) for i in rows))
+        ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for j, i in enumerate(rows):
+            ids[j, : len(seqs[i])] = seqs[i]
+            mask[j, : len(seqs[i])] = 1
+        yield rows, ids, mask
 
 
 def length_batches(lengths: list[int], batch_texts: int) -> list[list[int]]:

@@ -24,7 +24,7 @@ import threading
 import numpy as np
 
 from . import settings
-from .bf16_backend import BUCKET, length_batches, padded_width
+from .bf16_backend import BUCKET, bucketed_batches
 from .onnx_backend import EmbedBackendError, OnnxModel, _tokenizer, bundled, export_onnx, onnx_path
 
 log = logging.getLogger("qa.embed")
@@ -106,13 +106,7 @@ class OpenVinoEmbedder:
             return out
         with self._lock:
             seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
-            for rows in length_batches([len(s) for s in seqs], BATCH_TEXTS):
-                width = padded_width(max(len(seqs[i]) for i in rows))
-                ids = np.zeros((len(rows), width), dtype=np.int64)
-                mask = np.zeros((len(rows), width), dtype=np.int64)
-                for j, i in enumerate(rows):
-                    ids[j, : len(seqs[i])] = seqs[i]
-                    mask[j, : len(seqs[i])] = 1
+            for rows, ids, mask in bucketed_batches(seqs, BATCH_TEXTS):
                 feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
                 out[rows] = self._request.infer(feed)[0]
         # The graph normalises in the inference precision; once more in fp32 keeps them unit vectors.
