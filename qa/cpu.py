@@ -2,7 +2,7 @@
 
 Why: bf16 is the default for a new index only where it beats fp32 ONNX Runtime.
 With OpenVINO (a core dependency) any bf16 units do: on an AMD EPYC with
-avx512_bf16 and no AMX it embedded 2.2x fp32 ONNX's word pieces/s, and on an AMX
+avx512_bf16 and no AMX it embedded 1.9x fp32 ONNX's word pieces/s, and on an AMX
 machine 3.0x (issue 14). torch bf16 (the fallback where OpenVINO cannot load)
 is trusted only with matrix units (AMX): on AVX-512 BF16 alone it ran 0.51-0.66x
 fp32 ONNX under load and 1.54x on an idle machine (`python -m bench.limit`,

@@ -114,7 +114,7 @@ def default_model_id() -> str:
     """The model a new index gets: $QA_EMBEDDER's, else the bundled one in the variant QA_EMBED_BACKEND asks.
 
     "auto" takes bf16 where the CPU runs it faster than fp32 (qa.cpu.bf16_fast:
-    bf16 units with OpenVINO, AMX with torch; 2.2x fp32's word pieces/s on
+    bf16 units with OpenVINO, AMX with torch; 1.9x fp32's word pieces/s on
     AVX-512 BF16, cosine ~0.9999) and fp32 elsewhere, where bf16 is emulated and
     several times slower. int8 (docs/BENCHMARKS.md,
     docs/EVALUATION.md) embeds about twice as fast as fp32 and keeps SciFact
@@ -332,11 +332,12 @@ def _load_int8() -> Embedder:
 
 
 def _load_bf16() -> Embedder:
-    """bf16 on OpenVINO (a core dependency), else on torch; never a silent fallback to fp32 vectors for a build.
+    """bf16 on OpenVINO (a core dependency), else on torch; an error naming the fix if neither loads.
 
-    Without bf16 units OpenVINO computes in f32 and torch emulates bf16 (slow): either
-    serves the questions of a bf16 index (cosine ~0.9999 to its vectors), but a build there
-    is better rebuilt with fp32, and the log says so.
+    Without bf16 units OpenVINO computes in f32 (its runtime label, in `qa status` and the
+    build log, says so) and torch emulates bf16 (slow): either serves the questions of a
+    bf16 index (cosine ~0.9999 to its vectors), but a build there is better rebuilt with
+    fp32, and the log says so.
     """
     from .onnx_backend import EmbedBackendError
     from .openvino_backend import OpenVinoEmbedder

@@ -3,10 +3,11 @@
 Why OpenVINO and not torch for bf16: its CPU plugin runs the whole fused graph in
 bf16 on oneDNN, where torch runs a Python module of small bf16 ops. Measured on an
 AMD EPYC with avx512_bf16 and no AMX (2 threads, 512 news chunk texts, one run,
-`python -m bench.limit`, docs/BENCHMARKS.md): OpenVINO bf16 embedded 2.2x the word
-pieces/s of fp32 ONNX Runtime, where torch bf16 ran 0.66x; a 16-word-piece
-question took 2.4 ms against 4.4. On the issue's AMX machine it ran 31,037 word
-pieces/s against torch bf16's 19,988 and fp32 ONNX Runtime's 10,412. The vectors
+`python -m bench.limit`, docs/BENCHMARKS.md): OpenVINO bf16 embedded 1.9x the word
+pieces/s of fp32 ONNX Runtime, where torch bf16 ran 1.5x (0.5-0.7x under load). A
+question is overhead-bound: 5.6 against 6.1 ms for 25 word pieces. On the issue's
+AMX machine it ran 31,037 word pieces/s against torch bf16's 19,988 and fp32 ONNX
+Runtime's 10,412. The vectors
 stay the model's: cosine to fp32 ≥ 0.9999 (tests/test_bf16.py).
 
 It reads the fp32 ONNX graph that qa.onnx_backend exports and caches (one export,
