@@ -189,7 +189,7 @@ def runtime(model_id: str) -> str:
 
         features = _cpu.cpu_features()
         if available():
-            precision = "bf16" if features.bf16_units else "f32 (no bf16 units: OpenVINO keeps f32)"
+            precision = "bf16" if features.bf16_units else "f32 (no bf16 units)"
             return f"openvino {_version('openvino')} {precision}"
         return runtime_label(features)
     if model_id == INT8_MODEL_ID:
@@ -334,7 +334,7 @@ def _load_int8() -> Embedder:
 def _load_bf16() -> Embedder:
     """bf16 on OpenVINO (a core dependency), else on torch; an error naming the fix if neither loads.
 
-    Without bf16 units OpenVINO computes in f32 (its runtime label, in `qa status` and the
+    Without bf16 units OpenVINO is asked for f32 (its runtime label, in `qa status` and the
     build log, says so) and torch emulates bf16 (slow): either serves the questions of a
     bf16 index (cosine ~0.9999 to its vectors), but a build there is better rebuilt with
     fp32, and the log says so.

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import settings
 from .bf16_backend import BUCKET, bucketed_batches
+from .cpu import cpu_features
 from .onnx_backend import EmbedBackendError, OnnxModel, _tokenizer, bundled, export_onnx, onnx_path
 
 log = logging.getLogger("qa.embed")
@@ -82,12 +83,14 @@ class OpenVinoEmbedder:
             export_onnx(model, self.file)
         self.threads = threads or settings.cpu_threads()
         config = {
-            "INFERENCE_PRECISION_HINT": "bf16",
+            # bf16 only where the CPU runs it natively; asked on other CPUs, OpenVINO's handling
+            # varies (with oneDNN capped at AVX2 it refused to compile), so ask for f32 there.
+            "INFERENCE_PRECISION_HINT": "bf16" if cpu_features().bf16_units else "f32",
             "INFERENCE_NUM_THREADS": self.threads,
             "PERFORMANCE_HINT": "LATENCY",
         }
         self._compiled = _compile(openvino, self.file, config)
-        # What the plugin will really run: on a CPU without bf16 units it keeps f32 whatever the hint says.
+        # What the plugin really runs, read back for the runtime label (`qa status`, the build log).
         precision = self._compiled.get_property("INFERENCE_PRECISION_HINT")
         self.precision = precision.get_type_name() if hasattr(precision, "get_type_name") else str(precision)
         self.runtime = f"openvino {openvino.__version__.split('-')[0]} {self.precision}"

@@ -257,3 +257,16 @@ def test_openvino_compiles_through_its_cache_and_recovers_from_a_damaged_blob(mo
     blobs[0].write_bytes(b"not a compiled model" * 100)
     assert np.array_equal(OpenVinoEmbedder().embed([QUESTION]), first)  # compiled again, same vector
     assert blobs[0].stat().st_size > 1_000_000  # and the cache was written anew
+
+
+def test_on_a_cpu_without_bf16_units_openvino_runs_f32_and_says_so(monkeypatch):
+    from qa import openvino_backend
+    from qa.onnx_backend import OnnxEmbedder
+
+    no_units = cpu.CpuFeatures(cpu.parse_flags("flags : fpu avx avx2 fma\n"), True)
+    monkeypatch.setattr(openvino_backend, "cpu_features", lambda: no_units)
+    model = openvino_backend.OpenVinoEmbedder()
+    assert model.runtime.endswith(" f32") and model.model_id == embed.BF16_MODEL_ID
+    texts = [QUESTION, "Shares rose 4% after quarterly earnings beat forecasts."]
+    cosine = (model.embed(texts) * OnnxEmbedder().embed(texts)).sum(axis=1)
+    assert cosine.min() >= 0.99999, cosine  # f32: the fp32 model's vectors, where bf16 gives about 0.9999
