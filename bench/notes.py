@@ -152,6 +152,10 @@ a word piece. **OpenVINO bf16 / ONNX fp32: 1.90×**, torch bf16 / ONNX fp32: 1.5
 runs gave torch bf16 0.51–0.66× ONNX fp32 at load 5–10: contention hurt the batched path more; on an idle machine
 it was faster than fp32 but slower than OpenVINO.) Batch size, measured on the same 512 texts: 4: 12,186; 8:
 13,449; 16: 13,645; 32: 13,327 word pieces/s (bucket 8; bucket 16 was no better), so batches of 8.
+Two streams of one thread each (OpenVINO's THROUGHPUT hint, an `AsyncInferQueue` of 2) were no faster than one
+request on both threads (13,451 and 10,914 against 13,603 and 11,910 word pieces/s, two rounds,
+`/work/runs/s6/ov_streams.py`), and gave bit-identical vectors, so one request on all threads stays (a lone
+question uses both cores too).
 
 `python -m bench.run --sections embed,build,incremental,query --articles 2000 --sizes 100000 --work
 /work/runs/s6/bench --out /work/runs/s6/bench.md` (14:01–14:13 UTC, ee07912, load 0.4–2.0), then, after the
