@@ -237,6 +237,9 @@ class Manifest:
             and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sizes.values())
         ):
             raise _Problem("'sizes' is not an object of byte counts")
+        skipped = data.get("skipped")
+        if skipped is not None and not (isinstance(skipped, list) and all(_skip_entry(s) for s in skipped)):
+            raise _Problem("'skipped' is not a list of skipped files")
         return cls(
             generation=generation,
             previous_generation=prev,
@@ -250,7 +253,7 @@ class Manifest:
             built_at=str(data.get("built_at") or ""),
             corpus=str(data.get("corpus") or ""),
             sizes=sizes,
-            skipped=list(data.get("skipped") or []),
+            skipped=list(skipped or []),
         )
 
 
@@ -329,3 +332,11 @@ def verify_sizes(index_dir: Path, manifest: Manifest) -> None:
                 f"index file {name} in {index_dir} has {actual} bytes, the manifest says {size} "
                 f"(truncated or altered); {FIX}"
             )
+
+
+def _skip_entry(entry) -> bool:
+    """One skipped file as the build records it: an object whose "line", if any, is a line number."""
+    if not isinstance(entry, dict):
+        return False
+    line = entry.get("line")
+    return line is None or (isinstance(line, int) and not isinstance(line, bool))

@@ -107,6 +107,13 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], bool]] = {
         True,
     ),
     "manifest articles not a map": (_edit(lambda m: m.update(articles=[])), ("articles",), True),
+    # Found by the random-edit test below (hypothesis drew skipped=1): it crashed the reader with a TypeError.
+    "manifest skipped not a list": (_edit(lambda m: m.update(skipped=1)), ("skipped",), True),
+    "manifest skipped line not a number": (
+        _edit(lambda m: m.update(skipped=[{"path": "a.txt", "line": "x", "reason": "?"}])),
+        ("skipped",),
+        True,
+    ),
     "chunk table missing": (lambda d: _file(d, "chunks").unlink(), ("chunks.1.jsonl", "missing"), True),
     "chunk table truncated": (_truncate("chunks", 0.9), ("chunks.1.jsonl",), True),
     "chunk offsets missing": (lambda d: _file(d, "chunk_offsets").unlink(), ("chunks.1.offsets.npy",), True),
