@@ -51,16 +51,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="times each news dev question is seen (default 0: the news data is licensed for research only, "
         "so the shipped weights are trained on SQuAD alone)",
     )
+    add_training_options(p, max_length=128, pair="(question, sentence)", out=DEFAULT_OUT)
+    return p.parse_args(argv)
+
+
+def add_training_options(p: argparse.ArgumentParser, max_length: int, pair: str, out: Path) -> None:
+    """The options `train` and `train_and_export` read, shared by every cross-encoder script here."""
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4, help="encoder learning rate")
     p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the new scoring head")
-    p.add_argument("--max-length", type=int, default=128, help="word pieces per (question, sentence) pair")
+    p.add_argument("--max-length", type=int, default=max_length, help=f"word pieces per {pair} pair")
     p.add_argument("--fp32", action="store_true", help="train in fp32 (default: bfloat16 autocast, ~2x faster here)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is faster on a shared, busy CPU)")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return p.parse_args(argv)
+    p.add_argument("--out", type=Path, default=out)
 
 
 def training_pairs(args: argparse.Namespace, squad_train: list[Example], news: list[Example]) -> list:

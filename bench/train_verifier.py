@@ -59,7 +59,7 @@ from bench.reader_data import (
     split_of,
     squad_paragraphs,
 )
-from bench.train_reader import seeded_squad, train_and_export
+from bench.train_reader import add_training_options, seeded_squad, train_and_export
 from qa.evaluate import contains_answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,15 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--negatives", default="gap,article", help="comma-separated: gap, article, sentence")
     p.add_argument("--positive", choices=("window", "paragraph"), default="window")
     p.add_argument("--window", type=int, default=4, help="most sentences in a window passage")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4, help="encoder learning rate")
-    p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the new scoring head")
-    p.add_argument("--max-length", type=int, default=256, help="word pieces per (question, passage) pair")
-    p.add_argument("--fp32", action="store_true", help="train in fp32 (default: bfloat16 autocast)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    add_training_options(p, max_length=256, pair="(question, passage)", out=DEFAULT_OUT)
     p.add_argument("--index", type=Path, default=None, help="a news index: measure on its news dev questions")
     p.add_argument("--score-only", type=Path, default=None, help="skip training; measure this model folder")
     p.add_argument("--passages", type=int, default=3, help="top passages scored per news question (max taken)")
