@@ -611,10 +611,10 @@ def _write_vectors(
         for planned in articles:
             lo, hi = entries[planned.meta.id].chunks
             if hi > lo:
-                block = np.asarray(planned.data.vectors(planned.meta.id), dtype=np.float32)
+                block = np.ascontiguousarray(planned.data.vectors(planned.meta.id), dtype=store.VECTOR_DTYPE)
                 if block.shape != (hi - lo, dim) or lo != row:
                     raise ValueError(f"article {planned.meta.id!r}: vectors of shape {block.shape} at row {row}")
-                f.write(np.ascontiguousarray(block, dtype=store.VECTOR_DTYPE).tobytes())
+                f.write(block.tobytes())
                 row = hi
         if row != total:
             raise ValueError(f"{row} vector rows written, {total} planned")

@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +164,7 @@ class Retriever:
         cands = self._search(index, question, mode, max(self.config.candidates, k * 4), sources, since, until)
         ranked = fuse(cands, self.config, mode)
         if diversity:
-            ranked = mmr(ranked, index.vectors, diversity, k * 3)
+            ranked = mmr(ranked, index.vector_rows, diversity, k * 3)
         highlighter = self._highlighter(index, question, cands)
         spans = select_spans(index, ranked, max(k, self._head, self.config.no_answer_passages))
         best = self._rank_sentences(question, highlighter, spans, cands)
@@ -402,13 +403,14 @@ def _pairs(rows, scores) -> list[tuple[int, float]]:
     return list(zip(rows.tolist(), scores.tolist())) if rows is not None else []
 
 
-def mmr(ranked: list[tuple[int, float]], vectors, diversity: float, limit: int) -> list[tuple[int, float]]:
-    """Maximal marginal relevance: trade score for novelty (diversity in 0..1)."""
+def mmr(
+    ranked: list[tuple[int, float]], vector_rows: Callable[[list[int]], np.ndarray], diversity: float, limit: int
+) -> list[tuple[int, float]]:
+    """Maximal marginal relevance: trade score for novelty (diversity in 0..1); vector_rows as Index.vector_rows."""
     if not ranked:
         return ranked
     pool = ranked[: max(limit, 1) * 2]
-    rows = [r for r, _ in pool]
-    vecs = np.asarray(vectors[rows], dtype=np.float32)  # stored as float16 (qa.store.VECTOR_DTYPE)
+    vecs = vector_rows([r for r, _ in pool])
     rel = _minmax(np.array([s for _, s in pool], dtype=np.float32))
     chosen: list[int] = []
     left = list(range(len(pool)))
