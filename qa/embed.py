@@ -185,13 +185,11 @@ def runtime(model_id: str) -> str:
     """What would run this model here, without loading it (`qa status`); a loaded model says it exactly."""
     if model_id == BF16_MODEL_ID:
         from .bf16_backend import runtime_label
-        from .openvino_backend import available
+        from .openvino_backend import available, precision_hint
 
-        features = _cpu.cpu_features()
         if available():
-            precision = "bf16" if features.bf16_units else "f32 (no bf16 units)"
-            return f"openvino {_version('openvino')} {precision}"
-        return runtime_label(features)
+            return f"openvino {_version('openvino')} {precision_hint()}"
+        return runtime_label(_cpu.cpu_features())
     if model_id == INT8_MODEL_ID:
         return f"onnxruntime {_version('onnxruntime')} int8"
     if model_id == MODEL_ID:

@@ -7,11 +7,11 @@ AMD EPYC with avx512_bf16 and no AMX (2 threads, 512 news chunk texts, one run,
 pieces/s of fp32 ONNX Runtime, where torch bf16 ran 1.5x (0.5-0.7x under load). A
 question is overhead-bound: 5.6 against 6.1 ms for 25 word pieces. On the issue's
 AMX machine it ran 31,037 word pieces/s against torch bf16's 19,988 and fp32 ONNX
-Runtime's 10,412. The vectors
-stay the model's: cosine to fp32 ≥ 0.9999 (tests/test_bf16.py).
+Runtime's 10,412. The vectors stay the model's: cosine to fp32 ≥ 0.9999
+(tests/test_bf16.py).
 
 It reads the fp32 ONNX graph that qa.onnx_backend exports and caches (one export,
-two runtimes). Texts are padded to their bucket (a multiple of BUCKET word pieces)
+two runtimes). Texts are padded to their bucket (a multiple of bf16_backend.BUCKET word pieces)
 and batched only with texts of the same bucket, so a text always runs in the same
 shape and its vector does not depend on its batch-mates (a test checks it bit for
 bit on the machine that runs it).
@@ -25,14 +25,13 @@ import threading
 import numpy as np
 
 from . import settings
-from .bf16_backend import BUCKET, bucketed_batches
+from .bf16_backend import bucketed_batches
 from .cpu import cpu_features
 from .onnx_backend import EmbedBackendError, OnnxModel, _tokenizer, bundled, export_onnx, onnx_path
 
 log = logging.getLogger("qa.embed")
 
 BATCH_TEXTS = 8  # texts per forward pass: measured fastest of 8, 16 and 32 here (docs/BENCHMARKS.md)
-__all__ = ["BUCKET", "OpenVinoEmbedder", "available"]
 
 
 def available() -> bool:
@@ -43,6 +42,15 @@ def available() -> bool:
         return find_spec("openvino") is not None
     except (ImportError, ValueError):
         return False
+
+
+def precision_hint() -> str:
+    """The inference precision asked of OpenVINO here: bf16 only where the CPU runs it natively.
+
+    Asked on other CPUs, OpenVINO's handling varies (with oneDNN capped at AVX2 it
+    refused to compile), so f32 there. `qa status` predicts the label from this too.
+    """
+    return "bf16" if cpu_features().bf16_units else "f32"
 
 
 def _compile(openvino, file, config: dict):
@@ -83,9 +91,7 @@ class OpenVinoEmbedder:
             export_onnx(model, self.file)
         self.threads = threads or settings.cpu_threads()
         config = {
-            # bf16 only where the CPU runs it natively; asked on other CPUs, OpenVINO's handling
-            # varies (with oneDNN capped at AVX2 it refused to compile), so ask for f32 there.
-            "INFERENCE_PRECISION_HINT": "bf16" if cpu_features().bf16_units else "f32",
+            "INFERENCE_PRECISION_HINT": precision_hint(),
             "INFERENCE_NUM_THREADS": self.threads,
             "PERFORMANCE_HINT": "LATENCY",
         }
