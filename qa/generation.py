@@ -33,7 +33,7 @@ from .dense import build_dense, index_spec, save_dense
 from .domain import Article, Chunk, Skipped, text_hash
 from .embed import Embedder
 from .errors import BuildLockedError, IndexFormatError
-from .lexical import LexicalIndex
+from .lexical import DocTerms, LexicalIndex
 from .manifest import (
     ArticleEntry,
     Manifest,
@@ -356,17 +356,38 @@ class PreviousGeneration:
         self._row_of = {aid: i for i, aid in enumerate(manifest.articles)}
         self._where = index_dir
 
-    def n_chunks(self, article_id: str) -> int:
+    def chunk_range(self, article_id: str) -> tuple[int, int]:
         lo, hi = self.manifest.articles[article_id].chunks
+        return lo, hi
+
+    def n_chunks(self, article_id: str) -> int:
+        lo, hi = self.chunk_range(article_id)
         return hi - lo
 
+    def doc_terms(self) -> DocTerms | None:
+        """The BM25 terms of this generation's chunks, if its lexical index kept them."""
+        return DocTerms.load(self._where / self.manifest.file("lexical"), self.manifest.chunks)
+
     def rows(self, article_id: str) -> Iterator[ChunkRow]:
-        lo, hi = self.manifest.articles[article_id].chunks
+        lo, hi = self.chunk_range(article_id)
         for i in range(lo, hi):
             row = self._chunks[i]
             if row.get("article_id") != article_id:
                 raise IndexFormatError(f"chunk table of {self._where} is out of order; {store.FIX}")
             yield ChunkRow.from_dict(row)
+
+    def encoded_rows(self, article_id: str) -> Iterator[bytes]:
+        """The article's chunk rows as stored, for copying into the next table unparsed.
+
+        Each line must hold the article's id as its "article_id" value: inside a JSON string a
+        quote is escaped, so that text can only be the key and its value (the same check as rows())."""
+        lo, hi = self.chunk_range(article_id)
+        mark = f'"article_id": {json.dumps(article_id, ensure_ascii=False)},'.encode()
+        for i in range(lo, hi):
+            line = self._chunks.raw(i)
+            if mark not in line:
+                raise IndexFormatError(f"chunk table of {self._where} is out of order; {store.FIX}")
+            yield line
 
     def vectors(self, article_id: str) -> np.ndarray:
         lo, hi = self.manifest.articles[article_id].chunks
@@ -522,12 +543,16 @@ def write_generation(
         entries[planned.meta.id] = planned.meta.entry(total, total + planned.n_chunks)
         total += planned.n_chunks
 
-    def rows() -> Iterator[dict]:
+    def rows() -> Iterator[dict | bytes]:
         for planned in articles:
             got = 0
-            for row in planned.data.rows(planned.meta.id):
+            if isinstance(planned.data, PreviousGeneration):  # unchanged: copied as stored
+                encoded: Iterable[dict | bytes] = planned.data.encoded_rows(planned.meta.id)
+            else:
+                encoded = (row.to_dict() for row in planned.data.rows(planned.meta.id))
+            for row in encoded:
                 got += 1
-                yield row.to_dict()
+                yield row
             if got != planned.n_chunks:
                 raise ValueError(f"article {planned.meta.id!r}: {got} chunk rows, {planned.n_chunks} planned")
 
@@ -559,9 +584,8 @@ def write_generation(
     else:  # a flat index is the vectors themselves: made from vectors.<g>.npy when the index is opened
         del files["dense"]
     prog.report("building lexical index", 0, 1)
-    # The chunk table just written, read as a stream: its pages are not mapped into this process.
-    texts = (ChunkRow.from_dict(row).embed_text for row in store.iter_jsonl(index_dir / files["chunks"]))
-    lexical = LexicalIndex.build(texts, k1=config.bm25_k1, b=config.bm25_b)
+    terms = _doc_terms(index_dir / files["chunks"], articles)
+    lexical = LexicalIndex.from_terms(terms, k1=config.bm25_k1, b=config.bm25_b)
     lexical.save(index_dir / files["lexical"])
 
     manifest = Manifest(
@@ -584,6 +608,32 @@ def write_generation(
     report.documents, report.chunks, report.generation = len(entries), total, gen
     prog.report("done", 1, 1)
     return manifest
+
+
+def _doc_terms(chunks_path: Path, articles: Sequence[PlannedArticle]) -> DocTerms:
+    """The terms of every chunk of the next generation, for BM25.
+
+    Unchanged articles take theirs from the previous generation's lexical index, so a
+    small change splits and stems only its own chunks (it was the largest part of a 1%
+    rebuild); without saved terms (a full build, or an index from before they were kept)
+    every chunk is tokenized, streamed from the chunk table just written.
+    """
+    previous = next((p.data for p in articles if isinstance(p.data, PreviousGeneration)), None)
+    old = previous.doc_terms() if previous is not None else None
+    if old is None:
+        # Read as a stream: the table's pages are not mapped into this process.
+        return DocTerms.of_texts(ChunkRow.from_dict(row).embed_text for row in store.iter_jsonl(chunks_path))
+    fresh = [p for p in articles if p.data is not previous]
+    new = DocTerms.of_texts(row.embed_text for p in fresh for row in p.data.rows(p.meta.id))
+    pieces, at = [], 0
+    for planned in articles:
+        if planned.data is previous:
+            lo, hi = previous.chunk_range(planned.meta.id)
+            pieces.append((old, lo, hi))
+        else:
+            pieces.append((new, at, at + planned.n_chunks))
+            at += planned.n_chunks
+    return DocTerms.join(pieces)
 
 
 def _write_vectors(

@@ -1,12 +1,21 @@
-"""Lexical (BM25) index with bm25s: fast, NumPy-based, saved as plain files."""
+"""Lexical (BM25) index with bm25s: fast, NumPy-based, saved as plain files.
+
+Beside bm25s's own files the index keeps the terms of each document (DocTerms), so that a
+rebuild after a small change tokenizes only the new chunks: BM25's weights depend on every
+document (idf, average length), but computing them from term ids takes a fraction of the
+time that splitting and stemming every text again does.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,20 +54,117 @@ def query_terms(text: str) -> list[str]:
     return query_terms_many([text])[0]
 
 
+TERMS_FILE = "doc_terms.npy"
+TERM_OFFSETS_FILE = "doc_term_offsets.npy"
+
+
+@dataclass(frozen=True)
+class DocTerms:
+    """The terms of each document, in order: ids[offsets[i]:offsets[i + 1]] index vocab."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    vocab: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @classmethod
+    def of_texts(cls, texts: Iterable[str]) -> DocTerms:
+        tokens = tokenize(texts)
+        lengths = np.fromiter((len(doc) for doc in tokens.ids), dtype=np.int64, count=len(tokens.ids))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.fromiter(itertools.chain.from_iterable(tokens.ids), dtype=np.int64, count=int(offsets[-1]))
+        vocab = [""] * len(tokens.vocab)
+        for term, i in tokens.vocab.items():
+            vocab[i] = term
+        return cls(ids, offsets, vocab)
+
+    @classmethod
+    def join(cls, pieces: Sequence[tuple[DocTerms, int, int]]) -> DocTerms:
+        """Documents lo..hi of each piece, in order, over one vocabulary of the terms they use.
+
+        The pieces may have different vocabularies (the previous generation's, the new
+        chunks'); terms no remaining document uses are dropped, as a build from the texts
+        would never have seen them.
+        """
+        merged: dict[str, int] = {}
+        mapped: dict[int, np.ndarray] = {}  # each piece's vocabulary, mapped once
+        parts, lengths = [], []
+        for terms, lo, hi in pieces:
+            to_merged = mapped.get(id(terms))
+            if to_merged is None:
+                to_merged = mapped[id(terms)] = np.fromiter(
+                    (merged.setdefault(t, len(merged)) for t in terms.vocab), dtype=np.int64, count=len(terms.vocab)
+                )
+            parts.append(to_merged[np.asarray(terms.ids[terms.offsets[lo] : terms.offsets[hi]], dtype=np.int64)])
+            lengths.append(np.diff(terms.offsets[lo : hi + 1]))
+        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths_all)]).astype(np.int64)
+        used = np.flatnonzero(np.bincount(ids, minlength=len(merged)))
+        compact = np.full(len(merged), -1, dtype=np.int64)
+        compact[used] = np.arange(len(used))
+        names = list(merged)
+        return cls(compact[ids], offsets, [names[i] for i in used])
+
+    def save(self, directory: Path) -> None:
+        small = np.uint16 if len(self.vocab) <= np.iinfo(np.uint16).max else np.uint32
+        np.save(directory / TERMS_FILE, self.ids.astype(small), allow_pickle=False)
+        np.save(directory / TERM_OFFSETS_FILE, self.offsets.astype(np.int64), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path, n_docs: int) -> DocTerms | None:
+        """The terms saved beside a bm25s index, or None when there are none or they do not fit
+        the index (an index built before they were kept, or damaged files): then the caller
+        tokenizes the texts again."""
+        try:
+            ids = np.load(directory / TERMS_FILE, mmap_mode="r", allow_pickle=False)
+            offsets = np.load(directory / TERM_OFFSETS_FILE, allow_pickle=False)
+            with open(directory / "vocab.index.json", encoding="utf-8") as f:
+                by_term = json.load(f)
+        except (OSError, ValueError):
+            return None
+        vocab = [""] * len(by_term)
+        for term, i in by_term.items():
+            if not (isinstance(i, int) and 0 <= i < len(vocab)):
+                return None
+            vocab[i] = term
+        fits = (
+            ids.ndim == 1
+            and offsets.ndim == 1
+            and len(offsets) == n_docs + 1
+            and offsets[0] == 0
+            and offsets[-1] == len(ids)
+            and bool(np.all(np.diff(offsets) >= 0))
+            and (len(ids) == 0 or int(ids.max()) < len(vocab))
+        )
+        return cls(ids, offsets, vocab) if fits else None
+
+
 class LexicalIndex:
-    def __init__(self, model):
+    def __init__(self, model, terms: DocTerms | None = None):
         self.model = model
+        self.terms = terms
 
     @classmethod
     def build(cls, texts: Iterable[str], k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
         """BM25 over texts (any iterable: a builder can stream them from disk)."""
+        return cls.from_terms(DocTerms.of_texts(texts), k1=k1, b=b, method=method)
+
+    @classmethod
+    def from_terms(cls, terms: DocTerms, k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
+        """BM25 over documents already split into terms (bm25s computes the weights)."""
         import bm25s
+        from bm25s.tokenization import Tokenized
 
         model = bm25s.BM25(k1=k1, b=b, method=method)
-        tokens = tokenize(texts)
-        if tokens.ids:
-            model.index(tokens, show_progress=False)
-        return cls(model)
+        if len(terms):
+            flat = terms.ids.tolist()
+            bounds = terms.offsets.tolist()
+            docs = [flat[a:z] for a, z in zip(bounds[:-1], bounds[1:])]
+            model.index(Tokenized(ids=docs, vocab={t: i for i, t in enumerate(terms.vocab)}), show_progress=False)
+        return cls(model, terms)
 
     def params(self) -> dict:
         """What this index was built with, read from the model itself (recorded in the manifest)."""
@@ -80,6 +186,8 @@ class LexicalIndex:
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}.", dir=path.parent))
         try:
             self.model.save(str(tmp), show_progress=False)
+            if self.terms is not None and self.size:
+                self.terms.save(tmp)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)

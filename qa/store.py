@@ -11,7 +11,7 @@ Layout (``<g>`` is the generation number of a build):
     vectors.<g>.npy          float32 [chunks, dim] unit vectors: the one copy on disk
     dense.<g>.faiss          HNSW graph over them, written without the vectors (large indexes only;
                              a flat index is made from vectors.<g>.npy when opened)
-    lexical.<g>/             bm25s index (plain .npy/.json files)
+    lexical.<g>/             bm25s index (plain .npy/.json files) + each chunk's terms (DocTerms)
     embeddings.sqlite        embedding cache, shared by all generations
     build.lock               held while a build runs
 
@@ -136,12 +136,16 @@ def npy_blocks(path: Path, rows: int = 16_384) -> Iterator[np.ndarray]:
 
 
 def atomic_write_jsonl(path: Path, rows) -> np.ndarray:
-    """Write rows as JSON lines; return the byte offset of each line (plus the end)."""
+    """Write rows as JSON lines; return the byte offset of each line (plus the end).
+
+    A row is a dict, or a line already encoded (bytes ending in a newline, as JsonlTable.raw
+    returns it): rows copied from a previous table are not parsed and written again.
+    """
     offsets = [0]
     with atomic_file(path) as f:
         pos = 0
         for row in rows:
-            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            line = row if isinstance(row, bytes) else (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
             f.write(line)
             pos += len(line)
             offsets.append(pos)
@@ -179,11 +183,15 @@ class JsonlTable:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, row: int) -> dict:
+    def raw(self, row: int) -> bytes:
+        """The row's line as stored (with its newline), not parsed."""
         if not 0 <= row < len(self):
             raise IndexError(row)
         a, b = int(self.offsets[row]), int(self.offsets[row + 1])
-        data = self._map[a:b] if self._map is not None else os.pread(self._file.fileno(), b - a, a)
+        return self._map[a:b] if self._map is not None else os.pread(self._file.fileno(), b - a, a)
+
+    def __getitem__(self, row: int) -> dict:
+        data = self.raw(row)
         try:
             return json.loads(data)
         except ValueError as exc:

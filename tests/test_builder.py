@@ -5,6 +5,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import bm25s
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from qa import Retriever, build
 from qa.embed import ModelSpec, register
 from qa.errors import BuildLockedError, CorpusError, IndexFormatError
 from qa.index import Index
+from qa.lexical import TERM_OFFSETS_FILE, TERMS_FILE, DocTerms
 from qa.manifest import read_manifest
 from tests.support.fake import FakeEmbedder
 
@@ -28,20 +30,41 @@ def write_articles(root: Path, n: int) -> None:
         )
 
 
+def lexical_content(index_dir: Path) -> dict:
+    """The BM25 index by term (its ids are arbitrary): each term's documents and weights, and
+    each document's terms as saved for the next build."""
+    m = read_manifest(index_dir)
+    model = bm25s.BM25.load(str(index_dir / m.file("lexical")))
+    indptr, indices, data = (np.asarray(model.scores[k]) for k in ("indptr", "indices", "data"))
+    columns = {
+        term: (indices[indptr[i] : indptr[i + 1]].tolist(), data[indptr[i] : indptr[i + 1]].tolist())
+        for term, i in model.vocab_dict.items()
+        if i < len(indptr) - 1
+    }
+    terms = DocTerms.load(index_dir / m.file("lexical"), m.chunks)
+    assert terms is not None, "the lexical index keeps its documents' terms"
+    docs = [[terms.vocab[t] for t in terms.ids[a:z]] for a, z in zip(terms.offsets[:-1], terms.offsets[1:])]
+    return {"columns": columns, "num_docs": int(model.scores["num_docs"]), "docs": docs}
+
+
 def snapshot(index_dir: Path) -> dict:
     """Everything that defines an index's content, without timestamps and generation numbers."""
     idx = Index.open(index_dir)
     m = idx.manifest.to_dict()
     return {
         "chunks": [{k: v for k, v in idx.chunks[i].items()} for i in range(len(idx.chunks))],
+        "chunk_table": (index_dir / m["files"]["chunks"]).read_bytes(),
         "articles": {a: {k: v for k, v in e.items()} for a, e in m["articles"].items()},
         "vectors": np.asarray(idx.vectors).copy(),
+        "lexical": lexical_content(index_dir),
     }
 
 
 def assert_same_index(a: Path, b: Path, embedder) -> None:
     sa, sb = snapshot(a), snapshot(b)
     assert sa["chunks"] == sb["chunks"]
+    assert sa["chunk_table"] == sb["chunk_table"]  # unchanged rows are copied as stored, byte for byte
+    assert sa["lexical"] == sb["lexical"]  # the same BM25 weights, to the bit
     assert sa["articles"] == sb["articles"]
     assert np.allclose(sa["vectors"], sb["vectors"], atol=1e-6)
     ra, rb = Retriever.load(a, embedder), Retriever.load(b, embedder)
@@ -74,13 +97,18 @@ def test_changing_one_article_embeds_only_its_chunks(tmp_path, fake_embedder):
     assert all("harbours" in t or "Story 3 rewritten" in t for t in fake_embedder.calls)
 
 
+def add_change_delete(corpus: Path) -> None:
+    """Delete a01, change a02, add new.md (of a corpus made by write_articles)."""
+    (corpus / "a01.txt").unlink()
+    (corpus / "a02.txt").write_text("Changed story\n\nThe harbour master resigned on Monday.\n")
+    (corpus / "new.md").write_text("---\ntitle: Fresh\nsource: Gazette\ndate: 2021-05-01\n---\nA fresh item.\n")
+
+
 def test_incremental_equals_full_after_add_change_delete(tmp_path, fake_embedder):
     corpus = tmp_path / "c"
     write_articles(corpus, 10)
     build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
-    (corpus / "a01.txt").unlink()
-    (corpus / "a02.txt").write_text("Changed story\n\nThe harbour master resigned on Monday.\n")
-    (corpus / "new.md").write_text("---\ntitle: Fresh\nsource: Gazette\ndate: 2021-05-01\n---\nA fresh item.\n")
+    add_change_delete(corpus)
     r = build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
     assert (r.added, r.changed, r.deleted) == (["new.md"], ["a02.txt"], ["a01.txt"])
     build(corpus, tmp_path / "full", embedder=fake_embedder, progress=False, full=True)
@@ -95,6 +123,69 @@ def test_incremental_equals_full_with_the_real_model(tmp_path, real_embedder, co
     build(corpus_copy, tmp_path / "inc", embedder=real_embedder, progress=False)
     build(corpus_copy, tmp_path / "full", embedder=real_embedder, progress=False, full=True)
     assert_same_index(tmp_path / "inc", tmp_path / "full", real_embedder)
+
+
+def test_a_small_change_tokenizes_only_its_own_chunks_for_bm25(tmp_path, fake_embedder, monkeypatch):
+    import qa.lexical
+
+    corpus = tmp_path / "c"
+    write_articles(corpus, 10)
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    add_change_delete(corpus)
+    seen: list[str] = []
+    real = qa.lexical.tokenize
+
+    def counting(texts):
+        texts = list(texts)
+        seen.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(qa.lexical, "tokenize", counting)
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    idx = Index.open(tmp_path / "inc")
+    fresh = [idx.chunks[i] for a in ("a02.txt", "new.md") for i in range(*idx.manifest.articles[a].chunks)]
+    assert len(seen) == len(fresh) and all("harbour" in t or "fresh item" in t for t in seen)
+    build(corpus, tmp_path / "full", embedder=fake_embedder, progress=False, full=True)
+    assert len(seen) == len(fresh) + len(idx.chunks)  # a full build tokenizes every chunk
+    assert lexical_content(tmp_path / "inc") == lexical_content(tmp_path / "full")
+
+
+def test_an_index_without_saved_terms_is_tokenized_again_and_grows_them(tmp_path, fake_embedder):
+    """An index built before the terms were kept (or whose terms do not fit it) still updates correctly."""
+    corpus = tmp_path / "c"
+    write_articles(corpus, 6)
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    manifest_path = tmp_path / "inc" / "manifest.json"
+    m = json.loads(manifest_path.read_text())
+    for name in (TERMS_FILE, TERM_OFFSETS_FILE):
+        (tmp_path / "inc" / m["files"]["lexical"] / name).unlink()
+        del m["sizes"][f"{m['files']['lexical']}/{name}"]
+    manifest_path.write_text(json.dumps(m))
+    (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    build(corpus, tmp_path / "full", embedder=fake_embedder, progress=False, full=True)
+    assert_same_index(tmp_path / "inc", tmp_path / "full", fake_embedder)
+
+
+def test_doc_terms_join_pieces_of_different_vocabularies():
+    old = DocTerms(np.array([0, 1, 1, 2, 3]), np.array([0, 2, 4, 5]), ["harbour", "master", "ferry", "gone"])
+    new = DocTerms(np.array([0, 1]), np.array([0, 2]), ["ferry", "strike"])
+    joined = DocTerms.join([(old, 0, 1), (new, 0, 1), (old, 1, 2)])  # "gone" (doc 2 of old) is left out
+    docs = [[joined.vocab[t] for t in joined.ids[a:z]] for a, z in zip(joined.offsets[:-1], joined.offsets[1:])]
+    assert docs == [["harbour", "master"], ["ferry", "strike"], ["master", "ferry"]]
+    assert sorted(joined.vocab) == ["ferry", "harbour", "master", "strike"]  # no unused term, none twice
+
+
+def test_doc_terms_that_do_not_fit_the_index_are_not_used(tmp_path):
+    terms = DocTerms(np.array([0, 1, 1]), np.array([0, 2, 3]), ["harbour", "master"])
+    terms.save(tmp_path)
+    (tmp_path / "vocab.index.json").write_text(json.dumps({"harbour": 0, "master": 1, "": 2}))
+    assert DocTerms.load(tmp_path, 2) is not None
+    assert DocTerms.load(tmp_path, 3) is None  # another number of documents
+    (tmp_path / "vocab.index.json").write_text(json.dumps({"harbour": 0}))
+    assert DocTerms.load(tmp_path, 2) is None  # a term id past the vocabulary
+    (tmp_path / TERMS_FILE).write_bytes(b"not an array")
+    assert DocTerms.load(tmp_path, 2) is None
 
 
 def test_cache_means_readding_text_costs_nothing(tmp_path, fake_embedder):
