@@ -174,3 +174,32 @@ def test_an_embedder_named_in_the_environment_is_registered_under_its_own_id(mon
         monkeypatch.setenv("QA_EMBEDDER", bad)
         with pytest.raises(QAError, match=message):
             embed.default_model_id()
+
+
+def test_model_file_digests_are_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    """The export's key hashes the model's files once; a file changed in place is hashed again."""
+    import hashlib
+    import time
+
+    from qa import onnx_backend
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"weights, first version")
+    hashed: list[str] = []
+    real_sha256 = hashlib.sha256
+
+    def counting(*args):
+        hashed.append("x")
+        return real_sha256(*args)
+
+    monkeypatch.setattr(onnx_backend.hashlib, "sha256", counting)
+    first = onnx_backend._file_digest(weights)
+    assert first == real_sha256(b"weights, first version").hexdigest() and len(hashed) == 1
+    assert onnx_backend._file_digest(weights) == first and len(hashed) == 1  # remembered
+    time.sleep(0.01)
+    weights.write_bytes(b"weights, second version")
+    second = real_sha256(b"weights, second version").hexdigest()
+    assert onnx_backend._file_digest(weights) == second and len(hashed) == 2
+    (tmp_path / "cache" / "file-digests.json").write_text("{not json")  # a damaged memo is ignored
+    assert onnx_backend._file_digest(weights) == second and len(hashed) == 3
