@@ -227,7 +227,8 @@ def _build_md(b: dict | None, inc: dict | None) -> list[str]:
         "",
         "## Full build: qa vs txtai (same chunks, same model)",
         "",
-        f"qa builds with its default model, `{b.get('model', '?')}` on ONNX Runtime, txtai with the same "
+        f"qa builds with its default model, `{b.get('model', '?')}` on {b.get('runtime', 'ONNX Runtime')}, "
+        "txtai with the same "
         "model on sentence-transformers. The last rows are qa's build with the int8 weights of the model "
         "(`QA_EMBED_BACKEND=onnx-int8`, not the default), in the same run.",
         "",

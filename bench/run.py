@@ -231,6 +231,9 @@ class Bench:
         out["chunks_per_s"] = rep["chunks"] / qa_run.seconds
         out["index_bytes_per_chunk"] = (total - cache) / max(1, rep["chunks"])
         out["model"] = self._model_id(self.qa_index)
+        from qa.embed import runtime
+
+        out["runtime"] = runtime(out["model"])  # what runs it on this machine (`qa status` says the same)
         # The same build with the int8 model (QA_EMBED_BACKEND=onnx-int8): what int8 would buy, in this run.
         int8_index = self.work / "qa-index-int8"
         shutil.rmtree(int8_index, ignore_errors=True)
