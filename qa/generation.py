@@ -584,8 +584,7 @@ def write_generation(
     else:  # a flat index is the vectors themselves: made from vectors.<g>.npy when the index is opened
         del files["dense"]
     prog.report("building lexical index", 0, 1)
-    terms = _doc_terms(index_dir / files["chunks"], articles)
-    lexical = LexicalIndex.from_terms(terms, k1=config.bm25_k1, b=config.bm25_b)
+    lexical = _lexical_index(index_dir / files["chunks"], articles, config)
     lexical.save(index_dir / files["lexical"])
 
     manifest = Manifest(
@@ -610,19 +609,20 @@ def write_generation(
     return manifest
 
 
-def _doc_terms(chunks_path: Path, articles: Sequence[PlannedArticle]) -> DocTerms:
-    """The terms of every chunk of the next generation, for BM25.
+def _lexical_index(chunks_path: Path, articles: Sequence[PlannedArticle], config: Config) -> LexicalIndex:
+    """BM25 over every chunk of the next generation.
 
-    Unchanged articles take theirs from the previous generation's lexical index, so a
-    small change splits and stems only its own chunks (it was the largest part of a 1%
-    rebuild); without saved terms (a full build, or an index from before they were kept)
-    every chunk is tokenized, streamed from the chunk table just written.
+    Unchanged articles take their chunks' terms from the previous generation's lexical
+    index, so a small change splits and stems only its own chunks (that was the largest
+    part of a 1% rebuild); without saved terms (a full build, or an index from before they
+    were kept) every chunk is tokenized, streamed from the chunk table just written.
     """
     previous = next((p.data for p in articles if isinstance(p.data, PreviousGeneration)), None)
     old = previous.doc_terms() if previous is not None else None
     if old is None:
         # Read as a stream: the table's pages are not mapped into this process.
-        return DocTerms.of_texts(ChunkRow.from_dict(row).embed_text for row in store.iter_jsonl(chunks_path))
+        texts = (ChunkRow.from_dict(row).embed_text for row in store.iter_jsonl(chunks_path))
+        return LexicalIndex.build(texts, k1=config.bm25_k1, b=config.bm25_b)
     fresh = [p for p in articles if p.data is not previous]
     new = DocTerms.of_texts(row.embed_text for p in fresh for row in p.data.rows(p.meta.id))
     pieces, at = [], 0
@@ -633,7 +633,7 @@ def _doc_terms(chunks_path: Path, articles: Sequence[PlannedArticle]) -> DocTerm
         else:
             pieces.append((new, at, at + planned.n_chunks))
             at += planned.n_chunks
-    return DocTerms.join(pieces)
+    return LexicalIndex.from_terms(DocTerms.join(pieces), k1=config.bm25_k1, b=config.bm25_b)
 
 
 def _write_vectors(

@@ -71,14 +71,27 @@ class DocTerms:
 
     @classmethod
     def of_texts(cls, texts: Iterable[str]) -> DocTerms:
-        tokens = tokenize(texts)
+        return cls.of_tokens(tokenize(texts))
+
+    @classmethod
+    def of_tokens(cls, tokens) -> DocTerms:
+        """From bm25s's Tokenized (a list of term ids per document, and the vocabulary)."""
         lengths = np.fromiter((len(doc) for doc in tokens.ids), dtype=np.int64, count=len(tokens.ids))
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        ids = np.fromiter(itertools.chain.from_iterable(tokens.ids), dtype=np.int64, count=int(offsets[-1]))
+        ids = np.fromiter(itertools.chain.from_iterable(tokens.ids), dtype=np.int32, count=int(offsets[-1]))
         vocab = [""] * len(tokens.vocab)
         for term, i in tokens.vocab.items():
             vocab[i] = term
         return cls(ids, offsets, vocab)
+
+    def doc_lists(self) -> list[list[int]]:
+        """Each document's term ids as a list, as bm25s indexes them.
+
+        The lists share one int object per term, as bm25s.tokenize's do: 8 bytes a term,
+        where converting the whole array at once makes a new 28-byte object for each."""
+        term = list(range(len(self.vocab)))
+        bounds = self.offsets.tolist()
+        return [list(map(term.__getitem__, self.ids[a:z].tolist())) for a, z in zip(bounds[:-1], bounds[1:])]
 
     @classmethod
     def join(cls, pieces: Sequence[tuple[DocTerms, int, int]]) -> DocTerms:
@@ -95,16 +108,17 @@ class DocTerms:
             to_merged = mapped.get(id(terms))
             if to_merged is None:
                 to_merged = mapped[id(terms)] = np.fromiter(
-                    (merged.setdefault(t, len(merged)) for t in terms.vocab), dtype=np.int64, count=len(terms.vocab)
+                    (merged.setdefault(t, len(merged)) for t in terms.vocab), dtype=np.int32, count=len(terms.vocab)
                 )
-            parts.append(to_merged[np.asarray(terms.ids[terms.offsets[lo] : terms.offsets[hi]], dtype=np.int64)])
+            parts.append(to_merged[terms.ids[terms.offsets[lo] : terms.offsets[hi]]])
             lengths.append(np.diff(terms.offsets[lo : hi + 1]))
-        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        del parts
         lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths_all)]).astype(np.int64)
         used = np.flatnonzero(np.bincount(ids, minlength=len(merged)))
-        compact = np.full(len(merged), -1, dtype=np.int64)
-        compact[used] = np.arange(len(used))
+        compact = np.full(len(merged), -1, dtype=np.int32)
+        compact[used] = np.arange(len(used), dtype=np.int32)
         names = list(merged)
         return cls(compact[ids], offsets, [names[i] for i in used])
 
@@ -150,7 +164,14 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: Iterable[str], k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
         """BM25 over texts (any iterable: a builder can stream them from disk)."""
-        return cls.from_terms(DocTerms.of_texts(texts), k1=k1, b=b, method=method)
+        import bm25s
+
+        model = bm25s.BM25(k1=k1, b=b, method=method)
+        tokens = tokenize(texts)
+        if tokens.ids:
+            model.index(tokens, show_progress=False)
+        # Flattened after indexing, once bm25s has let go of its working arrays: the build's peak stays its.
+        return cls(model, DocTerms.of_tokens(tokens))
 
     @classmethod
     def from_terms(cls, terms: DocTerms, k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
@@ -160,10 +181,8 @@ class LexicalIndex:
 
         model = bm25s.BM25(k1=k1, b=b, method=method)
         if len(terms):
-            flat = terms.ids.tolist()
-            bounds = terms.offsets.tolist()
-            docs = [flat[a:z] for a, z in zip(bounds[:-1], bounds[1:])]
-            model.index(Tokenized(ids=docs, vocab={t: i for i, t in enumerate(terms.vocab)}), show_progress=False)
+            vocab = {t: i for i, t in enumerate(terms.vocab)}
+            model.index(Tokenized(ids=terms.doc_lists(), vocab=vocab), show_progress=False)
         return cls(model, terms)
 
     def params(self) -> dict:

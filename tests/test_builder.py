@@ -176,6 +176,16 @@ def test_doc_terms_join_pieces_of_different_vocabularies():
     assert sorted(joined.vocab) == ["ferry", "harbour", "master", "strike"]  # no unused term, none twice
 
 
+def test_doc_terms_hand_bm25s_lists_that_share_one_object_per_term():
+    """A list per document, as bm25s.tokenize makes them: each term's int object is shared, so a
+    large corpus costs a pointer per term, not a new int object per term as well."""
+    vocab = [f"t{i}" for i in range(1000)]
+    terms = DocTerms(np.array([999, 500, 999, 500, 3], dtype=np.int32), np.array([0, 2, 5]), vocab)
+    lists = terms.doc_lists()
+    assert lists == [[999, 500], [999, 500, 3]]
+    assert lists[0][0] is lists[1][0] and lists[0][1] is lists[1][1]
+
+
 def test_doc_terms_that_do_not_fit_the_index_are_not_used(tmp_path):
     terms = DocTerms(np.array([0, 1, 1]), np.array([0, 2, 3]), ["harbour", "master"])
     terms.save(tmp_path)
