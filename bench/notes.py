@@ -139,8 +139,8 @@ vocabulary fits). A rebuild takes the terms of unchanged articles from the previ
 tokenizes only the new chunks; bm25s computes the weights from the term ids (idf and the average length
 change with any change, so the weights are always recomputed). Unchanged chunk rows are copied into the new
 chunk table as stored instead of parsed and dumped again. And the ONNX export's cache key no longer hashes
-the 90 MB weights in every process (their sha256 is remembered by path, size and mtime) nor imports
-onnxruntime for its version. The result equals a full build to the bit: BM25 columns by term, each chunk's
+the 90 MB weights in every process (the key is remembered under the files' path, size and mtime; it is the
+same key, so existing exports stay valid) nor imports onnxruntime for its version. The result equals a full build to the bit: BM25 columns by term, each chunk's
 terms, the chunk table's bytes (tests/test_builder.py).
 
 Alternating runs of the same kind of 1% change (20 of the 2,000 articles of the benchmark slice get a
@@ -152,7 +152,7 @@ machine, one `qa build` process each (`/work/runs/s7/ab.sh`):
 | before (38b1aec), 4 rounds | 2.09 / 2.17 / 2.28 / 2.17 | 2.56 / 2.69 / 2.69 / 2.66 |
 | BM25 terms kept, rows copied (dcdce87), the same 4 rounds | 1.57 / 1.73 / 1.57 / 1.72 | 2.06 / 2.22 / 1.99 / 2.17 |
 | before (38b1aec), 3 more rounds | 2.06 / 2.38 / 2.28 | 2.56 / 2.92 / 2.77 |
-| with the file digests remembered too (6e4ca51), 4 rounds | 1.59 / 1.50 / 1.58 / 1.49 | 2.03 / 1.96 / 2.07 / 2.00 |
+| with the export key remembered too (6e4ca51), 4 rounds | 1.59 / 1.50 / 1.58 / 1.49 | 2.03 / 1.96 / 2.07 / 2.00 |
 
 Then `python -m bench.run --sections build,incremental --articles 2000 --work /work/runs/s7/bench --out
 /work/runs/s7/bench.md` (16:15–16:22 UTC, commit 6e4ca51, load 1.9–2.0 at the end of each section):
@@ -178,10 +178,13 @@ Then `python -m bench.run --sections build,incremental --articles 2000 --work /w
   of them), within the round-to-round noise of ±0.15 s, so the thread it adds was not kept.
   Computing the BM25 weights with vectorised NumPy instead of bm25s's loop would save most of its 0.26 s but
   means writing BM25 by hand beside the library; not done.
-- **Bytes**: the kept terms cost about 380 bytes an article (757 KB for 7,439 chunks), so the index went
-  from 0.60× to 0.63× txtai's bytes per article, within the 0.7× goal.
-- The first load after the key change exports the ONNX graph once more (about 15 s with torch); the new file
-  was byte-identical to the old one here.
+- **Bytes and memory**: the kept terms cost about 380 bytes an article (757 KB for 7,439 chunks), so the index
+  went from 0.60× to 0.63× txtai's bytes per article, within the 0.7× goal. A full build's peak memory is
+  unchanged: `nice python -m bench.footprint --articles 20000` (fake model; `--code` a checkout of 38b1aec for
+  the baseline) gave 314 MB peak RSS before and after, 8,315 and 8,663 bytes an article. A full build indexes
+  bm25s's own token lists as before and flattens them only after bm25s has let go of its working arrays; the
+  first version of this change turned a flat array back into lists with `tolist()`, a new int object per term,
+  which at the 200,000-article scale would have added about a gigabyte at the BM25 stage (fixed in 85255b3).
 
 ## The bf16 model on OpenVINO: the default on this CPU (2026-12-03, afternoon)
 

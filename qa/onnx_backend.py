@@ -71,18 +71,32 @@ def bundled(quantize: bool = False, path: Path | None = None) -> OnnxModel:
 
 
 def model_key(model: OnnxModel, quantize: bool = False) -> str:
-    """Content hash of the model files plus the versions that shape the exported graph."""
-    h = hashlib.sha256()
+    """Content hash of the model files plus the versions that shape the exported graph.
+
+    The hash is remembered in the cache directory under the files' path, size and mtime
+    (_remembered_key): the weights are 90 MB, and hashing them took 0.07 s of every process
+    that loads the model (a 1% rebuild's 2 s, say). A file changed in place gets a new
+    size or mtime, so it is hashed again (the rule make and git's index use).
+    """
+    versions = json.dumps([EXPORT_VERSION, OPSET, _onnxruntime_version(), quantize]).encode()
     if model.files_hash is not None:
-        h.update(model.files_hash.encode())
-    for name in _MODEL_FILES if model.files_hash is None else ():
-        path = model.path / name
-        if not path.exists():
-            continue
-        h.update(name.encode())
-        h.update(bytes.fromhex(_file_digest(path)))
-    h.update(json.dumps([EXPORT_VERSION, OPSET, _onnxruntime_version(), quantize]).encode())
-    return h.hexdigest()[:20]
+        return hashlib.sha256(model.files_hash.encode() + versions).hexdigest()[:20]
+    files = [(name, model.path / name) for name in _MODEL_FILES if (model.path / name).exists()]
+    stamp = json.dumps(
+        [str(model.path.resolve()), versions.decode(), [(n, f.stat().st_size, f.stat().st_mtime_ns) for n, f in files]]
+    )
+
+    def content_hash() -> str:
+        h = hashlib.sha256()
+        for name, path in files:
+            h.update(name.encode())
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        h.update(versions)
+        return h.hexdigest()[:20]
+
+    return _remembered_key(stamp, content_hash)
 
 
 def _onnxruntime_version() -> str:
@@ -100,19 +114,13 @@ def _onnxruntime_version() -> str:
     return onnxruntime.__version__
 
 
-_DIGESTS = "file-digests.json"
+_KEYS = "model-keys.json"
 
 
-def _file_digest(path: Path) -> str:
-    """sha256 of a model file, remembered in the cache directory by the file's path, size and mtime.
-
-    Why: the weights are 90 MB and every process that loads the model needs the key of its
-    export; hashing them took 0.07 s of each load (of a 1% rebuild's 2 s, say). A file changed
-    in place gets a new mtime or size, so it is hashed again (the rule make and git's index use).
-    """
-    st = path.stat()
-    stamp = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    memo_path = settings.cache_dir() / _DIGESTS
+def _remembered_key(stamp: str, compute) -> str:
+    """compute() once per stamp, remembered in settings.cache_dir(); a damaged or unwritable memo
+    only costs computing it again."""
+    memo_path = settings.cache_dir() / _KEYS
     try:
         memo = json.loads(memo_path.read_text(encoding="utf-8"))
         if not isinstance(memo, dict):
@@ -120,22 +128,18 @@ def _file_digest(path: Path) -> str:
     except (OSError, ValueError):
         memo = {}
     known = memo.get(stamp)
-    if isinstance(known, str) and len(known) == 64:
+    if isinstance(known, str) and len(known) == 20:
         return known
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    memo[stamp] = h.hexdigest()
-    try:  # a cache that cannot be written only costs the hash next time
+    memo[stamp] = key = compute()
+    try:
         memo_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{_DIGESTS}.", dir=memo_path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_KEYS}.", dir=memo_path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(memo, f)
         os.replace(tmp, memo_path)
     except OSError:
         pass
-    return memo[stamp]
+    return key
 
 
 def onnx_path(model: OnnxModel, quantize: bool = False) -> Path:

@@ -176,30 +176,34 @@ def test_an_embedder_named_in_the_environment_is_registered_under_its_own_id(mon
             embed.default_model_id()
 
 
-def test_model_file_digests_are_remembered_until_the_file_changes(tmp_path, monkeypatch):
-    """The export's key hashes the model's files once; a file changed in place is hashed again."""
-    import hashlib
+def test_the_export_key_is_remembered_until_a_model_file_changes(tmp_path, monkeypatch):
+    """The key hashes the model's files once; a file changed in place is hashed again, and the
+    remembered key is the one hashing gives (so exports made before the memo stay valid)."""
     import time
 
     from qa import onnx_backend
 
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
-    weights = tmp_path / "model.safetensors"
-    weights.write_bytes(b"weights, first version")
-    hashed: list[str] = []
-    real_sha256 = hashlib.sha256
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights, first version")
+    model = onnx_backend.OnnxModel(folder, "local/test", "test", 4, 1)
+    reads: list[str] = []
+    real_open = open
 
-    def counting(*args):
-        hashed.append("x")
-        return real_sha256(*args)
+    def counting_open(path, *args, **kwargs):
+        if str(path).startswith(str(folder)):
+            reads.append(str(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(onnx_backend.hashlib, "sha256", counting)
-    first = onnx_backend._file_digest(weights)
-    assert first == real_sha256(b"weights, first version").hexdigest() and len(hashed) == 1
-    assert onnx_backend._file_digest(weights) == first and len(hashed) == 1  # remembered
+    monkeypatch.setattr("builtins.open", counting_open)
+    first = onnx_backend.model_key(model)
+    assert len(reads) == 2  # both files hashed
+    assert onnx_backend.model_key(model) == first and len(reads) == 2  # remembered: nothing read
     time.sleep(0.01)
-    weights.write_bytes(b"weights, second version")
-    second = real_sha256(b"weights, second version").hexdigest()
-    assert onnx_backend._file_digest(weights) == second and len(hashed) == 2
-    (tmp_path / "cache" / "file-digests.json").write_text("{not json")  # a damaged memo is ignored
-    assert onnx_backend._file_digest(weights) == second and len(hashed) == 3
+    (folder / "model.safetensors").write_bytes(b"weights, second version")
+    second = onnx_backend.model_key(model)
+    assert second != first and len(reads) == 4
+    (tmp_path / "cache" / "model-keys.json").write_text("{not json")  # a damaged memo is ignored
+    assert onnx_backend.model_key(model) == second and len(reads) == 6
