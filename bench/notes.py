@@ -140,8 +140,8 @@ tokenizes only the new chunks; bm25s computes the weights from the term ids (idf
 change with any change, so the weights are always recomputed). Unchanged chunk rows are copied into the new
 chunk table as stored instead of parsed and dumped again. And the ONNX export's cache key no longer hashes
 the 90 MB weights in every process (the key is remembered under the files' path, size and mtime; it is the
-same key, so existing exports stay valid) nor imports onnxruntime for its version. The result equals a full build to the bit: BM25 columns by term, each chunk's
-terms, the chunk table's bytes (tests/test_builder.py).
+same key, so existing exports stay valid) nor imports onnxruntime for its version. The result equals a full
+build to the bit: BM25 columns by term, each chunk's terms, the chunk table's bytes (tests/test_builder.py).
 
 Alternating runs of the same kind of 1% change (20 of the 2,000 articles of the benchmark slice get a
 sentence appended, a new one each round, so 20 chunks are embedded each time), old code against new, same
