@@ -379,13 +379,16 @@ class PreviousGeneration:
     def encoded_rows(self, article_id: str) -> Iterator[bytes]:
         """The article's chunk rows as stored, for copying into the next table unparsed.
 
-        Each line must hold the article's id as its "article_id" value: inside a JSON string a
-        quote is escaped, so that text can only be the key and its value (the same check as rows())."""
+        Each line must hold the article's id as its "article_id" value (the check rows() makes).
+        As ChunkRow.to_dict writes it, the line holds `"article_id": <id>,`: inside a JSON string
+        a quote is escaped, so that text can only be the key and its value. A line written
+        otherwise (another key order) is parsed to check it.
+        """
         lo, hi = self.chunk_range(article_id)
         mark = f'"article_id": {json.dumps(article_id, ensure_ascii=False)},'.encode()
         for i in range(lo, hi):
             line = self._chunks.raw(i)
-            if mark not in line:
+            if mark not in line and self._chunks[i].get("article_id") != article_id:
                 raise IndexFormatError(f"chunk table of {self._where} is out of order; {store.FIX}")
             yield line
 

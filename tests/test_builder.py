@@ -167,6 +167,35 @@ def test_an_index_without_saved_terms_is_tokenized_again_and_grows_them(tmp_path
     assert_same_index(tmp_path / "inc", tmp_path / "full", fake_embedder)
 
 
+def test_unchanged_rows_are_copied_whatever_their_key_order_and_a_misplaced_row_is_refused(tmp_path, fake_embedder):
+    corpus = tmp_path / "c"
+    write_articles(corpus, 6)
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("chunks")
+    lines = table.read_bytes().splitlines(keepends=True)
+
+    def article_id_last(line: bytes) -> bytes:  # same length, so the offsets and sizes still hold
+        row = json.loads(line)
+        row["article_id"] = row.pop("article_id")
+        return (json.dumps(row, ensure_ascii=False) + "\n").encode()
+
+    table.write_bytes(b"".join(article_id_last(x) for x in lines))
+    (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    build(corpus, tmp_path / "full", embedder=fake_embedder, progress=False, full=True)
+    assert snapshot(tmp_path / "inc")["chunks"] == snapshot(tmp_path / "full")["chunks"]
+
+    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("chunks")
+    data = table.read_bytes()
+    first = json.loads(data.splitlines()[0])["article_id"]
+    assert first == "a00.txt"
+    # Row 0 now claims another article (an id of the same length: offsets and sizes still hold).
+    table.write_bytes(data.replace(b'"article_id": "a00.txt"', b'"article_id": "a05.txt"', 1))
+    (corpus / "a04.txt").write_text("Story 4 rewritten\n\nFerries stopped running.\n")
+    with pytest.raises(IndexFormatError, match="out of order"):
+        build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+
+
 def test_doc_terms_join_pieces_of_different_vocabularies():
     old = DocTerms(np.array([0, 1, 1, 2, 3]), np.array([0, 2, 4, 5]), ["harbour", "master", "ferry", "gone"])
     new = DocTerms(np.array([0, 1]), np.array([0, 2]), ["ferry", "strike"])
