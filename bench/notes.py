@@ -117,8 +117,8 @@ short); a full build **2.2–2.3× txtai's** articles/s in its natural use (goal
 "Index bytes on disk and build memory" below); query at 111,674 chunks **p50 9.2 ms, p99 15.7 ms** (goal
 ≤ 5 / ≤ 12 ms: missed; the question's embedding alone takes 4.5 ms); the 1% rebuild **3.4%** of a full build
 (goal ≤ 3%: missed, because the full build got faster; 2.8% with the fp32 model). Since the evening's change
-(BM25 terms kept, "Keeping each chunk's BM25 terms" below): **2.8% of the full build's time in the build,
-3.6% of its whole process**, and bytes per article 0.63× txtai's.
+(BM25 terms kept, "Keeping each chunk's BM25 terms" below): **2.5–2.8% of the full build's time in the build,
+3.2–3.6% of its whole process** (two runs), and bytes per article 0.63× txtai's.
 
 Before OpenVINO (the morning's runs, fp32 ONNX): index bytes per article 0.60× since float16 vectors (8,095 vs
 13,394 bytes; 0.82× with float32 vectors); on qa's own chunks
