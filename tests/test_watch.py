@@ -173,16 +173,29 @@ def test_bad_arguments(tmp_path, corpus):
 
 def test_cli_watch_builds_follows_and_stops_on_ctrl_c(corpus, tmp_path):
     index = tmp_path / "index"
+    # PYTHONFAULTHANDLER: if the process hangs, SIGABRT makes it print every thread's stack (read below).
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa", "watch", "--corpus", str(corpus), "--index", str(index)],
         cwd=ROOT,
-        env=fake_embedder_env(),
+        env={**fake_embedder_env(), "PYTHONFAULTHANDLER": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
+    errors: list[str] = []  # read as it comes: a full stderr pipe would block the process
     threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in proc.stdout], daemon=True).start()
+    err_reader = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)
+    err_reader.start()
+
+    def stopped() -> int:
+        try:
+            return proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            err_reader.join(10)
+            pytest.fail(f"qa watch did not stop within {WAIT:g} s of Ctrl-C; its stderr:\n{''.join(errors)}")
 
     def next_line(what: str) -> str:
         try:
@@ -197,9 +210,10 @@ def test_cli_watch_builds_follows_and_stops_on_ctrl_c(corpus, tmp_path):
         second = next_line("second build")
         assert second.startswith("built: 2 documents, ") and ": 1 added, 0 changed" in second
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=WAIT) == 0
+        assert stopped() == 0
         assert next_line("the stop message") == f"stopped watching {corpus}"
-        assert proc.stderr.read() == ""
+        err_reader.join(10)
+        assert "".join(errors) == ""
     finally:
         if proc.poll() is None:
             proc.kill()
