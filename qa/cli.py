@@ -436,6 +436,9 @@ def cmd_watch(args) -> int:
     )
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as cleanly as Ctrl-C
+        # Started as a background job by a script, a process inherits SIGINT ignored (and Python
+        # keeps it so): `kill -INT` then did nothing. The watcher says "Ctrl-C stops", so it does.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     feeds = f", feeds every {args.sync_feeds:g} min" if args.sync_feeds else ""
     print(f"watching {args.corpus} -> {args.index}{feeds} (Ctrl-C stops)", flush=True)
     watcher.start()

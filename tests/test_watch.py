@@ -171,8 +171,11 @@ def test_bad_arguments(tmp_path, corpus):
         CorpusWatcher(corpus, tmp_path / "index", sync_feeds_minutes=0)
 
 
-def test_cli_watch_builds_follows_and_stops_on_ctrl_c(corpus, tmp_path):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_cli_watch_builds_follows_and_stops_on_ctrl_c(corpus, tmp_path, sigint):
+    """Ctrl-C stops it, also when started with SIGINT ignored (as a script's background job is)."""
     index = tmp_path / "index"
+    disposition = signal.SIG_IGN if sigint == "ignored" else signal.SIG_DFL
     # PYTHONFAULTHANDLER: if the process hangs, SIGABRT makes it print every thread's stack (read below).
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa", "watch", "--corpus", str(corpus), "--index", str(index)],
@@ -181,6 +184,7 @@ def test_cli_watch_builds_follows_and_stops_on_ctrl_c(corpus, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, disposition),  # noqa: PLW1509 - no threads in the child yet
     )
     lines: queue.Queue[str] = queue.Queue()
     errors: list[str] = []  # read as it comes: a full stderr pipe would block the process
