@@ -393,8 +393,7 @@ class PreviousGeneration:
             yield line
 
     def vectors(self, article_id: str) -> np.ndarray:
-        lo, hi = self.manifest.articles[article_id].chunks
-        return self._vectors.rows(lo, hi)
+        return self._vectors.rows(*self.chunk_range(article_id))
 
     def record(self, article_id: str) -> dict:
         record = self._articles[self._row_of[article_id]]

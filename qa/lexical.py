@@ -76,13 +76,9 @@ class DocTerms:
     @classmethod
     def of_tokens(cls, tokens) -> DocTerms:
         """From bm25s's Tokenized (a list of term ids per document, and the vocabulary)."""
-        lengths = np.fromiter((len(doc) for doc in tokens.ids), dtype=np.int64, count=len(tokens.ids))
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        offsets = _offsets(np.fromiter((len(doc) for doc in tokens.ids), dtype=np.int64, count=len(tokens.ids)))
         ids = np.fromiter(itertools.chain.from_iterable(tokens.ids), dtype=np.int32, count=int(offsets[-1]))
-        vocab = [""] * len(tokens.vocab)
-        for term, i in tokens.vocab.items():
-            vocab[i] = term
-        return cls(ids, offsets, vocab)
+        return cls(ids, offsets, _terms_by_id(tokens.vocab))
 
     def doc_lists(self) -> list[list[int]]:
         """Each document's term ids as a list, as bm25s indexes them.
@@ -114,8 +110,7 @@ class DocTerms:
             lengths.append(np.diff(terms.offsets[lo : hi + 1]))
         ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
         del parts
-        lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths_all)]).astype(np.int64)
+        offsets = _offsets(np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64))
         used = np.flatnonzero(np.bincount(ids, minlength=len(merged)))
         compact = np.full(len(merged), -1, dtype=np.int32)
         compact[used] = np.arange(len(used), dtype=np.int32)
@@ -139,13 +134,10 @@ class DocTerms:
                 by_term = json.load(f)
         except (OSError, ValueError):
             return None
-        vocab = [""] * len(by_term)
-        for term, i in by_term.items():
-            if not (isinstance(i, int) and 0 <= i < len(vocab)):
-                return None
-            vocab[i] = term
+        vocab = _terms_by_id(by_term)
         fits = (
-            ids.ndim == 1
+            vocab is not None
+            and ids.ndim == 1
             and offsets.ndim == 1
             and len(offsets) == n_docs + 1
             and offsets[0] == 0
@@ -154,6 +146,24 @@ class DocTerms:
             and (len(ids) == 0 or int(ids.max()) < len(vocab))
         )
         return cls(ids, offsets, vocab) if fits else None
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    """Where each document starts in the flat ids, and the end: 0, then the running total of lengths."""
+    return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
+
+
+def _terms_by_id(vocab: dict) -> list[str] | None:
+    """The terms of a term -> id vocabulary (bm25s's form), in id order; None if it is not a mapping of
+    ids in 0..n-1."""
+    if not isinstance(vocab, dict):
+        return None
+    terms = [""] * len(vocab)
+    for term, i in vocab.items():
+        if not (isinstance(i, int) and 0 <= i < len(terms)):
+            return None
+        terms[i] = term
+    return terms
 
 
 class LexicalIndex:

@@ -43,8 +43,12 @@ def lexical_content(index_dir: Path) -> dict:
     }
     terms = DocTerms.load(index_dir / m.file("lexical"), m.chunks)
     assert terms is not None, "the lexical index keeps its documents' terms"
-    docs = [[terms.vocab[t] for t in terms.ids[a:z]] for a, z in zip(terms.offsets[:-1], terms.offsets[1:])]
-    return {"columns": columns, "num_docs": int(model.scores["num_docs"]), "docs": docs}
+    return {"columns": columns, "num_docs": int(model.scores["num_docs"]), "docs": term_lists(terms)}
+
+
+def term_lists(terms: DocTerms) -> list[list[str]]:
+    """Each document's terms, as words."""
+    return [[terms.vocab[t] for t in terms.ids[a:z]] for a, z in zip(terms.offsets[:-1], terms.offsets[1:])]
 
 
 def snapshot(index_dir: Path) -> dict:
@@ -200,8 +204,7 @@ def test_doc_terms_join_pieces_of_different_vocabularies():
     old = DocTerms(np.array([0, 1, 1, 2, 3]), np.array([0, 2, 4, 5]), ["harbour", "master", "ferry", "gone"])
     new = DocTerms(np.array([0, 1]), np.array([0, 2]), ["ferry", "strike"])
     joined = DocTerms.join([(old, 0, 1), (new, 0, 1), (old, 1, 2)])  # "gone" (doc 2 of old) is left out
-    docs = [[joined.vocab[t] for t in joined.ids[a:z]] for a, z in zip(joined.offsets[:-1], joined.offsets[1:])]
-    assert docs == [["harbour", "master"], ["ferry", "strike"], ["master", "ferry"]]
+    assert term_lists(joined) == [["harbour", "master"], ["ferry", "strike"], ["master", "ferry"]]
     assert sorted(joined.vocab) == ["ferry", "harbour", "master", "strike"]  # no unused term, none twice
 
 
@@ -223,6 +226,8 @@ def test_doc_terms_that_do_not_fit_the_index_are_not_used(tmp_path):
     assert DocTerms.load(tmp_path, 3) is None  # another number of documents
     (tmp_path / "vocab.index.json").write_text(json.dumps({"harbour": 0}))
     assert DocTerms.load(tmp_path, 2) is None  # a term id past the vocabulary
+    (tmp_path / "vocab.index.json").write_text(json.dumps(["harbour", "master"]))
+    assert DocTerms.load(tmp_path, 2) is None  # not a term -> id mapping
     (tmp_path / TERMS_FILE).write_bytes(b"not an array")
     assert DocTerms.load(tmp_path, 2) is None
 
