@@ -81,10 +81,16 @@ def model_key(model: OnnxModel, quantize: bool = False) -> str:
     versions = json.dumps([EXPORT_VERSION, OPSET, _onnxruntime_version(), quantize]).encode()
     if model.files_hash is not None:
         return hashlib.sha256(model.files_hash.encode() + versions).hexdigest()[:20]
-    files = [(name, model.path / name) for name in _MODEL_FILES if (model.path / name).exists()]
-    stamp = json.dumps(
-        [str(model.path.resolve()), versions.decode(), [(n, f.stat().st_size, f.stat().st_mtime_ns) for n, f in files]]
-    )
+    files, stats = [], []
+    for name in _MODEL_FILES:
+        path = model.path / name
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):  # what Path.exists() said False to
+            continue
+        files.append((name, path))
+        stats.append((name, st.st_size, st.st_mtime_ns))
+    stamp = json.dumps([str(model.path.resolve()), versions.decode(), stats])
 
     def content_hash() -> str:
         h = hashlib.sha256()
