@@ -91,8 +91,7 @@ class Bf16Embedder:
             return out
         torch = self._torch
         with self._lock, torch.inference_mode():
-            seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
-            for rows, ids_np, mask_np in bucketed_batches(seqs, BATCH_TEXTS):
+            for rows, ids_np, mask_np in bucketed_batches(self._tok, texts, BATCH_TEXTS):
                 ids, mask = torch.from_numpy(ids_np), torch.from_numpy(mask_np)
                 hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))[0]
                 m = mask.unsqueeze(-1).float()
@@ -106,8 +105,13 @@ def padded_width(n: int) -> int:
     return -(-n // BUCKET) * BUCKET
 
 
-def bucketed_batches(seqs: list[list[int]], batch_texts: int) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
-    """(rows, input ids, attention mask) per batch: each text right-padded to its bucket's width (int64)."""
+Batch = tuple[list[int], np.ndarray, np.ndarray]  # rows of the texts, input ids, attention mask
+
+
+def bucketed_batches(tokenizer, texts: list[str], batch_texts: int) -> Iterator[Batch]:
+    """(rows, input ids, attention mask) per batch of texts: each tokenized, then right-padded to its
+    bucket's width (int64). Both bf16 runtimes batch through here, so a text runs in the same shape on each."""
+    seqs = [e.ids for e in tokenizer.encode_batch(list(texts))]
     for rows in length_batches([len(s) for s in seqs], batch_texts):
         width = padded_width(max(len(seqs[i]) for i in rows))
         ids = np.zeros((len(rows), width), dtype=np.int64)

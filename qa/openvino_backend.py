@@ -115,8 +115,7 @@ class OpenVinoEmbedder:
         if not texts:
             return out
         with self._lock:
-            seqs = [e.ids for e in self._tok.encode_batch(list(texts))]
-            for rows, ids, mask in bucketed_batches(seqs, BATCH_TEXTS):
+            for rows, ids, mask in bucketed_batches(self._tok, texts, BATCH_TEXTS):
                 feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
                 out[rows] = self._request.infer(feed)[0]
         # The graph normalises in the inference precision; once more in fp32 keeps them unit vectors.
