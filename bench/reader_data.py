@@ -148,7 +148,7 @@ def idf_over(texts: list[str]) -> dict[str, float]:
     """Smoothed IDF of the lexical index's terms over texts (what the lexical highlighter weighs by)."""
     import math
 
-    from qa.highlight import terms
+    from qa.lexical import terms
 
     df: dict[str, int] = defaultdict(int)
     for t in texts:

@@ -9,34 +9,14 @@ sentence to the question) and "both" (their sum) stay available for measuring.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 
+from .lexical import terms
 from .segment import sentence_spans
 
-# The same terms as the lexical index: bm25s's default token pattern, its English
-# stop words, then the Snowball English stemmer (tests check they agree).
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 METHODS = ("lexical", "dense", "both")
-
-
-@lru_cache(maxsize=1)
-def _stop_and_stem():
-    from bm25s.stopwords import STOPWORDS_EN
-
-    try:
-        import Stemmer
-
-        stem = Stemmer.Stemmer("english").stemWords
-    except ImportError:  # PyStemmer is optional, as in lexical.py
-
-        def stem(words):
-            return words
-
-    return frozenset(STOPWORDS_EN), stem
 
 
 class IdfTable(dict):
@@ -53,12 +33,6 @@ def highest_idf(idf: dict[str, float]) -> float | None:
     if isinstance(idf, IdfTable):
         return idf.highest
     return max(idf.values()) if idf else None
-
-
-def terms(text: str) -> list[str]:
-    """Stemmed, stop-word-free terms, as the lexical index sees them (fast: no bm25s call)."""
-    stop, stem = _stop_and_stem()
-    return stem([w for w in _TOKEN.findall(text.lower()) if w not in stop])
 
 
 class Highlighter:

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 
 from .config import Config
-from .highlight import highest_idf, terms
+from .highlight import highest_idf
+from .lexical import terms
 
 _WORD = re.compile(r"(?u)\b\w[\w'.&-]*\w\b|\b\w\b")
 # Capitalised because they open a question or are generic, not because they name something.

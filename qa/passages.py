@@ -83,7 +83,7 @@ def select_spans(index: Index, ranked: list[tuple[int, float]], k: int) -> list[
                 spans.remove(other)
             continue
         entry = index.manifest.articles[article_id]
-        dup = _near_duplicate(index, row, chunk["text"], spans)
+        dup = _near_duplicate(index, row, article_id, chunk["text"], spans)
         if dup is not None:
             dup.also_in.append(citation(chunk, entry, index.place(article_id)))
             continue
@@ -120,7 +120,7 @@ def _shingles(text: str) -> frozenset:
     return frozenset(zip(words, words[1:], words[2:]))
 
 
-def _near_duplicate(index: Index, row: int, text: str, spans: list[Span]) -> Span | None:
+def _near_duplicate(index: Index, row: int, article_id: str, text: str, spans: list[Span]) -> Span | None:
     """The kept passage this one nearly repeats (same wire story elsewhere), if any.
 
     Near-identical meaning (cosine) or mostly the same word trigrams: a story that
@@ -129,7 +129,6 @@ def _near_duplicate(index: Index, row: int, text: str, spans: list[Span]) -> Spa
     if not spans:
         return None
     sims = index.vector_rows([s.row for s in spans]) @ index.vector_rows([row])[0]
-    article_id = index.chunks[row]["article_id"]
     mine = None
     for span, sim in zip(spans, sims):
         if span.article_id == article_id:

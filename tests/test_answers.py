@@ -10,7 +10,8 @@ import pytest
 from qa import Article, Retriever
 from qa.builder import build_from
 from qa.config import Config, ConfigError
-from qa.highlight import Highlighter, terms
+from qa.highlight import Highlighter
+from qa.lexical import terms
 from qa.no_answer import judge, specific_terms
 from qa.passages import Span
 from qa.sentences import FeatureScorer, SentenceFeatures, answer_type, make_scorer, rank_by_sentences, type_cue

@@ -14,7 +14,7 @@ from qa.cli import format_answer
 from qa.config import Config
 from qa.evaluate import load_questions
 from qa.retriever import Candidates, fuse
-from tests.conftest import DATA, SEED_QUESTIONS, needs_shared
+from tests.conftest import CORPUS, DATA, SEED_QUESTIONS, needs_shared
 
 WIRE = (
     "Flood waters in the river delta forced ten thousand families from their homes on Tuesday. "
@@ -222,9 +222,10 @@ def test_question_file_format():
 # --- highlighting ---------------------------------------------------------------------------------
 
 
-def test_highlight_terms_match_the_lexical_index():
-    from qa.highlight import terms
-    from qa.lexical import query_terms_many
+def test_question_terms_match_the_lexical_index():
+    import bm25s
+
+    from qa.lexical import STOPWORDS, _stemmer, terms
 
     texts = [
         WIRE,
@@ -232,8 +233,9 @@ def test_highlight_terms_match_the_lexical_index():
         "Élan, naïve café: 12,000 troops",
         "",
         "a an the of",
-    ]
-    assert [terms(t) for t in texts] == query_terms_many(texts)
+    ] + [path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.txt"))]  # whole raw articles too
+    indexed = bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
+    assert [terms(t) for t in texts] == indexed
 
 
 @pytest.mark.parametrize("method", ["lexical", "dense", "both"])
