@@ -55,7 +55,7 @@ class Bf16Embedder:
     """all-MiniLM-L6-v2 cast to bfloat16, SDPA attention; vectors close to fp32 (cosine ≥ 0.999), not equal."""
 
     def __init__(self, path: Path | None = None, threads: int | None = None):
-        from .embed import BF16_MODEL_ID, MODEL_DIM, WordPieceCounter, model_path
+        from .embed import BF16_MODEL_ID, MODEL_DIM, counter_at, model_path
 
         settings.offline_model_hub()
         try:
@@ -79,7 +79,7 @@ class Bf16Embedder:
         features = cpu_features(with_torch=True)
         self.runtime = runtime_label(features)
         self._tok = _tokenizer(self.path)
-        self._counter = WordPieceCounter(self.path)
+        self._counter = counter_at(self.path)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     def count(self, texts: list[str]) -> list[int]:

@@ -323,7 +323,7 @@ class OnnxEmbedder:
         quantize: bool = False,
         model: OnnxModel | None = None,
     ):
-        from .embed import WordPieceCounter
+        from .embed import counter_at
 
         try:
             import onnxruntime
@@ -345,7 +345,7 @@ class OnnxEmbedder:
         self.runtime = f"onnxruntime {onnxruntime.__version__} {'int8' if quantize else 'fp32'}"
         self.dim = model.dim
         self._tok = _tokenizer(self.path, model.max_tokens)
-        self._counter = WordPieceCounter(self.path)
+        self._counter = counter_at(self.path)
         self._lock = threading.Lock()  # guards the tokenizer's settings and the lazy session below
         self._alone: object | None = None  # a session on every core, for one text (a question)
 

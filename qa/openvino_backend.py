@@ -78,7 +78,7 @@ class OpenVinoEmbedder:
     """all-MiniLM-L6-v2 in bfloat16 on OpenVINO's CPU plugin; vectors close to fp32 (cosine ≥ 0.999), not equal."""
 
     def __init__(self, threads: int | None = None, model: OnnxModel | None = None):
-        from .embed import BF16_MODEL_ID, WordPieceCounter
+        from .embed import BF16_MODEL_ID, counter_at
 
         try:
             import openvino
@@ -103,7 +103,7 @@ class OpenVinoEmbedder:
         self.model_id = BF16_MODEL_ID
         self.dim = model.dim
         self._tok = _tokenizer(self.path, model.max_tokens)
-        self._counter = WordPieceCounter(self.path)
+        self._counter = counter_at(self.path)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request (and the tokenizer) at a time
 

@@ -108,6 +108,15 @@ def test_the_export_is_cached_and_reused(onnx_embedder):
     assert not list(again.file.parent.glob(".*.tmp.onnx")), "an export left a temporary file behind"
 
 
+def test_the_chunker_and_the_embedder_share_one_tokenizer(onnx_embedder):
+    """A build chunks with word_piece_counter and embeds with a model that counts too: the
+    tokenizer file (about 30 ms to read) is read once for both."""
+    from qa.embed import word_piece_counter
+
+    assert word_piece_counter(None) is onnx_embedder._counter
+    assert word_piece_counter(onnx_embedder.model_id).count(["two words"]) == [2]
+
+
 @pytest.mark.slow
 def test_loading_the_cached_onnx_model_does_not_import_torch(onnx_embedder):
     code = (
