@@ -281,7 +281,7 @@ class ModelForBuild:
 
     def get(self) -> Embedder:
         if self._model is None:
-            self._model = load_embedder(self._id) if self._given is None else self._given(self._id)
+            self._model = load_embedder(self._id, for_builds=True) if self._given is None else self._given(self._id)
         if self._id is not None and self._model.model_id != self._id:
             raise IndexFormatError(
                 f"the index holds vectors of model {self._id!r}, the embedder in use gives {self._model.model_id!r}; "

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Protocol
 
@@ -72,6 +72,9 @@ class ModelSpec:
     max_tokens: int | None = None  # its window in word pieces, if it is narrower than Config.max_model_tokens
     path: Path | None = None  # a local folder model: where it is (its tokenizer counts word pieces for chunking)
     files_hash: str | None = None  # a local folder model: the hash of its files, as the manifest records it
+    # The same model set up for builds (throughput over a lone text's latency), where that differs;
+    # it must give the vectors `load` gives (tests/test_bf16.py checks the bf16 model's).
+    load_for_builds: Callable[[], Embedder] | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -164,15 +167,20 @@ def check_model(info: ModelInfo, where: Path | str) -> ModelSpec:
     return spec
 
 
-def load_embedder(model_id: str | None = None) -> Embedder:
-    """The process-wide instance of a model (loaded once, on first use); by default the default model."""
+def load_embedder(model_id: str | None = None, *, for_builds: bool = False) -> Embedder:
+    """The process-wide instance of a model (loaded once, on first use); by default the default model.
+
+    for_builds: the instance a build embeds with, set up for many texts at a time where the model
+    has such a set-up (ModelSpec.load_for_builds), else the same instance as for questions.
+    """
     model_id = model_id or default_model_id()
     spec = model_spec(model_id)
-    key = (model_id, settings.embed_backend())
+    load = spec.load_for_builds if for_builds and spec.load_for_builds is not None else spec.load
+    key = (model_id, settings.embed_backend(), load is not spec.load)
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            model = spec.load()
+            model = load()
             if model.model_id != model_id:
                 raise QAError(f"loading model {model_id!r} gave an embedder of {model.model_id!r}")
             if model.dim != spec.dim:
@@ -337,8 +345,10 @@ def _load_int8() -> Embedder:
         ) from exc
 
 
-def _load_bf16() -> Embedder:
+def _load_bf16(streams: bool = False) -> Embedder:
     """bf16 on OpenVINO (a core dependency), else on torch; an error naming the fix if neither loads.
+
+    streams: OpenVINO set up for builds (OpenVinoEmbedder's streams); torch has no such set-up.
 
     Without bf16 units OpenVINO is asked for f32 (its runtime label, in `qa status` and the
     build log, says so) and torch emulates bf16 (slow): either serves the questions of a
@@ -354,7 +364,7 @@ def _load_bf16() -> Embedder:
             "fine for questions; a build is better rebuilt with fp32: QA_EMBED_BACKEND=onnx qa build --full"
         )
     try:
-        return OpenVinoEmbedder()
+        return OpenVinoEmbedder(streams=streams)
     except EmbedBackendError as exc:
         log.info("OpenVINO unavailable for the bf16 model (%s); trying torch", exc)
         first = exc
@@ -371,7 +381,9 @@ def _load_bf16() -> Embedder:
 
 register(ModelSpec(MODEL_ID, MODEL_DIM, _load_fp32, MODEL_MAX_TOKENS))
 register(ModelSpec(INT8_MODEL_ID, MODEL_DIM, _load_int8, MODEL_MAX_TOKENS))
-register(ModelSpec(BF16_MODEL_ID, MODEL_DIM, _load_bf16, MODEL_MAX_TOKENS))
+register(
+    ModelSpec(BF16_MODEL_ID, MODEL_DIM, _load_bf16, MODEL_MAX_TOKENS, load_for_builds=partial(_load_bf16, streams=True))
+)
 
 
 class EmbeddingCache:

@@ -405,7 +405,8 @@ def default_embedder_factory(model_id: str) -> Callable[[], Embedder]:
     The registered loader is resolved here, on the driver, so workers started
     earlier or on other nodes need not share the driver's registry or $QA_EMBEDDER.
     """
-    return model_spec(model_id).load
+    spec = model_spec(model_id)
+    return spec.load_for_builds or spec.load
 
 
 def build_ray(

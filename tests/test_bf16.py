@@ -228,18 +228,36 @@ def test_without_openvino_the_bf16_model_runs_on_torch_with_close_vectors(monkey
     assert cosine.min() >= 0.999, cosine
 
 
-@pytest.mark.parametrize("runtime", ["openvino", "torch"])
+@pytest.mark.parametrize("runtime", ["openvino", "openvino-streams", "torch"])
 def test_a_bf16_vector_does_not_depend_on_its_batch_mates(runtime):
     from qa.bf16_backend import Bf16Embedder
     from qa.openvino_backend import OpenVinoEmbedder
 
-    model = OpenVinoEmbedder() if runtime == "openvino" else Bf16Embedder()
+    model = Bf16Embedder() if runtime == "torch" else OpenVinoEmbedder(streams=runtime == "openvino-streams")
     texts = ["Who is the spokesman for the Taliban?", "a", "Shares rose 4% after quarterly earnings beat forecasts."]
     # Twelve more of the first text's width, so that it shares a full batch with others of its bucket.
     mates = [f"Who is the spokesman for the {w}?" for w in ("army", "navy", "police", "court", "bank", "union")] * 2
     together = model.embed(texts + texts[:1] + mates)
     alone = np.stack([model.embed([t])[0] for t in texts])
     assert np.array_equal(together[:3], alone) and np.array_equal(together[3], alone[0])
+
+
+def test_builds_embed_on_parallel_streams_with_the_vectors_questions_get(monkeypatch):
+    from qa import settings
+    from qa.builder import ModelForBuild
+    from qa.ray_engine import default_embedder_factory
+
+    _backend(monkeypatch, "bf16")
+    for_questions = embed.load_embedder(embed.BF16_MODEL_ID)
+    for_builds = ModelForBuild(None, embed.BF16_MODEL_ID).get()
+    assert for_builds is embed.load_embedder(embed.BF16_MODEL_ID, for_builds=True) is not for_questions
+    assert for_questions.streams == 1 and ", " not in for_questions.runtime
+    if settings.cpu_threads() > 1:  # OpenVINO's throughput hint gives each stream its own thread(s)
+        assert for_builds.streams > 1 and for_builds.runtime.endswith(f", {for_builds.streams} streams")
+    assert default_embedder_factory(embed.BF16_MODEL_ID)().streams == for_builds.streams  # Ray's actors too
+    texts = [QUESTION, "a"] + [f"Shares rose {n}% after quarterly earnings beat forecasts." for n in range(40)]
+    cosine = (for_builds.embed(texts) * for_questions.embed(texts)).sum(axis=1)
+    assert cosine.min() >= 0.99999, cosine  # the same model in the same precision: one index may hold both
 
 
 def test_openvino_compiles_through_its_cache_and_recovers_from_a_damaged_blob(monkeypatch, tmp_path):
