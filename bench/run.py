@@ -154,6 +154,7 @@ class Bench:
             out["int8_export_s"] = time.perf_counter() - t
         if cpu_features().bf16_units and openvino_available():
             backends["openvino-bf16"] = OpenVinoEmbedder()  # the default for a new index on this CPU (qa.cpu)
+            backends["openvino-bf16-streams"] = OpenVinoEmbedder(streams=True)  # the same model as builds run it
         vectors, times = {}, {name: [] for name in backends}
         for model in backends.values():
             model.embed(texts[:8])
