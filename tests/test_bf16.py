@@ -260,6 +260,21 @@ def test_builds_embed_on_parallel_streams_with_the_vectors_questions_get(monkeyp
     assert cosine.min() >= 0.99999, cosine  # the same model in the same precision: one index may hold both
 
 
+def test_loading_the_openvino_model_sends_no_telemetry():
+    """`import openvino` imports its model-conversion tools, and those post a usage event to Google
+    Analytics (openvino-telemetry); qa imports openvino without them, and they stay importable."""
+    code = (
+        "import sys, importlib.util; from qa.embed import load_embedder; "
+        "load_embedder('sentence-transformers/all-MiniLM-L6-v2#bf16', for_builds=True).embed(['hello']); "
+        "import openvino; assert 'openvino' in sys.modules; "
+        "loaded = sorted(m for m in sys.modules if 'telemetry' in m or m.startswith('openvino.tools')); "
+        "assert not loaded, loaded; assert importlib.util.find_spec('openvino.tools.ovc') is not None"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "QA_EMBEDDER"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+
+
 def test_openvino_compiles_through_its_cache_and_recovers_from_a_damaged_blob(monkeypatch, tmp_path):
     from qa.onnx_backend import bundled, onnx_path
     from qa.openvino_backend import OpenVinoEmbedder
