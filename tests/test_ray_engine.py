@@ -110,6 +110,18 @@ def test_local_runtime_listens_on_loopback_only(ray_local):
     assert [c.laddr for c in listening if not loopback(c.laddr.ip)] == []
 
 
+@pytest.mark.slow
+def test_the_local_runtime_reports_no_usage_stats(ray_local):
+    """Ray's dashboard process reports usage to usage-stats.ray.io unless RAY_USAGE_STATS_ENABLED=0.
+
+    ray.init() sets that for the runtimes it starts (release wheels, Ray 2.60): qa relies on it, this checks it."""
+    import psutil
+
+    dashboards = [p for p in psutil.Process().children(recursive=True) if "dashboard.py" in " ".join(p.cmdline())]
+    assert dashboards, "no dashboard process: this check would not see Ray's usage reporter"
+    assert [p.environ().get("RAY_USAGE_STATS_ENABLED") for p in dashboards] == ["0"] * len(dashboards)
+
+
 class RecordingEmbedder(FakeEmbedder):
     """The fake model, appending every text it embeds to a file (actors live in other processes)."""
 
