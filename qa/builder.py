@@ -143,6 +143,7 @@ def _build(start: BuildStart, items, corpus_label: str, embedder, prog: Progress
                         fresh.add(item, rows)
                         stream.add(item.id, rows)
             stream.flush()
+            model.release()
             report.embedded = stream.embedded
             plan = diff(start.old, {aid: m.hash for aid, m in metas.items()})
             plan.apply_to(report)
@@ -259,6 +260,7 @@ class ModelForBuild:
         self._given = embedder
         self._model: Embedder | None = embedder if hasattr(embedder, "embed") else None
         self._id: str | None = model_id
+        self._dim: int | None = None  # kept when the model is released
 
     def model_id(self, need_model: bool) -> str:
         if self._id is None:
@@ -275,9 +277,18 @@ class ModelForBuild:
         """The vectors' dimension, without loading the model when the registry knows it."""
         if self._model is not None:
             return self._model.dim
+        if self._dim is not None:
+            return self._dim
         if self._id is None and self._given is not None:
             return self.get().dim
         return model_spec(self.model_id(need_model=False)).dim
+
+    def release(self) -> None:
+        """Let go of a model this build loaded itself (its id and dimension stay known): everything is
+        embedded, and the index is written without it in memory. A model given by the caller is theirs."""
+        if self._model is not None and self._given is None:
+            self._id, self._dim = self._model.model_id, self._model.dim
+            self._model = None
 
     def get(self) -> Embedder:
         if self._model is None:

@@ -170,24 +170,31 @@ def check_model(info: ModelInfo, where: Path | str) -> ModelSpec:
 def load_embedder(model_id: str | None = None, *, for_builds: bool = False) -> Embedder:
     """The process-wide instance of a model (loaded once, on first use); by default the default model.
 
-    for_builds: the instance a build embeds with, set up for many texts at a time where the model
-    has such a set-up (ModelSpec.load_for_builds), else the same instance as for questions.
+    for_builds: a new instance for one build, not kept here: set up for many texts at a time where
+    the model has such a set-up (ModelSpec.load_for_builds), and dropped by the build once it has
+    embedded, so that the model (about 280 MB resident for the bf16 one) is not held while the
+    index is written, which is where a large build peaks (docs/BENCHMARKS.md).
     """
     model_id = model_id or default_model_id()
     spec = model_spec(model_id)
-    load = spec.load_for_builds if for_builds and spec.load_for_builds is not None else spec.load
-    key = (model_id, settings.embed_backend(), load is not spec.load)
+    if for_builds:
+        return _loaded(spec, model_id, spec.load_for_builds or spec.load)
+    key = (model_id, settings.embed_backend())
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            model = load()
-            if model.model_id != model_id:
-                raise QAError(f"loading model {model_id!r} gave an embedder of {model.model_id!r}")
-            if model.dim != spec.dim:
-                raise QAError(f"model {model_id!r} gives vectors of dim {model.dim}, its registration says {spec.dim}")
-            log.info("%s", embedding_path(model_id, getattr(model, "runtime", None)).line())
-            _MODELS[key] = model
+            model = _MODELS[key] = _loaded(spec, model_id, spec.load)
         return model
+
+
+def _loaded(spec: ModelSpec, model_id: str, load: Callable[[], Embedder]) -> Embedder:
+    model = load()
+    if model.model_id != model_id:
+        raise QAError(f"loading model {model_id!r} gave an embedder of {model.model_id!r}")
+    if model.dim != spec.dim:
+        raise QAError(f"model {model_id!r} gives vectors of dim {model.dim}, its registration says {spec.dim}")
+    log.info("%s", embedding_path(model_id, getattr(model, "runtime", None)).line())
+    return model
 
 
 def runtime(model_id: str) -> str:

@@ -1,7 +1,9 @@
 """Incremental builds: only what changed is embedded, and the result equals a full build."""
 
+import gc
 import json
 import shutil
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -368,6 +370,45 @@ def test_an_index_keeps_its_model_and_refuses_vectors_of_another(tmp_path, fake_
     assert report.embedded == report.chunks  # a full build may change the model: everything is embedded again
     assert read_manifest(tmp_path / "i").model.id == OtherFake.model_id
     assert Retriever.load(tmp_path / "i").ask("harbour", k=1).passages  # the registry loads the index's model
+
+
+class TrackedFake(FakeEmbedder):
+    """The fake model under its own id; each instance it makes is watched by a weak reference."""
+
+    model_id = "qa-tests/fake-tracked"
+    made: list = []
+
+    def __init__(self):
+        super().__init__()
+        TrackedFake.made.append(weakref.ref(self))
+
+
+register(ModelSpec(TrackedFake.model_id, TrackedFake.dim, TrackedFake))
+
+
+def test_a_build_lets_go_of_the_model_it_loaded_before_writing_the_index(tmp_path, monkeypatch):
+    """The index is written (where a large build peaks) without the model it embedded with in memory;
+    a model the caller gave stays theirs."""
+    import qa.builder
+
+    write_articles(tmp_path / "c", 3)
+    given = TrackedFake()
+    build(tmp_path / "c", tmp_path / "i", embedder=given, progress=False)
+    alive_while_writing = []
+    real_write = qa.builder.write_generation
+
+    def writing(*args, **kwargs):
+        gc.collect()
+        alive_while_writing.append([ref() is not None for ref in TrackedFake.made])
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(qa.builder, "write_generation", writing)
+    write_articles(tmp_path / "c", 5)  # two new articles: the index's model is loaded to embed them
+    report = build(tmp_path / "c", tmp_path / "i", progress=False)
+    assert report.embedded > 0 and len(TrackedFake.made) == 2
+    assert alive_while_writing == [[True, False]]  # the given one is alive, the loaded one was let go
+    assert read_manifest(tmp_path / "i").model.id == TrackedFake.model_id
+    assert Retriever.load(tmp_path / "i", given).ask("harbour", k=1).passages
 
 
 def _answers(index_dir: Path, embedder) -> list:
