@@ -260,6 +260,28 @@ def test_builds_embed_on_parallel_streams_with_the_vectors_questions_get(monkeyp
     assert cosine.min() >= 0.99999, cosine  # the same model in the same precision: one index may hold both
 
 
+def test_a_failed_inference_on_the_streams_is_raised_once_and_the_next_call_works(monkeypatch):
+    from qa import openvino_backend
+
+    model = openvino_backend.OpenVinoEmbedder(streams=True)
+    texts = [f"Shares rose {n}% after earnings beat forecasts in {w}." for n in range(30) for w in ("May", "a year")]
+    before = model.embed(texts)
+    real_feed, fed = openvino_backend._feed, []
+
+    def one_bad_batch(ids, mask):
+        fed.append(1)
+        feed = real_feed(ids, mask)
+        if len(fed) == 2:  # an attention mask of the wrong width: the plugin's shape check fails
+            feed["attention_mask"] = np.ones((ids.shape[0], ids.shape[1] + 5), dtype=np.int64)
+        return feed
+
+    monkeypatch.setattr(openvino_backend, "_feed", one_bad_batch)
+    with pytest.raises(RuntimeError, match="mismatch"):
+        model.embed(texts)
+    monkeypatch.setattr(openvino_backend, "_feed", real_feed)
+    assert np.array_equal(model.embed(texts), before)
+
+
 def test_loading_the_openvino_model_sends_no_telemetry():
     """`import openvino` imports its model-conversion tools, and those post a usage event to Google
     Analytics (openvino-telemetry); qa imports openvino without them, and they stay importable."""
