@@ -223,7 +223,10 @@ it was faster than fp32 but slower than OpenVINO.) Batch size, measured on the s
 Two streams of one thread each (OpenVINO's THROUGHPUT hint, an `AsyncInferQueue` of 2) were no faster than one
 request on both threads (13,451 and 10,914 against 13,603 and 11,910 word pieces/s, two rounds,
 `/work/runs/s6/ov_streams.py`), and gave bit-identical vectors, so one request on all threads stays (a lone
-question uses both cores too).
+question uses both cores too). *Re-measured in the evening with more rounds*, the streams won: 1.125× (median of
+6 rounds), 1.05–1.14× in calls of 256 texts, and full builds 1.11× (median of 5 alternating pairs); two rounds on
+this VM could not tell. So builds now run on streams and questions on one request ("Builds on OpenVINO's
+parallel streams" below).
 
 `python -m bench.run --sections embed,build,incremental,query --articles 2000 --sizes 100000 --work
 /work/runs/s6/bench --out /work/runs/s6/bench.md` (14:01–14:13 UTC, ee07912, load 0.4–2.0), then, after the
