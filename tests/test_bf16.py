@@ -214,6 +214,10 @@ def test_a_bf16_index_without_openvino_or_torch_is_refused_with_the_fix(monkeypa
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(EmbedBackendError, match="pip install openvino.*QA_EMBED_BACKEND=onnx qa build --full"):
         embed._load_bf16()
+    from qa.openvino_backend import OpenVinoEmbedder
+
+    with pytest.raises(EmbedBackendError, match=r"^the bf16 model on OpenVINO needs openvino \(pip install \w+\)$"):
+        OpenVinoEmbedder()  # said as such, not as a failure to compile
 
 
 def test_without_openvino_the_bf16_model_runs_on_torch_with_close_vectors(monkeypatch):
