@@ -145,7 +145,7 @@ def _build(start: BuildStart, items, corpus_label: str, embedder, prog: Progress
             stream.flush()
             model.release()
             report.embedded = stream.embedded
-            plan = diff(start.old, {aid: m.hash for aid, m in metas.items()})
+            plan = diff(start.old, {aid: m.hash for aid, m in metas.items()}, {aid: m.path for aid, m in metas.items()})
             plan.apply_to(report)
             if nothing_changed(start, plan, report):
                 prog.report("done", 1, 1)

@@ -5,7 +5,7 @@ run the same steps here and differ only in how the chunks of new and changed
 articles get read, chunked and embedded:
 
     with open_build(index_dir, full, config) as start:   # lock, previous generation, cache wipe
-        plan = diff(start.old, {article id: hash})        # added / changed / deleted / unchanged
+        plan = diff(start.old, {article id: hash}, {article id: file})  # added / changed / deleted / moved
         ... the engine chunks and embeds plan.fresh ...
         write_generation(start, planned articles, ...)    # files, then manifest.json (the commit)
 
@@ -185,10 +185,11 @@ class Plan:
     changed: tuple[str, ...]
     deleted: tuple[str, ...]
     unchanged: frozenset[str]
+    moved: tuple[str, ...] = ()  # unchanged, but now read from another file: cited from there
 
     @property
     def nothing_to_do(self) -> bool:
-        return not (self.added or self.changed or self.deleted)
+        return not (self.added or self.changed or self.deleted or self.moved)
 
     def is_fresh(self, article_id: str) -> bool:
         """True if the article must be chunked and embedded (new or changed)."""
@@ -199,10 +200,11 @@ class Plan:
         report.unchanged = len(self.unchanged)
 
 
-def diff(old: Manifest | None, hashes: Mapping[str, str]) -> Plan:
-    """Compare the scanned corpus ({article id: hash}) with the previous generation (None: a new index)."""
+def diff(old: Manifest | None, hashes: Mapping[str, str], paths: Mapping[str, str | None] | None = None) -> Plan:
+    """Compare the scanned corpus ({article id: hash}, and {article id: file} if known) with the
+    previous generation (None: a new index)."""
     before = old.articles if old is not None else {}
-    added, changed, unchanged = [], [], []
+    added, changed, unchanged, moved = [], [], [], []
     for aid in sorted(hashes):
         entry = before.get(aid)
         if entry is None:
@@ -211,8 +213,10 @@ def diff(old: Manifest | None, hashes: Mapping[str, str]) -> Plan:
             changed.append(aid)
         else:
             unchanged.append(aid)
+            if paths is not None and entry.path != paths.get(aid):
+                moved.append(aid)
     deleted = sorted(set(before) - set(hashes))
-    return Plan(tuple(added), tuple(changed), tuple(deleted), frozenset(unchanged))
+    return Plan(tuple(added), tuple(changed), tuple(deleted), frozenset(unchanged), tuple(moved))
 
 
 # --- starting a build ---------------------------------------------------------------------------------

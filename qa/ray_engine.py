@@ -610,7 +610,8 @@ def _finish(start: BuildStart, driver: _Driver, skipped, corpus_label: str, prog
         ingest_log.warning("skipped %s", s)
     report = BuildReport(skipped=[s for _, s in skipped], embedded=len(driver.embedded))
     entries = driver.entries
-    plan = diff(start.old, {aid: e.meta["hash"] for aid, e in entries.items()})
+    metas = {aid: e.meta for aid, e in entries.items()}
+    plan = diff(start.old, {aid: m["hash"] for aid, m in metas.items()}, {aid: m["path"] for aid, m in metas.items()})
     plan.apply_to(report)
     for aid, entry in entries.items():
         if not entry.fresh and plan.is_fresh(aid):

@@ -47,12 +47,12 @@ def corpus_status(corpus: str | Path, index: str | Path) -> CorpusStatus:
     manifest = read_manifest(index)
     verify_sizes(index, manifest)
     check_model(manifest.model, index)
-    seen = {}
+    seen, paths = {}, {}
     if corpus.is_dir():
         for item in iter_corpus(corpus):
             if not isinstance(item, Skipped):
-                seen[item.id] = item.hash
-    plan = diff(manifest, seen)
+                seen[item.id], paths[item.id] = item.hash, item.path
+    plan = diff(manifest, seen, paths)
     return CorpusStatus(
         index=str(index),
         corpus=str(corpus),

@@ -89,6 +89,28 @@ def test_first_build_then_nothing_to_do(tmp_path, fake_embedder):
     assert r2.to_dict()["unchanged"] == 6 and r2.embedded == 0 and fake_embedder.calls == []
 
 
+def test_an_unchanged_article_that_moved_to_another_file_is_cited_from_there(tmp_path, fake_embedder):
+    """A move alone makes a new generation (nothing embedded): the index used to keep citing the old file."""
+    from qa.status import corpus_status
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    story = {"id": "story-1", "title": "Harbour plan", "text": "The council approved the harbour plan. Work starts."}
+    other = {"id": "story-2", "title": "Roads", "text": "Roads in town 3 will be repaired this summer. Schools too."}
+    (corpus / "a.jsonl").write_text(json.dumps(story) + "\n" + json.dumps(other) + "\n")
+    build(corpus, tmp_path / "i", embedder=fake_embedder, progress=False)
+    (corpus / "a.jsonl").write_text(json.dumps(other) + "\n")
+    (corpus / "b.jsonl").write_text(json.dumps(story) + "\n")
+    assert corpus_status(corpus, tmp_path / "i").corpus_changed  # `qa status` says the index is behind
+    report = build(corpus, tmp_path / "i", embedder=fake_embedder, progress=False)
+    assert report.to_dict()["unchanged"] == 2 and report.embedded == 0
+    idx = Index.open(tmp_path / "i")
+    assert (idx.article("story-1").path, idx.article("story-2").path) == ("b.jsonl", "a.jsonl")
+    assert idx.manifest.articles["story-1"].path == "b.jsonl"
+    build(corpus, tmp_path / "full", full=True, embedder=fake_embedder, progress=False)
+    assert_same_index(tmp_path / "i", tmp_path / "full", fake_embedder)
+
+
 def test_changing_one_article_embeds_only_its_chunks(tmp_path, fake_embedder):
     corpus = tmp_path / "c"
     write_articles(corpus, 12)
