@@ -405,6 +405,20 @@ class PreviousGeneration:
             raise IndexFormatError(f"articles table of {self._where} is out of order; {store.FIX}")
         return record
 
+    def encoded_record(self, article_id: str, path: str | None) -> bytes | None:
+        """The article's row as stored, for copying into the next table unparsed; None if the
+        article now comes from another file (its row must then say so, so it is written anew).
+
+        The row must hold the article's id (the check record() makes). As article_record writes
+        it, the line starts with `{"id": <id>,`; a line written otherwise is parsed to check it.
+        """
+        if self.manifest.articles[article_id].path != path:
+            return None
+        line = self._articles.raw(self._row_of[article_id])
+        if not line.startswith(b'{"id": ' + json.dumps(article_id, ensure_ascii=False).encode() + b","):
+            self.record(article_id)
+        return line
+
     def close(self) -> None:
         self._chunks.close()
         self._articles.close()
@@ -562,8 +576,13 @@ def write_generation(
             if got != planned.n_chunks:
                 raise ValueError(f"article {planned.meta.id!r}: {got} chunk rows, {planned.n_chunks} planned")
 
-    def records() -> Iterator[dict]:
+    def records() -> Iterator[dict | bytes]:
         for planned in articles:
+            if isinstance(planned.data, PreviousGeneration):  # unchanged, from the same file: copied as stored
+                encoded = planned.data.encoded_record(planned.meta.id, planned.meta.path)
+                if encoded is not None:
+                    yield encoded
+                    continue
             record = planned.data.record(planned.meta.id)
             record["path"] = planned.meta.path  # the same article may have moved to another file
             yield record

@@ -60,6 +60,7 @@ def snapshot(index_dir: Path) -> dict:
     return {
         "chunks": [{k: v for k, v in idx.chunks[i].items()} for i in range(len(idx.chunks))],
         "chunk_table": (index_dir / m["files"]["chunks"]).read_bytes(),
+        "article_table": (index_dir / m["files"]["articles"]).read_bytes(),
         "articles": {a: {k: v for k, v in e.items()} for a, e in m["articles"].items()},
         "vectors": np.asarray(idx.vectors).copy(),
         "lexical": lexical_content(index_dir),
@@ -70,6 +71,7 @@ def assert_same_index(a: Path, b: Path, embedder) -> None:
     sa, sb = snapshot(a), snapshot(b)
     assert sa["chunks"] == sb["chunks"]
     assert sa["chunk_table"] == sb["chunk_table"]  # unchanged rows are copied as stored, byte for byte
+    assert sa["article_table"] == sb["article_table"]  # so are the rows of unchanged articles
     assert sa["lexical"] == sb["lexical"]  # the same BM25 weights, to the bit
     assert sa["articles"] == sb["articles"]
     assert np.allclose(sa["vectors"], sb["vectors"], atol=1e-6)
@@ -90,7 +92,8 @@ def test_first_build_then_nothing_to_do(tmp_path, fake_embedder):
 
 
 def test_an_unchanged_article_that_moved_to_another_file_is_cited_from_there(tmp_path, fake_embedder):
-    """A move alone makes a new generation (nothing embedded): the index used to keep citing the old file."""
+    """A move alone makes a new generation (nothing embedded): the index used to keep citing the old
+    file. Its row is copied as stored only while it comes from the same file."""
     from qa.status import corpus_status
 
     corpus = tmp_path / "c"
@@ -219,6 +222,56 @@ def test_unchanged_rows_are_copied_whatever_their_key_order_and_a_misplaced_row_
     assert first == "a00.txt"
     # Row 0 now claims another article (an id of the same length: offsets and sizes still hold).
     table.write_bytes(data.replace(b'"article_id": "a00.txt"', b'"article_id": "a05.txt"', 1))
+    (corpus / "a04.txt").write_text("Story 4 rewritten\n\nFerries stopped running.\n")
+    with pytest.raises(IndexFormatError, match="out of order"):
+        build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+
+
+def test_a_rebuild_parses_no_stored_row_of_an_unchanged_article(tmp_path, fake_embedder, monkeypatch):
+    """Their chunk rows and article rows (each article's whole text) are copied as stored."""
+    from qa import store
+
+    corpus = tmp_path / "c"
+    write_articles(corpus, 6)
+    build(corpus, tmp_path / "i", embedder=fake_embedder, progress=False)
+    parsed = []
+    real_getitem = store.JsonlTable.__getitem__
+
+    def counting(table, row):
+        parsed.append((table.path.name.split(".")[0], row))
+        return real_getitem(table, row)
+
+    monkeypatch.setattr(store.JsonlTable, "__getitem__", counting)
+    (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
+    assert build(corpus, tmp_path / "i", embedder=fake_embedder, progress=False).embedded > 0
+    assert parsed == []
+
+
+def test_unchanged_article_rows_are_copied_whatever_their_key_order_and_a_misplaced_one_is_refused(
+    tmp_path, fake_embedder
+):
+    corpus = tmp_path / "c"
+    write_articles(corpus, 6)
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("articles")
+
+    def id_last(line: bytes) -> bytes:  # same length, so the offsets and sizes still hold
+        row = json.loads(line)
+        row["id"] = row.pop("id")
+        return (json.dumps(row, ensure_ascii=False) + "\n").encode()
+
+    table.write_bytes(b"".join(id_last(x) for x in table.read_bytes().splitlines(keepends=True)))
+    (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
+    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
+    build(corpus, tmp_path / "full", embedder=fake_embedder, progress=False, full=True)
+    inc, full = Index.open(tmp_path / "inc"), Index.open(tmp_path / "full")
+    assert [inc.article(a) for a in inc.article_ids] == [full.article(a) for a in full.article_ids]
+
+    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("articles")
+    data = table.read_bytes()
+    assert data.splitlines()[0].endswith(b'"id": "a00.txt"}')  # unchanged: copied as stored, id last
+    # Row 0 now claims another article (an id of the same length: offsets and sizes still hold).
+    table.write_bytes(data.replace(b'"id": "a00.txt"', b'"id": "a05.txt"', 1))
     (corpus / "a04.txt").write_text("Story 4 rewritten\n\nFerries stopped running.\n")
     with pytest.raises(IndexFormatError, match="out of order"):
         build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
