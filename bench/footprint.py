@@ -6,7 +6,8 @@ Each size is a `qa build --full` in a fresh process over a one-file JSON-lines
 corpus: the first N news articles (bench.data.read_news), or, for --synthetic,
 rotated copies of them (bench.data.scaled_rows) to reach N. The vectors come
 from the tests' fake model (QA_EMBEDDER, tests/support/fake.py), so the run
-measures the build's own memory, not the model's, in minutes. Peak RSS is the
+measures the build's own memory, not the model's, in minutes; `--model default`
+runs the real default model instead. Peak RSS is the
 child's VmHWM (bench.measure.run_process); bytes on disk are one generation's
 files as its manifest lists them, the embedding cache aside.
 """
@@ -25,6 +26,7 @@ from . import measure
 from .data import ROOT, read_news, scaled_rows, write_corpus
 
 FAKE = "tests.support.fake:FakeEmbedder"
+MODELS = ("fake", "default")  # --model default: the model a new index gets here, loaded and run for real
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,11 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def measure_build(rows, n: int, synthetic: bool, work: Path, code: Path = ROOT) -> Footprint:
+def measure_build(rows, n: int, synthetic: bool, work: Path, code: Path = ROOT, model: str = "fake") -> Footprint:
     corpus, index = work / f"corpus{n}", work / f"index{n}"
     write_corpus(rows, corpus / "articles.jsonl")
     cmd = [measure.python(), "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)]
-    env = {"QA_EMBEDDER": FAKE, "PYTHONPATH": str(code)}
+    env = {"QA_EMBEDDER": FAKE if model == "fake" else "", "PYTHONPATH": str(code)}
     # cwd: `python -m qa` imports qa from there first
     run = measure.run_process(cmd + ["--full", "--json", "--quiet"], env=env, cwd=code)
     report = run.json()
@@ -76,18 +78,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", default="2000,20000", help="news corpus sizes (comma-separated)")
     ap.add_argument("--synthetic", default="", help="sizes made of rotated copies of the news (comma-separated)")
     ap.add_argument("--code", type=Path, default=ROOT, help="the checkout whose qa builds (e.g. an older commit's)")
+    ap.add_argument(
+        "--model",
+        choices=MODELS,
+        default="fake",
+        help="fake: the tests' model (the build's own memory, in minutes); default: the real default model, "
+        "resident while it embeds (slow: about 7 minutes for 20,000 news articles here)",
+    )
     ap.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     news = read_news()
     results: list[Footprint] = []
     with tempfile.TemporaryDirectory(prefix="qa-footprint-") as tmp:
         for size in [int(s) for s in args.articles.split(",") if s]:
-            results.append(measure_build(news[:size], min(size, len(news)), False, Path(tmp), args.code))
+            results.append(measure_build(news[:size], min(size, len(news)), False, Path(tmp), args.code, args.model))
             print(render([results[-1]]).splitlines()[-1], file=sys.stderr)
         for size in [int(s) for s in args.synthetic.split(",") if s]:
             copies = -(-size // len(news))
             rows = list(scaled_rows(news, copies))[:size]
-            results.append(measure_build(rows, size, True, Path(tmp), args.code))
+            results.append(measure_build(rows, size, True, Path(tmp), args.code, args.model))
             print(render([results[-1]]).splitlines()[-1], file=sys.stderr)
     print(render(results))
     if args.out:
