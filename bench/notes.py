@@ -529,7 +529,12 @@ news chunks, best of 2 rounds):
   (the peak of this small build is now while embedding). The 200,000-article peak below (1,871 MiB, at the
   HNSW and BM25 stages) was measured with the fake model, which holds nothing; with the real one resident
   through those stages it would have been about 200 MB higher, over 2 GB. Now the real model is gone by then.
-  Not re-measured at 200,000 with the real model (embedding 729,000 chunks takes about 1.5 hours here).
+  Not re-measured at 200,000 with the real model (embedding 729,000 chunks takes about 1.5 hours here); at
+  20,000 news articles with the real model (`python -m bench.footprint --articles 20000 --model default`, and
+  `--code` a checkout of 4eafe66 for before; 19:43–20:01 UTC, one after the other): **peak RSS 593 → 405 MB**
+  (68,518 chunks; 525 and 542 s). The fake model's peak at that size was 314 MB, the write stage's: so the
+  real model added about 280 MB to the peak before, and the peak is now the embedding stage's (the model and
+  one window of chunks), which does not grow with the corpus.
 
 ### What the title prefix and the sentence overlap buy
 
