@@ -533,8 +533,8 @@ news chunks, best of 2 rounds):
   20,000 news articles with the real model (`python -m bench.footprint --articles 20000 --model default`, and
   `--code` a checkout of 4eafe66 for before; 19:43–20:01 UTC, one after the other): **peak RSS 593 → 405 MB**
   (68,518 chunks; 525 and 542 s). The fake model's peak at that size was 314 MB, the write stage's: so the
-  real model added about 280 MB to the peak before, and the peak is now the embedding stage's (the model and
-  one window of chunks), which does not grow with the corpus.
+  real model added about 280 MB to the peak before, and the peak is now the embedding stage's (the model, one
+  window of chunks and the articles' metadata), which grows far more slowly with the corpus than the write stage.
 
 ### What the title prefix and the sentence overlap buy
 
