@@ -198,30 +198,38 @@ def test_an_index_without_saved_terms_is_tokenized_again_and_grows_them(tmp_path
     assert_same_index(tmp_path / "inc", tmp_path / "full", fake_embedder)
 
 
-def test_unchanged_rows_are_copied_whatever_their_key_order_and_a_misplaced_row_is_refused(tmp_path, fake_embedder):
+@pytest.mark.parametrize("table_role, id_key", [("chunks", "article_id"), ("articles", "id")])
+def test_unchanged_rows_are_copied_whatever_their_key_order_and_a_misplaced_row_is_refused(
+    tmp_path, fake_embedder, table_role, id_key
+):
+    """Chunk rows and article rows of unchanged articles are copied as stored: found by a quick byte
+    check of the article's id, else parsed to check it; a row that claims another article is refused."""
     corpus = tmp_path / "c"
     write_articles(corpus, 6)
     build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
-    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("chunks")
-    lines = table.read_bytes().splitlines(keepends=True)
 
-    def article_id_last(line: bytes) -> bytes:  # same length, so the offsets and sizes still hold
+    def table_of(index_dir: Path) -> Path:
+        return index_dir / read_manifest(index_dir).file(table_role)
+
+    def id_last(line: bytes) -> bytes:  # same length, so the offsets and sizes still hold
         row = json.loads(line)
-        row["article_id"] = row.pop("article_id")
+        row[id_key] = row.pop(id_key)
         return (json.dumps(row, ensure_ascii=False) + "\n").encode()
 
-    table.write_bytes(b"".join(article_id_last(x) for x in lines))
+    table = table_of(tmp_path / "inc")
+    table.write_bytes(b"".join(id_last(x) for x in table.read_bytes().splitlines(keepends=True)))
     (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
     build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
     build(corpus, tmp_path / "full", embedder=fake_embedder, progress=False, full=True)
-    assert snapshot(tmp_path / "inc")["chunks"] == snapshot(tmp_path / "full")["chunks"]
+    rows = {d: [json.loads(x) for x in table_of(tmp_path / d).read_bytes().splitlines()] for d in ("inc", "full")}
+    assert rows["inc"] == rows["full"]
 
-    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("chunks")
-    data = table.read_bytes()
-    first = json.loads(data.splitlines()[0])["article_id"]
-    assert first == "a00.txt"
+    data = table_of(tmp_path / "inc").read_bytes()
+    assert data.splitlines()[0].endswith(f'"{id_key}": "a00.txt"}}'.encode())  # unchanged: copied as stored
     # Row 0 now claims another article (an id of the same length: offsets and sizes still hold).
-    table.write_bytes(data.replace(b'"article_id": "a00.txt"', b'"article_id": "a05.txt"', 1))
+    table_of(tmp_path / "inc").write_bytes(
+        data.replace(f'"{id_key}": "a00.txt"'.encode(), f'"{id_key}": "a05.txt"'.encode(), 1)
+    )
     (corpus / "a04.txt").write_text("Story 4 rewritten\n\nFerries stopped running.\n")
     with pytest.raises(IndexFormatError, match="out of order"):
         build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
@@ -245,36 +253,6 @@ def test_a_rebuild_parses_no_stored_row_of_an_unchanged_article(tmp_path, fake_e
     (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
     assert build(corpus, tmp_path / "i", embedder=fake_embedder, progress=False).embedded > 0
     assert parsed == []
-
-
-def test_unchanged_article_rows_are_copied_whatever_their_key_order_and_a_misplaced_one_is_refused(
-    tmp_path, fake_embedder
-):
-    corpus = tmp_path / "c"
-    write_articles(corpus, 6)
-    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
-    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("articles")
-
-    def id_last(line: bytes) -> bytes:  # same length, so the offsets and sizes still hold
-        row = json.loads(line)
-        row["id"] = row.pop("id")
-        return (json.dumps(row, ensure_ascii=False) + "\n").encode()
-
-    table.write_bytes(b"".join(id_last(x) for x in table.read_bytes().splitlines(keepends=True)))
-    (corpus / "a03.txt").write_text("Story 3 rewritten\n\nA brand new sentence about harbours.\n")
-    build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
-    build(corpus, tmp_path / "full", embedder=fake_embedder, progress=False, full=True)
-    inc, full = Index.open(tmp_path / "inc"), Index.open(tmp_path / "full")
-    assert [inc.article(a) for a in inc.article_ids] == [full.article(a) for a in full.article_ids]
-
-    table = tmp_path / "inc" / read_manifest(tmp_path / "inc").file("articles")
-    data = table.read_bytes()
-    assert data.splitlines()[0].endswith(b'"id": "a00.txt"}')  # unchanged: copied as stored, id last
-    # Row 0 now claims another article (an id of the same length: offsets and sizes still hold).
-    table.write_bytes(data.replace(b'"id": "a00.txt"', b'"id": "a05.txt"', 1))
-    (corpus / "a04.txt").write_text("Story 4 rewritten\n\nFerries stopped running.\n")
-    with pytest.raises(IndexFormatError, match="out of order"):
-        build(corpus, tmp_path / "inc", embedder=fake_embedder, progress=False)
 
 
 def test_doc_terms_join_pieces_of_different_vocabularies():
