@@ -35,6 +35,7 @@ GRID = {
     "passage": (0.0, 0.5, 1.0, 2.0),
     "embed": (4, 8, 16),
     "head": (3, 5),
+    "title": (1.0, 0.5, 0.25, 0.1, 0.0),
 }
 
 
@@ -94,6 +95,7 @@ def score_point(prepared: list[dict], base: Config, point: dict, embed) -> dict:
         sentence_coverage_weight=point["coverage"],
         sentence_cue_weight=point["cue"],
         sentence_passage_weight=point["passage"],
+        sentence_title_weight=point["title"],
     )
     scorer = FeatureScorer.from_config(config)
     hits = {1: 0, 3: 0, 5: 0}

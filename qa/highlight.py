@@ -53,6 +53,7 @@ class Highlighter:
         top = highest_idf(idf)
         default = top if top is not None else 1.0
         self.weights = {t: idf.get(t, default) for t in terms(question)}
+        self._present: dict[str, frozenset[str]] = {}
         self.method = method
         self.embed = embed
         self.qvec = question_vector
@@ -60,6 +61,13 @@ class Highlighter:
     def scores(self, sentences: list[str]) -> np.ndarray:
         """Each sentence's IDF-weighted share of the question's terms (0..1): its coverage."""
         return np.array([self.coverage(s) for s in sentences], dtype=np.float32)
+
+    def present(self, text: str) -> frozenset[str]:
+        """The question's terms that text holds (remembered: a sentence is scored more than once)."""
+        found = self._present.get(text)
+        if found is None:
+            found = self._present[text] = frozenset(self.weights.keys() & set(terms(text)))
+        return found
 
     def best(self, text: str, offset: int, spans: list | None = None) -> tuple[int, int]:
         """(start, end) of the best sentence of text, in its article's coordinates (offset = text's start).
@@ -80,13 +88,15 @@ class Highlighter:
         a, b = spans[best]
         return offset + a, offset + b
 
-    def coverage(self, text: str) -> float:
-        """Share of the question's IDF mass whose terms occur in text (0..1)."""
-        total = sum(self.weights.values())
-        if total <= 0:
-            return 0.0
-        present = set(terms(text))
-        return sum(w for t, w in self.weights.items() if t in present) / total
+    def coverage(self, text: str, muted: frozenset[str] = frozenset(), muted_weight: float = 1.0) -> float:
+        """Share of the question's IDF mass whose terms occur in text (0..1); the terms in muted
+        weigh muted_weight times their IDF (an article's title terms, when choosing among its sentences)."""
+
+        def mass(found) -> float:
+            return sum(self.weights[t] * (muted_weight if t in muted else 1.0) for t in found)
+
+        total = mass(self.weights)
+        return mass(self.present(text)) / total if total > 0 else 0.0
 
 
 def best_sentence(question: str, text: str, offset: int, idf: dict[str, float]) -> tuple[int, int]:

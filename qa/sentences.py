@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from .config import Config
+from .lexical import terms
 
 log = logging.getLogger("qa.sentences")
 
@@ -188,6 +189,24 @@ class Ranked:
     typed_coverage: float | None = None
 
 
+def _within_article(highlighter, head: list, items: list, texts: list[str], coverage, scores, config: Config):
+    """The scores that choose a passage's answering sentence among its own: coverage counts the
+    question terms its article's title holds at config.sentence_title_weight of their IDF.
+
+    Every sentence of an article shares its title's topic, so the title's terms tell which article
+    answers (passage order keeps them whole) but not which of its sentences does: the sentence
+    restating them is the topical one, the fact asked for is in another (issue 13).
+    """
+    weight = config.sentence_title_weight
+    if weight == 1.0 or config.sentence_coverage_weight == 0:
+        return scores
+    titles = [frozenset(terms(span.entry.title or "")) for span in head]
+    muted = np.array(
+        [highlighter.coverage(text, titles[i], weight) for (i, _, _), text in zip(items, texts)], dtype=np.float32
+    )
+    return scores + config.sentence_coverage_weight * (muted - coverage)
+
+
 def rank_by_sentences(
     question: str,
     spans: list,
@@ -222,12 +241,16 @@ def rank_by_sentences(
         cosine[chosen] = np.asarray(embed([texts[j] for j in chosen]), dtype=np.float32) @ question_vector
         cosine[cosine == -1.0] = cosine[chosen].min()
     scores = np.asarray(scorer.score(question, texts, SentenceFeatures(coverage, cue, cosine, passage)), np.float32)
-    best: dict[int, int] = {}
-    for j, (i, _, _) in enumerate(items):
-        if i not in best or scores[j] > scores[best[i]]:  # ties: the earlier sentence
+    within = _within_article(highlighter, head, items, texts, coverage, scores, config)
+    best: dict[int, int] = {}  # passage -> its best sentence by score (ranks the passage)
+    pick: dict[int, int] = {}  # passage -> the sentence it shows (the best among its article's sentences)
+    for j, (i, _, _) in enumerate(items):  # ties: the earlier sentence
+        if i not in best or scores[j] > scores[best[i]]:
             best[i] = j
+        if i not in pick or within[j] > within[pick[i]]:
+            pick[i] = j
     order = sorted(best, key=lambda i: (-float(scores[best[i]]), i))
     order += [i for i in range(len(head)) if i not in best]
-    highlights = [(items[best[i]][1], items[best[i]][2]) if i in best else None for i in order]
+    highlights = [(items[pick[i]][1], items[pick[i]][2]) if i in pick else None for i in order]
     typed = float((coverage * cue).max()) if kind is not None else None
     return Ranked([head[i] for i in order] + tail, highlights + [None] * len(tail), typed)

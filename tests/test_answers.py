@@ -12,6 +12,7 @@ from qa.builder import build_from
 from qa.config import Config, ConfigError
 from qa.highlight import Highlighter
 from qa.lexical import terms
+from qa.manifest import ArticleEntry
 from qa.no_answer import judge, specific_terms
 from qa.passages import Span
 from qa.sentences import FeatureScorer, SentenceFeatures, answer_type, make_scorer, rank_by_sentences, type_cue
@@ -56,11 +57,12 @@ def test_type_cue_needs_something_new_of_the_kind_asked():
 # --- the scorer seam ------------------------------------------------------------------------------
 
 
-def _span(article_id: str, text: str, score: float, start: int = 0) -> Span:
+def _span(article_id: str, text: str, score: float, start: int = 0, title: str | None = None) -> Span:
     from qa.segment import sentence_spans
 
     sentences = [(start + a, start + b) for a, b in sentence_spans(text)]
-    return Span(article_id, None, start, start + len(text), text, score, 0, sentences)
+    entry = ArticleEntry(hash=article_id, chunks=(0, 1), title=title)
+    return Span(article_id, entry, start, start + len(text), text, score, 0, sentences)
 
 
 def test_feature_scorer_is_the_weighted_sum():
@@ -89,6 +91,33 @@ def test_sentences_reorder_passages_and_pick_the_highlight():
     plain = replace(config, sentence_cue_weight=0.0, sentence_passage_weight=5.0)
     kept = rank_by_sentences(question, spans, Highlighter(question, idf), make_scorer(plain), plain)
     assert [s.article_id for s in kept.spans] == ["lead", "fact"]
+
+
+def test_the_title_terms_do_not_choose_among_an_articles_sentences():
+    """The lead restates the title's topic; the fact asked for sits in a sentence with the question's other words."""
+    title = "ABN Amro to cut 2,850 jobs"
+    text = (
+        "ABN Amro, the Dutch bank, is to cut 2,850 jobs after profits fell. "
+        "About 1,100 of the losses will be in the investment banking arm, it said."
+    )
+    other = _span("other", "Banks in Europe cut costs as profits fell.", 0.5, start=900, title="Banks cut costs")
+    spans = [_span("abn", text, 1.0, title=title), other]
+    question = "How many of ABN Amro's job cuts will fall on its investment banking arm?"
+    idf = {"abn": 5.0, "amro": 5.0, "job": 2.0, "cut": 2.0, "fall": 1.5, "invest": 3.0, "bank": 1.0, "arm": 2.0}
+    shown = {}
+    for weight in (1.0, 0.1, 0.0):
+        config = Config(sentence_title_weight=weight)
+        ranked = rank_by_sentences(question, spans, Highlighter(question, idf), make_scorer(config), config)
+        assert [s.article_id for s in ranked.spans] == ["abn", "other"]  # passage order does not use the weight
+        a, b = ranked.highlights[0]
+        shown[weight] = text[a:b]
+    assert shown[1.0].startswith("ABN Amro, the Dutch bank")  # the title's words win when they count in full
+    assert shown[0.1] == shown[0.0] == "About 1,100 of the losses will be in the investment banking arm, it said."
+
+
+def test_title_weight_is_checked():
+    with pytest.raises(ConfigError, match="sentence_title_weight"):
+        Config(sentence_title_weight=1.5)
 
 
 def test_only_the_best_lexical_sentences_are_embedded_in_one_call(fake_embedder):
