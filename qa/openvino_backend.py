@@ -20,7 +20,6 @@ bit on the machine that runs it).
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +28,7 @@ import numpy as np
 from . import settings
 from .bf16_backend import bucketed_batches
 from .cpu import cpu_features
+from .imports import import_without
 from .onnx_backend import EmbedBackendError, OnnxModel, _tokenizer, bundled, export_onnx, onnx_path
 
 log = logging.getLogger("qa.embed")
@@ -56,17 +56,7 @@ def import_openvino():
     import is skipped: nothing is sent, and the import takes 0.25 s instead of about 0.4 s here.
     Where openvino is already imported (by the caller's own code), it is used as it is.
     """
-    if sys.modules.get("openvino") is not None:
-        return sys.modules["openvino"]
-    skip = "openvino.tools.ovc" not in sys.modules
-    if skip:
-        sys.modules["openvino.tools.ovc"] = None  # openvino's __init__ then takes it as not installed
-    try:
-        import openvino
-    finally:
-        if skip and sys.modules.get("openvino.tools.ovc", False) is None:
-            del sys.modules["openvino.tools.ovc"]  # an explicit import later still works
-    return openvino
+    return import_without("openvino", "openvino.tools.ovc")
 
 
 def precision_hint() -> str:
