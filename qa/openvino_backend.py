@@ -35,6 +35,10 @@ log = logging.getLogger("qa.embed")
 
 BATCH_TEXTS = 8  # texts per forward pass: measured fastest of 8, 16 and 32 here (docs/BENCHMARKS.md)
 
+# The process's first inference runs alone (see _first_inference_alone).
+_FIRST_INFERENCE = threading.Lock()
+_first_inference_done = False
+
 
 def available() -> bool:
     """True if the openvino package can be imported (no import of it here: that costs a second)."""
@@ -129,6 +133,7 @@ class OpenVinoEmbedder:
         self._counter = counter_at(self.path)
         self._requests = [self._compiled.create_infer_request() for _ in range(self.streams)]
         self._lock = threading.Lock()  # one call (its requests, the tokenizer) at a time
+        _first_inference_alone(self._requests[0], self._tok)
 
     def count(self, texts: list[str]) -> list[int]:
         return self._counter.count(texts)
@@ -160,6 +165,26 @@ class OpenVinoEmbedder:
         # The graph normalises in the inference precision; once more in fp32 keeps them unit vectors.
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def _first_inference_alone(request, tokenizer) -> None:
+    """Run one inference before any two can run at once in this process.
+
+    OpenVINO's Python binding sets up its NumPy conversions on first use, and two threads doing
+    their first inference together can deadlock there: a build on two streams hung for good in 1 of
+    30 fresh processes here (`qa build` holding the index's build lock; py-spy showed one stream's
+    thread inside pybind11's once-only NumPy set-up, gil_safe_call_once_and_store<npy_api>, waiting
+    for the GIL, and the other holding the GIL while it waited on a C++ static-initialisation guard).
+    Once that set-up has run, inferences on several threads are safe. It costs one short forward pass
+    per process.
+    """
+    global _first_inference_done
+    with _FIRST_INFERENCE:
+        if _first_inference_done:
+            return
+        for _, ids, mask in bucketed_batches(tokenizer, ["warm up"], BATCH_TEXTS):
+            request.infer(_feed(ids, mask))
+        _first_inference_done = True
 
 
 def _feed(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:

@@ -286,6 +286,30 @@ def test_a_failed_inference_on_the_streams_is_raised_once_and_the_next_call_work
     assert np.array_equal(model.embed(texts), before)
 
 
+def test_the_first_inference_of_a_process_runs_alone_before_the_streams(monkeypatch):
+    """Two threads doing a process's first OpenVINO inference together can deadlock in the binding's
+    NumPy set-up (a build hung for good in 1 of 30 fresh processes): the first model made runs one
+    inference on its own thread, once per process, before any call can use the streams."""
+    import threading
+
+    from qa import openvino_backend
+
+    real_feed, fed = openvino_backend._feed, []
+
+    def recorded(ids, mask):
+        fed.append(threading.get_ident())
+        return real_feed(ids, mask)
+
+    monkeypatch.setattr(openvino_backend, "_feed", recorded)
+    monkeypatch.setattr(openvino_backend, "_first_inference_done", False)  # as in a fresh process
+    model = openvino_backend.OpenVinoEmbedder(streams=True)
+    assert fed == [threading.get_ident()]  # one inference, on the thread that made the model
+    openvino_backend.OpenVinoEmbedder()
+    assert len(fed) == 1  # once per process
+    model.embed([f"Shares rose {n}% after earnings beat forecasts." for n in range(40)])
+    assert len(fed) > 1
+
+
 def test_loading_the_openvino_model_sends_no_telemetry():
     """`import openvino` imports its model-conversion tools, and those post a usage event to Google
     Analytics (openvino-telemetry); qa imports openvino without them, and they stay importable."""
