@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -70,6 +71,48 @@ def terms(text: str) -> list[str]:
     stop = _stopwords()
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
     return stemmer.stemWords(words) if stemmer is not None else words
+
+
+def lucene_weights(terms: DocTerms, k1: float, b: float, dtype: str, int_dtype: str, block: int = 1 << 22) -> dict:
+    """bm25s's index of Lucene BM25 weights (its `scores`: a CSC matrix, documents by terms), as
+    `BM25.build_index_from_ids` makes it, computed over whole arrays rather than document by document.
+
+    The same operations on the same values in the same precisions, so the same bits: tf per (document,
+    term) from np.unique over blocks of about `block` terms (its memory stays that of bm25s's
+    own arrays), idf with math.log as bm25s does, and bm25s's own CSC builder.
+    """
+    n_docs, n_vocab = len(terms), len(terms.vocab)
+    lengths = np.diff(terms.offsets)
+    avg_len = lengths.mean()  # bm25s: np.array(lengths).mean(), a float64
+    docs, words, counts = [], [], []
+    lo = 0
+    while lo < n_docs:
+        hi = max(lo + 1, int(np.searchsorted(terms.offsets, terms.offsets[lo] + block, side="right")) - 1)
+        hi = min(hi, n_docs)
+        ids = np.asarray(terms.ids[terms.offsets[lo] : terms.offsets[hi]], dtype=np.int64)
+        doc = np.repeat(np.arange(lo, hi, dtype=np.int64), lengths[lo:hi])
+        keys, tf = np.unique(doc * n_vocab + ids, return_counts=True)
+        docs.append((keys // n_vocab).astype(int_dtype))
+        words.append((keys % n_vocab).astype(int_dtype))
+        counts.append(tf.astype(dtype))
+        lo = hi
+    doc, word, tf = (np.concatenate(x) for x in (docs, words, counts))
+    del docs, words, counts
+    df = np.bincount(word, minlength=n_vocab)
+    values, which = np.unique(df, return_inverse=True)
+    idf = np.array(
+        [math.log(1 + (n_docs - v + 0.5) / (v + 0.5)) if v else 0.0 for v in values.tolist()], dtype=np.float64
+    )[which].astype(dtype)
+    # bm25s adds a float64 scalar to each document's tf array; the promotion rules of this NumPy decide in
+    # which precision, and the per-document denominators are cast to that precision here.
+    work = (np.float64(1.0) + np.ones(1, dtype=dtype)).dtype
+    denominator = (k1 * ((1 - b) + b * lengths / avg_len)).astype(work)
+    weights = np.empty(len(word), dtype=dtype)  # bm25s stores them in an array of its dtype too
+    for at in range(0, len(word), block):  # a block at a time: the temporaries stay small
+        part = slice(at, at + block)
+        weights[part] = idf[word[part]] * (tf[part] / (denominator[doc[part]] + tf[part]))
+    data, indices, indptr = _bm25s().BM25._np_csc(data=weights, rows=doc, cols=word, shape=(n_docs, n_vocab))
+    return {"data": data.astype(dtype), "indices": indices, "indptr": indptr, "num_docs": n_docs}
 
 
 TERMS_FILE = "doc_terms.npy"
@@ -203,14 +246,28 @@ class LexicalIndex:
 
     @classmethod
     def from_terms(cls, terms: DocTerms, k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
-        """BM25 over documents already split into terms (bm25s computes the weights)."""
-        bm25s = _bm25s()
-        Tokenized = bm25s.tokenization.Tokenized
+        """BM25 over documents already split into terms.
 
+        For Lucene's BM25 (qa's) the weights are computed from the term-id arrays at once
+        (lucene_weights), bit for bit what bm25s's indexing computes with a Counter per
+        document, in a tenth of the time (0.36 s of a 1% rebuild of 2,000 articles); other
+        methods go through bm25s's own indexing.
+        """
+        bm25s = _bm25s()
         model = bm25s.BM25(k1=k1, b=b, method=method)
-        if len(terms):
-            vocab = {t: i for i, t in enumerate(terms.vocab)}
-            model.index(Tokenized(ids=terms.doc_lists(), vocab=vocab), show_progress=False)
+        if not len(terms):
+            return cls(model, terms)
+        vocab = {t: i for i, t in enumerate(terms.vocab)}
+        if method != "lucene":
+            model.index(bm25s.tokenization.Tokenized(ids=terms.doc_lists(), vocab=vocab), show_progress=False)
+            return cls(model, terms)
+        # What BM25.index does with the weights of build_index_from_ids (a test compares the two).
+        model.scores = lucene_weights(terms, model.k1, model.b, model.dtype, model.int_dtype)
+        model.nonoccurrence_array = None  # only BM25L and BM25+ have one
+        if "" not in vocab:
+            vocab[""] = max(vocab.values()) + 1  # bm25s scores a query of no known term against it
+        model.vocab_dict = vocab
+        model.unique_token_ids_set = set(vocab.values())
         return cls(model, terms)
 
     def params(self) -> dict:

@@ -17,6 +17,7 @@ from qa.errors import BuildLockedError, CorpusError, IndexFormatError
 from qa.index import Index
 from qa.lexical import TERM_OFFSETS_FILE, TERMS_FILE, DocTerms
 from qa.manifest import read_manifest
+from tests.conftest import CORPUS
 from tests.support.fake import FakeEmbedder
 
 
@@ -271,6 +272,40 @@ def test_doc_terms_hand_bm25s_lists_that_share_one_object_per_term():
     lists = terms.doc_lists()
     assert lists == [[999, 500], [999, 500, 3]]
     assert lists[0][0] is lists[1][0] and lists[0][1] is lists[1][1]
+
+
+def _bm25s_own_index(terms: DocTerms, **params):
+    model = bm25s.BM25(**params)
+    vocab = {t: i for i, t in enumerate(terms.vocab)}
+    model.index(bm25s.tokenization.Tokenized(ids=terms.doc_lists(), vocab=vocab), show_progress=False)
+    return model
+
+
+@pytest.mark.parametrize("params", [{}, {"k1": 0.9, "b": 0.4}, {"method": "robertson"}])
+def test_bm25_weights_from_terms_are_bm25s_own_bit_for_bit(params, tmp_path):
+    """qa computes Lucene BM25's weights over whole arrays (lexical.lucene_weights); bm25s's indexing is the
+    reference: the shipped articles' paragraphs, an empty document, a repeated term, a term used once."""
+    from qa.lexical import LexicalIndex, lucene_weights
+
+    texts = [p for f in sorted(CORPUS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if p]
+    texts += ["", "strike strike strike strike", "zeppelin"]
+    terms = DocTerms.of_texts(texts)
+    ours = LexicalIndex.from_terms(terms, **params).model
+    theirs = _bm25s_own_index(terms, **params)
+    for key in ("data", "indices", "indptr"):
+        assert ours.scores[key].dtype == theirs.scores[key].dtype
+        assert np.array_equal(ours.scores[key], theirs.scores[key]), key
+    assert ours.scores["num_docs"] == theirs.scores["num_docs"] == len(texts)
+    assert ours.vocab_dict == theirs.vocab_dict and ours.unique_token_ids_set == theirs.unique_token_ids_set
+    assert np.array_equal(ours.get_scores(["strike"]), theirs.get_scores(["strike"]))
+    ours.save(str(tmp_path / "ours"), show_progress=False)
+    theirs.save(str(tmp_path / "theirs"), show_progress=False)
+    saved = sorted(p.name for p in (tmp_path / "theirs").iterdir())
+    assert saved == sorted(p.name for p in (tmp_path / "ours").iterdir())
+    assert all((tmp_path / "ours" / n).read_bytes() == (tmp_path / "theirs" / n).read_bytes() for n in saved)
+    blocks = lucene_weights(terms, 1.5, 0.75, "float32", "int32", block=50)  # many small blocks: the same
+    plain = _bm25s_own_index(terms).scores
+    assert all(np.array_equal(blocks[key], plain[key]) for key in ("data", "indices", "indptr"))
 
 
 def test_doc_terms_that_do_not_fit_the_index_are_not_used(tmp_path):
