@@ -298,6 +298,9 @@ def _build_md(b: dict | None, inc: dict | None) -> list[str]:
             "## Incremental rebuilds",
             "",
             f"Slice of {inc['articles']} articles; the full build above took {b['process_s']:.1f} s (whole process).",
+            "The 1% change is the median of "
+            + ", ".join(f"{x:.2f}" for x in inc.get("change_1pct", {}).get("process_s_samples", []))
+            + " s (whole process; each a new edit of the same articles).",
             "",
             "| change | articles | chunks embedded | wall time (s) | share of the full build | time in the build "
             "(s), share of the full build's |",

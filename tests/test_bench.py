@@ -328,3 +328,7 @@ def test_txtai_in_its_natural_use_indexes_paragraphs_and_the_report_sets_qa_agai
     text = "\n".join(report._build_md(build, None))
     assert "| articles/s (whole process) | 2.00 | 1.00 | 2.00× |" in text
     assert "| index on disk per article (bytes) | 8,000 | 10,000 | 0.80× |" in text
+    change = {"changed": 1, "embedded": 3, "process_s": 0.15, "build_s": 0.1, "share_of_full_process": 0.03}
+    inc = {"articles": 10, "change_1pct": change | {"process_s_samples": [0.2, 0.15, 0.1]}}
+    text = "\n".join(report._build_md(build, inc))
+    assert "median of 0.20, 0.15, 0.10 s" in text and "| change 1% | 1 changed | 3 | 0.15 | 3.0% |" in text
