@@ -34,13 +34,25 @@ _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
     "|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|half|quarter|third"
 )
+# A quantity asked for by its noun ("what share", "what GDP growth rate", "what was the population"):
+# up to two qualifiers may stand between "what" and the noun, but not a verb, a preposition or a kind.
+_QUANTITY = (
+    "percentage|percent|proportion|share|fraction|number|amount|sum|price|rate|figure|size|total|value|level|"
+    "margin|score|stake|ratio|volume|majority|damages|salary|fee|cost|profit|loss|revenue|sales|budget|debt|"
+    "deficit|surplus|capacity|population|temperature|distance|speed|weight|age|height|length|dividend|earnings|"
+    "output|turnover|valuation|payment|premium|yield|inflation|unemployment"
+)
+_NOT_QUALIFIER = (
+    r"(is|was|are|were|be|been|did|does|do|has|had|have|can|could|will|would|should|may|might|must|causes?|"
+    r"in|of|to|for|by|on|at|from|with|type|kind|sort|form)\b"
+)
 _TYPE_OF_QUESTION = [
     (
         "number",
         re.compile(
-            r"\b(how (many|much|long|old|far|big|large|high|tall|often|fast|heavy)|what (percentage|percent|proportion|"
-            r"share|fraction|number|amount|sum|price|rate|figure|size|total|value|level|margin|score)|"
-            r"by how|how \w+ (was|were|is|are|did|does|will))\b",
+            r"\b(how (many|much|long|old|far|big|large|high|tall|often|fast|heavy)|by how|"
+            r"how \w+ (was|were|is|are|did|does|will)|"
+            rf"what ((is|was|are|were) )?(the )?((?!{_NOT_QUALIFIER})[\w-]+ ){{0,2}}({_QUANTITY}))\b",
             re.I,
         ),
     ),

@@ -32,6 +32,16 @@ from qa.sentences import FeatureScorer, SentenceFeatures, answer_type, make_scor
         ("Where were the peace talks held?", "place"),
         ("Which country bought the jets?", "place"),
         ("Why did the shares fall?", None),
+        # a quantity named by its noun, with up to two qualifiers before it
+        ("What stake did the fund buy in the brewer?", "number"),
+        ("What GDP growth rate did the OECD predict for 2005?", "number"),
+        ("What per-share price is the bidder offering?", "number"),
+        ("What was the population of Kenya in 2014?", "number"),
+        # a verb, a preposition or a kind between "what" and the noun: not a quantity
+        ("What causes the population to grow?", None),
+        ("What type of growth do the policies support?", None),
+        ("What decreased in number after the war?", None),
+        ("What has the crime rate been linked to?", None),
     ],
 )
 def test_answer_type_of_a_question(question, kind):
