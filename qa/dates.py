@@ -111,3 +111,17 @@ def date_range(
 ) -> tuple[date | None, date | None]:
     """(since, until) as days: since a period's first day, until its last."""
     return parse_when(since, "since", now=now), parse_when(until, "until", end=True, now=now)
+
+
+_MONTH_NAMES = "January February March April May June July August September October November December".split()
+_DAY_NAMES = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+
+
+def date_words(iso: str | None) -> str:
+    """An article's date as a reader names it ('Wednesday 21 October 2020'), in English whatever the locale;
+    '' for no date or one that is not YYYY-MM-DD."""
+    try:
+        day = date.fromisoformat(iso or "")
+    except ValueError:
+        return ""
+    return f"{_DAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"

@@ -19,7 +19,7 @@ import numpy as np
 from . import manifest as manifest_module
 from . import store
 from .config import Config
-from .dates import date_range
+from .dates import date_range, date_words
 from .dense import search_dense
 from .domain import Answer, Passage
 from .embed import Embedder, load_embedder
@@ -339,9 +339,16 @@ class Retriever:
     ) -> Verdict:
         """Too-weak evidence: flag it (passages are still returned)."""
         spans = ranked.spans
-        coverage = max((highlighter.coverage(s.text) for s in spans[:3]), default=0.0)
-        texts = [f"{s.entry.title}\n{s.text}" for s in spans[: self.config.no_answer_passages]]
+        # A passage is read with what its citation shows (title, source, date), so a question that names
+        # the article's date or newspaper is not taken for one about something absent.
+        coverage = max((highlighter.coverage(_as_cited(s)) for s in spans[:3]), default=0.0)
+        texts = [_as_cited(s) for s in spans[: self.config.no_answer_passages]]
         return judge(question, index.idf(), texts, cands.top_cosine, coverage, self.config, ranked.typed_coverage)
+
+
+def _as_cited(span: Span) -> str:
+    entry = span.entry
+    return "\n".join(x for x in (entry.title, entry.source, date_words(entry.date), span.text) if x)
 
 
 def sort_passages(passages: list[Passage], sort: str = "relevance") -> list[Passage]:

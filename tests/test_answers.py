@@ -10,6 +10,7 @@ import pytest
 from qa import Article, Retriever
 from qa.builder import build_from
 from qa.config import Config, ConfigError
+from qa.dates import date_words
 from qa.highlight import Highlighter
 from qa.lexical import terms
 from qa.manifest import ArticleEntry
@@ -233,6 +234,29 @@ def test_cli_answer_line_is_the_first_ranked_passages_sentence_in_any_order():
 
     newest_first = [passage(2, "Later report.", "2021-05-01"), passage(1, "The answer is 42.", "2020-01-01")]
     assert format_answer(Answer("q?", newest_first)).splitlines()[0] == "The answer is 42. [1]"
+
+
+def test_a_question_naming_the_articles_date_or_newspaper_is_not_a_near_miss(tmp_path, fake_embedder):
+    # The date and the newspaper are kept as the article's metadata (its citation shows them), not in its text.
+    said = "Mr. Stoltenberg told reporters in {} that NATO would stay."
+    arts = [Article(f"a{i}", "NATO", said.format(place)) for i, place in enumerate(("Riga", "Kabul", "Oslo"))]
+    ceasefire = "Mr. Stoltenberg told reporters the Taliban must agree a ceasefire."
+    arts.append(Article("wt", "NATO", ceasefire, source="The Washington Times", date="2020-10-21"))
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder)
+    for question in (
+        "What ceasefire had Stoltenberg told reporters about in October 2020?",
+        "What ceasefire had Stoltenberg told the Washington Times about?",
+    ):
+        answer = r.ask(question, k=4)
+        assert answer.passages[0].article_id == "wt" and not answer.no_answer, answer.reason
+    answer = r.ask("What ceasefire had Stoltenberg told reporters about in March 2023?", k=4)  # a date it lacks
+    assert answer.no_answer and "2023" in answer.reason, answer.reason
+
+
+def test_date_words_name_the_day_in_english():
+    assert date_words("2020-10-21") == "Wednesday 21 October 2020"
+    assert date_words(None) == date_words("") == date_words("October 2020") == ""
 
 
 def test_typed_question_without_a_matching_sentence_of_its_kind_is_flagged():
