@@ -140,6 +140,11 @@ With the night's cuts (imports, BM25 weights over arrays; "The fixed costs of a 
 bench taking the median of three 1% changes: **2.4%** (1.44 s of 58.8 s; 21:46 UTC, load 0.4–2.1), natural use
 2.46×, on qa's chunks 2.71×; again at 22:08 UTC **2.5%** (1.46 s of 58.2 s), natural use 2.48×; the single-sample
 run before them gave 3.5% (1.93 s).
+Query at 111,674 chunks on an idle, fast hour (`python -m bench.run --sections query --sizes 100000 --work
+/work/runs/s6/bench --reuse --out /work/runs/s10/query.md`, 2026-12-03 23:35 UTC, load 0.6, main at 76d9599):
+**p50 7.3 ms, p95 10.8 ms, p99 12.5 ms**, with the question's embedding at p50 2.6 ms, HNSW 1.85 ms and BM25
+0.5 ms. Those three alone make 4.95 ms, so p50 ≤ 5 ms is out of reach on this CPU at this HNSW recall whatever
+the rest costs; p99 ≤ 12 ms is 0.5 ms short at this hour and 6–9 ms short at slower ones (the runs above).
 
 Before OpenVINO (the morning's runs, fp32 ONNX): index bytes per article 0.60× since float16 vectors (8,095 vs
 13,394 bytes; 0.82× with float32 vectors); on qa's own chunks
