@@ -73,32 +73,36 @@ def terms(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer is not None else words
 
 
-def lucene_weights(terms: DocTerms, k1: float, b: float, dtype: str, int_dtype: str, block: int = 1 << 22) -> dict:
+def lucene_weights(terms: DocTerms, k1: float, b: float, dtype: str, int_dtype: str, block: int = 1 << 20) -> dict:
     """bm25s's index of Lucene BM25 weights (its `scores`: a CSC matrix, documents by terms), as
-    `BM25.build_index_from_ids` makes it, computed over whole arrays rather than document by document.
+    `BM25.build_index_from_ids` makes it, computed over arrays a block of documents at a time rather
+    than document by document.
 
     The same operations on the same values in the same precisions, so the same bits: tf per (document,
-    term) from np.unique over blocks of about `block` terms (its memory stays that of bm25s's
-    own arrays), idf with math.log as bm25s does, and bm25s's own CSC builder.
+    term) from np.unique over blocks of about `block` terms, idf with math.log as bm25s does. Two passes
+    over the blocks (document frequencies, then weights), each block's weights placed straight at their
+    rows of the CSC arrays (a counting sort by term, stable in document order: what bm25s's builder gets
+    by sorting every (term, document) pair at once, at several int64 copies of them; that builder's sort
+    was the peak of a 200,000-article build).
     """
     n_docs, n_vocab = len(terms), len(terms.vocab)
     lengths = np.diff(terms.offsets)
     avg_len = lengths.mean()  # bm25s: np.array(lengths).mean(), a float64
-    docs, words, counts = [], [], []
-    lo = 0
-    while lo < n_docs:
-        hi = max(lo + 1, int(np.searchsorted(terms.offsets, terms.offsets[lo] + block, side="right")) - 1)
-        hi = min(hi, n_docs)
-        ids = np.asarray(terms.ids[terms.offsets[lo] : terms.offsets[hi]], dtype=np.int64)
-        doc = np.repeat(np.arange(lo, hi, dtype=np.int64), lengths[lo:hi])
-        keys, tf = np.unique(doc * n_vocab + ids, return_counts=True)
-        docs.append((keys // n_vocab).astype(int_dtype))
-        words.append((keys % n_vocab).astype(int_dtype))
-        counts.append(tf.astype(dtype))
-        lo = hi
-    doc, word, tf = (np.concatenate(x) for x in (docs, words, counts))
-    del docs, words, counts
-    df = np.bincount(word, minlength=n_vocab)
+
+    def pairs():  # (documents, terms, tf) of each block's distinct (document, term) pairs, in document order
+        lo = 0
+        while lo < n_docs:
+            hi = max(lo + 1, int(np.searchsorted(terms.offsets, terms.offsets[lo] + block, side="right")) - 1)
+            hi = min(hi, n_docs)
+            ids = np.asarray(terms.ids[terms.offsets[lo] : terms.offsets[hi]], dtype=np.int64)
+            doc = np.repeat(np.arange(lo, hi, dtype=np.int64), lengths[lo:hi])
+            keys, tf = np.unique(doc * n_vocab + ids, return_counts=True)
+            yield (keys // n_vocab).astype(int_dtype), (keys % n_vocab).astype(int_dtype), tf.astype(dtype)
+            lo = hi
+
+    df = np.zeros(n_vocab, dtype=np.int64)
+    for _, word, _ in pairs():
+        df += np.bincount(word, minlength=n_vocab)
     values, which = np.unique(df, return_inverse=True)
     idf = np.array(
         [math.log(1 + (n_docs - v + 0.5) / (v + 0.5)) if v else 0.0 for v in values.tolist()], dtype=np.float64
@@ -107,14 +111,25 @@ def lucene_weights(terms: DocTerms, k1: float, b: float, dtype: str, int_dtype: 
     # which precision, and the per-document denominators are cast to that precision here.
     work = (np.float64(1.0) + np.ones(1, dtype=dtype)).dtype
     denominator = (k1 * ((1 - b) + b * lengths / avg_len)).astype(work)
-    weights = np.empty(len(word), dtype=dtype)  # bm25s stores them in an array of its dtype too
-    for at in range(0, len(word), block):  # a block at a time: the temporaries stay small
-        part = slice(at, at + block)
-        weights[part] = idf[word[part]] * (tf[part] / (denominator[doc[part]] + tf[part]))
-    data, indices, indptr = _bm25s().BM25._np_csc(data=weights, rows=doc, cols=word, shape=(n_docs, n_vocab))
-    return {"data": data.astype(dtype), "indices": indices, "indptr": indptr, "num_docs": n_docs}
+    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    data = np.empty(int(indptr[-1]), dtype=dtype)  # bm25s stores the weights in an array of its dtype too
+    indices = np.empty(int(indptr[-1]), dtype=int_dtype)
+    filled = indptr[:-1].copy()  # the next free row of each term's column
+    for doc, word, tf in pairs():
+        order = np.argsort(word, kind="stable")
+        by_word = word[order]
+        first = np.flatnonzero(np.r_[True, by_word[1:] != by_word[:-1]])
+        rank = np.arange(len(word)) - np.repeat(first, np.diff(np.r_[first, len(word)]))
+        where = np.empty(len(word), dtype=np.int64)
+        where[order] = filled[by_word] + rank
+        data[where] = idf[word] * (tf / (denominator[doc] + tf))
+        indices[where] = doc
+        filled += np.bincount(word, minlength=n_vocab)
+    return {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
 
 
+BUILD_BLOCK = 20_000  # documents tokenized at a time by a full build
 TERMS_FILE = "doc_terms.npy"
 TERM_OFFSETS_FILE = "doc_term_offsets.npy"
 
@@ -160,23 +175,30 @@ class DocTerms:
         """
         merged: dict[str, int] = {}
         mapped: dict[int, np.ndarray] = {}  # each piece's vocabulary, mapped once
-        parts, lengths = [], []
+        lengths = [np.diff(terms.offsets[lo : hi + 1]) for terms, lo, hi in pieces]
+        offsets = _offsets(np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64))
+        ids = np.empty(int(offsets[-1]), dtype=np.int32)  # filled in place: one copy of the terms, not three
+        at = 0
         for terms, lo, hi in pieces:
             to_merged = mapped.get(id(terms))
             if to_merged is None:
                 to_merged = mapped[id(terms)] = np.fromiter(
                     (merged.setdefault(t, len(merged)) for t in terms.vocab), dtype=np.int32, count=len(terms.vocab)
                 )
-            parts.append(to_merged[terms.ids[terms.offsets[lo] : terms.offsets[hi]]])
-            lengths.append(np.diff(terms.offsets[lo : hi + 1]))
-        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-        del parts
-        offsets = _offsets(np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64))
-        used = np.flatnonzero(np.bincount(ids, minlength=len(merged)))
+            part = terms.ids[terms.offsets[lo] : terms.offsets[hi]]
+            np.take(to_merged, part, out=ids[at : at + len(part)])
+            at += len(part)
+        names = list(merged)
+        seen = np.zeros(len(merged), dtype=bool)
+        for at in range(0, len(ids), 1 << 22):  # in slices: bincount would copy all the ids as int64
+            seen[ids[at : at + (1 << 22)]] = True
+        used = np.flatnonzero(seen)
+        if len(used) == len(merged):  # every term still in use (a full build's blocks): no renumbering
+            return cls(ids, offsets, names)
         compact = np.full(len(merged), -1, dtype=np.int32)
         compact[used] = np.arange(len(used), dtype=np.int32)
-        names = list(merged)
-        return cls(compact[ids], offsets, [names[i] for i in used])
+        np.take(compact, ids, out=ids)
+        return cls(ids, offsets, [names[i] for i in used])
 
     def save(self, directory: Path) -> None:
         small = np.uint16 if len(self.vocab) <= np.iinfo(np.uint16).max else np.uint32
@@ -233,16 +255,31 @@ class LexicalIndex:
         self.terms = terms
 
     @classmethod
-    def build(cls, texts: Iterable[str], k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
-        """BM25 over texts (any iterable: a builder can stream them from disk)."""
-        bm25s = _bm25s()
+    def build(
+        cls, texts: Iterable[str], k1: float = 1.5, b: float = 0.75, method: str = "lucene", block: int = BUILD_BLOCK
+    ) -> LexicalIndex:
+        """BM25 over texts (any iterable: a builder can stream them from disk).
 
-        model = bm25s.BM25(k1=k1, b=b, method=method)
-        tokens = tokenize(texts)
-        if tokens.ids:
-            model.index(tokens, show_progress=False)
-        # Flattened after indexing, once bm25s has let go of its working arrays: the build's peak stays its.
-        return cls(model, DocTerms.of_tokens(tokens))
+        Lucene's BM25 (qa's) is tokenized `block` documents at a time into term-id arrays and
+        weighted over them (from_terms): bm25s's own path holds every document's terms as Python
+        lists and counts them document by document, which made the BM25 stage the peak of a
+        200,000-article build. The same index either way (a test compares the saved files).
+        """
+        if method != "lucene":
+            bm25s = _bm25s()
+            model = bm25s.BM25(k1=k1, b=b, method=method)
+            tokens = tokenize(texts)
+            if tokens.ids:
+                model.index(tokens, show_progress=False)
+            return cls(model, DocTerms.of_tokens(tokens))
+        texts = iter(texts)
+        pieces = []
+        while batch := list(itertools.islice(texts, block)):
+            terms = DocTerms.of_texts(batch)
+            pieces.append((terms, 0, len(terms)))
+        terms = DocTerms.join(pieces)
+        del pieces, batch  # the blocks' arrays: the weights are computed without them
+        return cls.from_terms(terms, k1=k1, b=b, method=method)
 
     @classmethod
     def from_terms(cls, terms: DocTerms, k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> LexicalIndex:

@@ -15,7 +15,7 @@ from qa import Retriever, build
 from qa.embed import ModelSpec, register
 from qa.errors import BuildLockedError, CorpusError, IndexFormatError
 from qa.index import Index
-from qa.lexical import TERM_OFFSETS_FILE, TERMS_FILE, DocTerms
+from qa.lexical import TERM_OFFSETS_FILE, TERMS_FILE, DocTerms, terms
 from qa.manifest import read_manifest
 from tests.conftest import CORPUS
 from tests.support.fake import FakeEmbedder
@@ -306,6 +306,25 @@ def test_bm25_weights_from_terms_are_bm25s_own_bit_for_bit(params, tmp_path):
     blocks = lucene_weights(terms, 1.5, 0.75, "float32", "int32", block=50)  # many small blocks: the same
     plain = _bm25s_own_index(terms).scores
     assert all(np.array_equal(blocks[key], plain[key]) for key in ("data", "indices", "indptr"))
+
+
+@pytest.mark.parametrize("block", [10**9, 7])
+def test_full_build_bm25_in_blocks_scores_as_bm25s_own_indexing(block):
+    """A full build tokenizes a block of documents at a time and weights them over arrays (its memory
+    stays low at 200,000 articles); bm25s's own tokenize and index over all the texts is the reference.
+    bm25s numbers its vocabulary in set order, so term ids may differ: every term scores the same."""
+    from qa.lexical import LexicalIndex, tokenize
+
+    texts = [p for f in sorted(CORPUS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if p]
+    texts += ["", "strike strike strike strike", "zeppelin"]
+    ours = LexicalIndex.build(iter(texts), block=block)
+    theirs = bm25s.BM25()
+    theirs.index(tokenize(texts), show_progress=False)
+    assert ours.size == len(texts) and set(ours.model.vocab_dict) == set(theirs.vocab_dict)
+    for term in filter(None, theirs.vocab_dict):  # "": beyond the matrix in both, never asked for by qa
+        assert np.array_equal(ours.model.get_scores([term]), theirs.get_scores([term])), term
+    assert ours.model.scores["data"].dtype == theirs.scores["data"].dtype
+    assert [ours.terms.vocab[i] for i in ours.terms.ids[:12]] == terms(texts[0])[:12]  # the terms kept for rebuilds
 
 
 def test_doc_terms_that_do_not_fit_the_index_are_not_used(tmp_path):
