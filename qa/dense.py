@@ -55,8 +55,8 @@ def build_dense(vectors: np.ndarray, spec: dict):
     dim = vectors.shape[1]
     if spec["type"] == "flat":
         index = faiss.IndexFlatIP(dim)
-    elif spec["type"] == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, int(spec["M"]), faiss.METRIC_INNER_PRODUCT)
+    elif spec["type"] == "hnsw":  # float16 storage: see hnsw_storage
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, int(spec["M"]), faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = int(spec["efConstruction"])
         index.hnsw.efSearch = int(spec["efSearch"])
     else:
@@ -82,15 +82,30 @@ def save_dense(index, path: Path, with_vectors: bool = True) -> None:
         raise
 
 
-def load_dense(path: Path, expected: int, dim: int, fix: str, vectors: Iterable[np.ndarray] = ()):
-    """Read a FAISS file; an HNSW graph written without its vectors gets them from `vectors` (blocks of rows)."""
+def hnsw_storage(faiss, dim: int, metric: int, half: bool = True):
+    """Where an HNSW graph keeps its vectors: float16 codes when the vectors are float16 (qa stores
+    them so, store.VECTOR_DTYPE), else float32.
+
+    float16 codes hold float16 vectors exactly in half the memory, and decoding them is exact, so
+    the distances are the float32 storage's: on 50,000 news chunk vectors the same 10 neighbours for
+    200 of 200 questions, with searches 1.14 -> 0.82 ms and the graph built 6.1 -> 5.2 s (less memory
+    to read; /work/runs/s10/hnsw_sq.py). At 729,000 chunks it is 534 MiB less in a build and in every
+    process that searches."""
+    if half:
+        return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, metric)
+    return faiss.IndexFlat(dim, metric)
+
+
+def load_dense(path: Path, expected: int, dim: int, fix: str, vectors: Iterable[np.ndarray] = (), half: bool = True):
+    """Read a FAISS file; an HNSW graph written without its vectors gets them from `vectors` (blocks of
+    rows; half: they are float16 values)."""
     faiss = _faiss()
     try:
         index = faiss.read_index(str(path))
     except (RuntimeError, OSError) as exc:
         raise IndexFormatError(f"dense index {path.name} is missing or corrupt; {fix}") from exc
     if isinstance(index, faiss.IndexHNSW) and index.storage is None:
-        storage = faiss.IndexFlat(index.d, index.metric_type)
+        storage = hnsw_storage(faiss, index.d, index.metric_type, half)
         for block in vectors:
             storage.add(np.ascontiguousarray(block, dtype=np.float32))
         if storage.ntotal != index.ntotal:

@@ -708,8 +708,9 @@ def _presize_hnsw(index, n: int) -> None:
     import faiss
 
     hnsw = faiss.downcast_index(index)
-    codes = faiss.downcast_index(hnsw.storage).codes
-    codes.resize(n * hnsw.d * 4)
+    storage = faiss.downcast_index(hnsw.storage)
+    codes = storage.codes
+    codes.resize(n * storage.code_size)
     codes.resize(0)
     m = hnsw.hnsw.nb_neighbors(1)
     hnsw.hnsw.neighbors.resize(n * (2 * m + 2))

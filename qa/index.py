@@ -150,9 +150,13 @@ def open_dense(index_dir: Path, manifest: Manifest, dim: int):
     vectors are on disk once. An older generation's FAISS file holds its own
     copy of them and is read as it is.
     """
-    blocks = store.npy_blocks(index_dir / manifest.file("vectors"))  # read only if needed
+    vectors = index_dir / manifest.file("vectors")
+    blocks = store.npy_blocks(vectors)  # read only if needed
     if "dense" in manifest.files:
-        return load_dense(index_dir / manifest.file("dense"), manifest.chunks, dim, store.FIX, blocks)
+        table = store.NpyRows(vectors)
+        half = table.dtype == np.float16  # float32 in indexes from before 368be97
+        table.close()
+        return load_dense(index_dir / manifest.file("dense"), manifest.chunks, dim, store.FIX, blocks, half)
     if manifest.dense["type"] != "flat":
         raise IndexFormatError(f"the manifest of {index_dir} names no file for its HNSW index; {store.FIX}")
     index = build_dense(np.zeros((0, dim), dtype=np.float32), manifest.dense)

@@ -296,6 +296,44 @@ def test_a_filter_on_an_hnsw_index_is_exact(tmp_path, fake_embedder):
         assert np.allclose(cands.dense_scores, np.sort(vectors[exact] @ qvec)[::-1], atol=1e-5)
 
 
+def test_an_hnsw_graph_keeps_its_float16_vectors_as_float16_codes(tmp_path, fake_embedder):
+    """The vectors are float16 on disk; the graph holds them as float16 codes (half the memory of float32,
+    decoded exactly): scores are the exact inner products with the stored vectors, as a float32 copy gives."""
+    import faiss
+
+    from qa.dense import build_dense, hnsw_storage, load_dense, save_dense
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(200)]
+    arts = [
+        Article(f"a{i:03d}", f"T{i}", ". ".join(" ".join(rng.choice(words, 10)) for _ in range(4)) + ".")
+        for i in range(150)
+    ]
+    config = Config(hnsw_threshold=0, chunk_tokens=40, hnsw_ef_search=512)
+    build_from(arts, tmp_path / "i", config=config, embedder=fake_embedder, progress=False)
+    r = Retriever.load(tmp_path / "i", fake_embedder, config)
+    dense = r.index.dense
+    assert isinstance(faiss.downcast_index(dense.storage), faiss.IndexScalarQuantizer)
+    vectors = np.asarray(r.index.vectors)
+    assert vectors.dtype == np.float16
+    qvec = fake_embedder.embed([" ".join(words[:15])])[0]
+    scores, rows = dense.search(qvec[None, :].astype(np.float32), 10)
+    exact = np.sort(vectors.astype(np.float32) @ qvec)[::-1][:10]
+    assert np.allclose(scores[0], exact, atol=1e-6)
+    # float32 vectors (an index from before they were float16) keep float32 storage
+    plain = tmp_path / "plain.faiss"
+    save_dense(
+        build_dense(vectors.astype(np.float32), {"type": "hnsw", "M": 8, "efConstruction": 40, "efSearch": 64}),
+        plain,
+        with_vectors=False,
+    )
+    loaded = load_dense(plain, len(vectors), vectors.shape[1], "fix", [vectors.astype(np.float32)], half=False)
+    assert isinstance(faiss.downcast_index(loaded.storage), faiss.IndexFlat)
+    assert isinstance(
+        faiss.downcast_index(hnsw_storage(faiss, 8, faiss.METRIC_INNER_PRODUCT)), faiss.IndexScalarQuantizer
+    )
+
+
 def test_overlapping_chunks_of_one_article_are_one_passage(tmp_path, fake_embedder):
     """Chunks share a sentence; the passages shown never do, and each cites its article exactly."""
     sentences = [f"The harbour crane number {i} lifted {i * 10} containers for the port today." for i in range(12)]
