@@ -100,8 +100,15 @@ def lucene_weights(terms: DocTerms, k1: float, b: float, dtype: str, int_dtype: 
             yield (keys // n_vocab).astype(int_dtype), (keys % n_vocab).astype(int_dtype), tf.astype(dtype)
             lo = hi
 
+    # One block (a small rebuild's) is counted once and kept for the second pass; more are counted twice
+    # rather than all held at once.
+    kept = list(pairs()) if len(terms.ids) <= block else None
+
+    def blocks():
+        return kept if kept is not None else pairs()
+
     df = np.zeros(n_vocab, dtype=np.int64)
-    for _, word, _ in pairs():
+    for _, word, _ in blocks():
         df += np.bincount(word, minlength=n_vocab)
     values, which = np.unique(df, return_inverse=True)
     idf = np.array(
@@ -116,7 +123,7 @@ def lucene_weights(terms: DocTerms, k1: float, b: float, dtype: str, int_dtype: 
     data = np.empty(int(indptr[-1]), dtype=dtype)  # bm25s stores the weights in an array of its dtype too
     indices = np.empty(int(indptr[-1]), dtype=int_dtype)
     filled = indptr[:-1].copy()  # the next free row of each term's column
-    for doc, word, tf in pairs():
+    for doc, word, tf in blocks():
         order = np.argsort(word, kind="stable")
         by_word = word[order]
         first = np.flatnonzero(np.r_[True, by_word[1:] != by_word[:-1]])
