@@ -332,3 +332,13 @@ def test_txtai_in_its_natural_use_indexes_paragraphs_and_the_report_sets_qa_agai
     inc = {"articles": 10, "change_1pct": change | {"process_s_samples": [0.2, 0.15, 0.1]}}
     text = "\n".join(report._build_md(build, inc))
     assert "median of 0.20, 0.15, 0.10 s" in text and "| change 1% | 1 changed | 3 | 0.15 | 3.0% |" in text
+
+
+def test_the_hand_written_part_of_benchmarks_md_is_what_the_report_renders():
+    """bench.report writes docs/BENCHMARKS.md from the results plus bench/notes.py; a note edited in the
+    Markdown alone would be lost at the next run, so the two must hold the same text."""
+    from bench.notes import NOTES
+
+    doc = (ROOT / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert "## How to run" in doc
+    assert NOTES.strip() == doc[doc.index("## How to run") :].strip()
