@@ -371,11 +371,12 @@ def _hnsw_bytes(vectors: np.ndarray) -> dict:
     spec = index_spec(max(len(vectors), config.hnsw_threshold), config)
     index = build_dense(vectors, spec)
     total = int(faiss.serialize_index(index).nbytes) / max(1, len(vectors))
+    code = faiss.downcast_index(index.storage).code_size  # the vector's own bytes (float16 codes since a03d4b9)
     return {
         "n": int(len(vectors)),
         "M": spec["M"],
         "bytes_per_vector": total,
-        "link_bytes_per_vector": total - 4 * vectors.shape[1],
+        "link_bytes_per_vector": total - code,
     }
 
 
