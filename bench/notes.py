@@ -114,8 +114,8 @@ OpenVINO ("The bf16 model on OpenVINO" below): embedding **12,445 word pieces/s,
 ceiling** (goal ≥ 40,000 and ≥ 70%: the 40,000 needs AMX and could not be measured here; the share is 3 points
 short); a full build **2.2–2.3× txtai's** articles/s in its natural use (goal 5×: missed); index bytes per article
 **0.60×** txtai's (met, float16 vectors); build peak RSS at 200,000 articles **1,871 MiB**
-(met, narrowly; 1,905 MiB with the real model, measured that night; "Index bytes on disk and build memory"
-below); query at 111,674 chunks **p50 9.2 ms, p99 15.7 ms** (goal
+(met, narrowly; with the real model 1,905 MiB, then 1,410 MiB after the night's memory cuts; "Less memory at
+200,000 articles" below); query at 111,674 chunks **p50 9.2 ms, p99 15.7 ms** (goal
 ≤ 5 / ≤ 12 ms: missed; the question's embedding alone takes 4.5 ms); the 1% rebuild **3.4%** of a full build
 (goal ≤ 3%: missed, because the full build got faster; 2.8% with the fp32 model). Since the evening's change
 (BM25 terms kept, "Keeping each chunk's BM25 terms" below): **2.5–2.8% of the full build's time in the build,
@@ -650,4 +650,42 @@ Now the overlap pays: without it news dev hit@1 falls by 10 of 89 questions (0.9
 chunks of one article are merged into one passage (qa/passages.py), so the overlap no longer costs a place
 in the top k, and a fact that straddles a chunk border is whole in one of the two chunks. **The overlap
 stays**; this settles the question left open above. The title prefix was not re-measured (it paid before).
+
+### Less memory at 200,000 articles, faster HNSW search (2026-12-03, late night)
+
+The first 200,000-article build with the real model (above: 1,905 MiB at 2d6075f) peaked at the write stages:
+1,893 MiB while the HNSW graph was built and 1,905 MiB while BM25 was indexed and written. Two cuts:
+
+- **BM25 of a full build in blocks of term arrays** (09d8618, efbddb9). A full build gave bm25s every chunk at
+  once (each document's terms as Python lists, counted document by document), and bm25s's CSC builder sorted
+  every (term, document) pair with several int64 copies of them. Now 20,000 chunks at a time are tokenized
+  into term-id arrays and joined in place, and `qa.lexical.lucene_weights` weighs them in two passes over
+  blocks, placing each block's weights straight at their CSC rows (a counting sort by term, stable in document
+  order, which is the order bm25s's sort gives). 730,000 news texts of about 420 characters, streamed from a
+  file (`/work/runs/s10/bm/peak.py`, one process each): **peak RSS 1,423 → 624 MiB, 47.5 → 38–40 s**. The
+  weights are bm25s's bit for bit; every term scores as with bm25s's own tokenize and index (tests).
+- **HNSW keeps float16 vectors as float16 codes** (a03d4b9). The vectors are float16 on disk, and the graph
+  got a float32 copy of them in the build and in every process that searches. faiss's ScalarQuantizer QT_fp16
+  holds those values exactly and decodes them exactly: the same distances in half the memory. The 100k bench
+  index's graph, one question at a time on one thread, alternating 900 searches each
+  (`/work/runs/s10/hnsw_load_ab.py`): **p50 2.55 → 1.86 ms, p99 3.51 → 2.57 ms**, the same top 10 for 100
+  of 100 questions. `bench.run --sections query --sizes 100000 --reuse`, three runs of the new code and two
+  of the old, alternating (23:47–23:49 UTC, a slow hour: embedding 3.8–4.8 ms): dense p50 1.97 / 1.95 / 1.81
+  against 2.56 / 2.35 ms, recall@10 0.942 in every run, RSS per chunk 4,046 → 3,280 B. End to end the p50
+  (10.2–11.1 ms) and p99 (16.1–17.7 ms) of both were within this hour's noise.
+
+The 200,000-article build again, both cuts in (`nice python -m bench.footprint --articles "" --synthetic
+200000 --model default --code <checkout of a03d4b9> --out /work/runs/s10/fp200k-real-after.json`,
+23:48–00:18 UTC, sampler log /work/runs/s10/fp200k-after-rss.log):
+
+| build | articles | chunks | build s | peak RSS MiB | bytes/article |
+| --- | --- | --- | --- | --- | --- |
+| 2d6075f, real model | 200,000 synthetic | 728,925 | 2,193 | 1,905 | 9,161 |
+| a03d4b9, real model | 200,000 synthetic | 728,925 | 1,816 | **1,410** | 9,161 |
+
+**Peak RSS 1,905 → 1,410 MiB (−26%; 69% of 2 GiB)**, now at the HNSW stage (1,353 MiB); the BM25 stage
+stays below it. The index on disk is the same size. The first run had other work beside it, so its time is
+not comparable. Test halves of every question set, each tree run from its own directory (2d6075f against
+a03d4b9, `/work/runs/s10/testset2.sh`): the same figures, apart from one near miss flagged by the quantity
+answer type of f42f78a (docs/EVALUATION.md).
 """
