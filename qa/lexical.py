@@ -270,7 +270,8 @@ class LexicalIndex:
         Lucene's BM25 (qa's) is tokenized `block` documents at a time into term-id arrays and
         weighted over them (from_terms): bm25s's own path holds every document's terms as Python
         lists and counts them document by document, which made the BM25 stage the peak of a
-        200,000-article build. The same index either way (a test compares the saved files).
+        200,000-article build. The same weights either way: every term scores as with bm25s's own
+        tokenize and index (a test), though bm25s may number the terms otherwise.
         """
         if method != "lucene":
             bm25s = _bm25s()

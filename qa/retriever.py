@@ -341,8 +341,9 @@ class Retriever:
         spans = ranked.spans
         # A passage is read with what its citation shows (title, source, date), so a question that names
         # the article's date or newspaper is not taken for one about something absent.
-        coverage = max((highlighter.coverage(_as_cited(s)) for s in spans[:3]), default=0.0)
-        texts = [_as_cited(s) for s in spans[: self.config.no_answer_passages]]
+        cited = [_as_cited(s) for s in spans[: max(3, self.config.no_answer_passages)]]
+        coverage = max((highlighter.coverage(text) for text in cited[:3]), default=0.0)
+        texts = cited[: self.config.no_answer_passages]
         return judge(question, index.idf(), texts, cands.top_cosine, coverage, self.config, ranked.typed_coverage)
 
 
