@@ -8,6 +8,8 @@ The test split is never read here.
 
     python -m bench.tune_answers tests/data/news_heldout_questions.jsonl=/work/runs/answers/news5k \\
         /work/runs/answers/squad_questions.jsonl=/work/runs/answers/squad --max-queries 300
+
+`--vary NAME` sweeps one setting with the others at their defaults (how sentence_local_weight was chosen).
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ GRID = {
     "embed": (4, 8, 16),
     "head": (3, 5),
     "title": (1.0, 0.5, 0.25, 0.1, 0.0),
+    "local": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+}
+# Each grid name's Config field (what a point sets, and what --vary holds at its default).
+FIELDS = {
+    "cosine": "sentence_cosine_weight",
+    "coverage": "sentence_coverage_weight",
+    "cue": "sentence_cue_weight",
+    "passage": "sentence_passage_weight",
+    "embed": "rerank_embed_sentences",
+    "head": "rerank_passages",
+    "title": "sentence_title_weight",
+    "local": "sentence_local_weight",
 }
 
 
@@ -87,16 +101,7 @@ def prepare(retriever: Retriever, questions: list[dict], heads: tuple[int, ...])
 
 
 def score_point(prepared: list[dict], base: Config, point: dict, embed) -> dict:
-    config = replace(
-        base,
-        rerank_passages=point["head"],
-        rerank_embed_sentences=point["embed"],
-        sentence_cosine_weight=point["cosine"],
-        sentence_coverage_weight=point["coverage"],
-        sentence_cue_weight=point["cue"],
-        sentence_passage_weight=point["passage"],
-        sentence_title_weight=point["title"],
-    )
+    config = replace(base, **{FIELDS[name]: value for name, value in point.items()})
     scorer = FeatureScorer.from_config(config)
     hits = {1: 0, 3: 0, 5: 0}
     sentence = 0
@@ -119,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("sets", nargs="+", help="QUESTIONS=INDEX pairs: each set's dev split is scored")
     ap.add_argument("--max-queries", type=int, default=None, help="per set, a fixed subset of its dev questions")
     ap.add_argument("--out", type=Path, default=None, help="write every grid point's figures here (JSON lines)")
+    ap.add_argument(
+        "--vary", choices=sorted(GRID), default=None, help="sweep only this setting, the others at Config's defaults"
+    )
     args = ap.parse_args(argv)
     sentences.type_cue = functools.lru_cache(maxsize=None)(sentences.type_cue)  # pure: same inputs, same cue
     sets = []
@@ -128,13 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         keep = set(sample([q["id"] for q in questions], args.max_queries))
         retriever = Retriever.load(index)
         prepared = prepare(retriever, [q for q in questions if q["id"] in keep], GRID["head"])
-        sets.append((path.stem, retriever, prepared, CachedEmbed(retriever.embedder.embed)))
+        sets.append((f"{path.stem}@{index.name}", retriever, prepared, CachedEmbed(retriever.embedder.embed)))
         print(f"{path.name} dev: {len(prepared)} questions", flush=True)
     rows = []
     keys = list(GRID)
-    for values in itertools.product(*(GRID[k] for k in keys)):
+    grid = dict(GRID)
+    if args.vary:
+        defaults = Config()
+        grid = {k: (GRID[k] if k == args.vary else (getattr(defaults, FIELDS[k]),)) for k in keys}
+    for values in itertools.product(*(grid[k] for k in keys)):
         point = dict(zip(keys, values))
-        if point["cosine"] == 0 and point["embed"] != GRID["embed"][0]:
+        if point["cosine"] == 0 and point["embed"] != grid["embed"][0]:
             continue  # no cosine: the embedding budget does not matter
         row = {**point, "objective": 0.0}
         for name, retriever, prepared, embed in sets:

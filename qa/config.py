@@ -89,6 +89,13 @@ class Config:
     # 0.1 gave news dev answering sentence 0.674 -> 0.730 (60 -> 65 of 89), SQuAD dev 110 -> 109 of 150,
     # the shipped corpus's dev sets unchanged; passage order does not use it.
     sentence_title_weight: float = 0.1
+    # A sentence's coverage mixes in, at this share, its coverage with each question term's IDF times the term's
+    # rarity among its article's candidate sentences (qa.sentences.local_coverage): a term in most of them names
+    # the topic, one in few names the fact. Chosen on the dev splits (bench/tune_answers.py --vary local; 0.4-0.6
+    # a plateau): 0.5 gave news-5k dev hit@1 0.865 -> 0.888 (answering sentence 0.742 both), small haystack dev
+    # sentence 0.719 -> 0.753, SQuAD dev (4,000) hit@1 0.846 -> 0.852, sentence 0.773 -> 0.778; shipped dev sets
+    # unchanged.
+    sentence_local_weight: float = 0.5
     reader_sentences: int = 3  # sentences the reader reads per question (the features' best)
 
     # "No answer" thresholds (calibrated on tests/data, see docs/EVALUATION.md)
@@ -160,6 +167,10 @@ class Config:
         need(
             0.0 <= self.sentence_title_weight <= 1.0,
             f"sentence_title_weight must be between 0 and 1, got {self.sentence_title_weight}",
+        )
+        need(
+            0.0 <= self.sentence_local_weight <= 1.0,
+            f"sentence_local_weight must be between 0 and 1, got {self.sentence_local_weight}",
         )
         need(self.specific_min_idf >= 0, f"specific_min_idf must be 0 or more, got {self.specific_min_idf}")
         need(

@@ -13,6 +13,7 @@ chosen on dev questions; `ReaderScorer` adds a trained reader (a cross-encoder,
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -104,7 +105,9 @@ def type_cue(question: str, kind: str | None, sentence: str) -> float:
 class SentenceFeatures:
     """Per candidate sentence: what the feature scorer combines (arrays of one length)."""
 
-    coverage: np.ndarray  # IDF-weighted share of the question's terms in the sentence (0..1)
+    # IDF-weighted share of the question's terms in the sentence (0..1), mixed with the share weighing
+    # each term's rarity among its article's sentences (local_coverage, Config.sentence_local_weight)
+    coverage: np.ndarray
     cue: np.ndarray  # 1 if it holds something of the kind asked for, new to the question
     cosine: np.ndarray  # cosine to the question (0 where the sentence was not embedded)
     passage: np.ndarray  # its passage's fused score over the best passage's (0..1)
@@ -201,7 +204,33 @@ class Ranked:
     typed_coverage: float | None = None
 
 
-def _within_article(highlighter, head: list, items: list, texts: list[str], coverage, scores, config: Config):
+def local_coverage(highlighter, articles: list[str], texts: list[str]) -> np.ndarray:
+    """Each sentence's share of the question's terms, each term weighing its IDF times its rarity among
+    the sentences of the same article (articles[j] names text j's): BM25's IDF over those sentences.
+
+    Why: every sentence of an article shares its topic, so a question term found in most of them
+    (the topic) cannot tell which one answers; a term found in few of them (the asked-for detail:
+    "chairman", "investment banking") can. Corpus IDF alone ranks the topic's names highest.
+    """
+    out = np.zeros(len(texts), dtype=np.float32)
+    groups: dict[str, list[int]] = {}
+    for j, article in enumerate(articles):
+        groups.setdefault(article, []).append(j)
+    for members in groups.values():
+        found = [highlighter.present(texts[j]) for j in members]
+        n = len(members)
+        weights = {}
+        for term, idf in highlighter.weights.items():
+            holding = sum(term in f for f in found)
+            weights[term] = idf * math.log(1.0 + (n - holding + 0.5) / (holding + 0.5))
+        total = sum(weights.values())
+        if total > 0:
+            for j, f in zip(members, found):
+                out[j] = sum(weights[t] for t in f) / total
+    return out
+
+
+def _within_article(highlighter, head: list, items: list, texts: list[str], coverage, scores, config: Config, local):
     """The scores that choose a passage's answering sentence among its own: coverage counts the
     question terms its article's title holds at config.sentence_title_weight of their IDF.
 
@@ -216,7 +245,8 @@ def _within_article(highlighter, head: list, items: list, texts: list[str], cove
     muted = np.array(
         [highlighter.coverage(text, titles[i], weight) for (i, _, _), text in zip(items, texts)], dtype=np.float32
     )
-    return scores + config.sentence_coverage_weight * (muted - coverage)
+    mix = config.sentence_local_weight
+    return scores + config.sentence_coverage_weight * ((1.0 - mix) * muted + mix * local - coverage)
 
 
 def rank_by_sentences(
@@ -240,7 +270,10 @@ def rank_by_sentences(
         return Ranked(spans, [None] * len(spans), 0.0 if answer_type(question) else None)
     texts = [head[i].text[a - head[i].start : b - head[i].start] for i, a, b in items]
     kind = answer_type(question)
-    coverage = highlighter.scores(texts)
+    plain = highlighter.scores(texts)
+    mix = config.sentence_local_weight
+    local = local_coverage(highlighter, [head[i].article_id for i, _, _ in items], texts) if mix else plain
+    coverage = (1.0 - mix) * plain + mix * local
     cue = np.array([type_cue(question, kind, t) for t in texts], dtype=np.float32)
     best_score = max(span.score for span in head) or 1.0
     passage = np.array([head[i].score / best_score for i, _, _ in items], dtype=np.float32)
@@ -253,7 +286,7 @@ def rank_by_sentences(
         cosine[chosen] = np.asarray(embed([texts[j] for j in chosen]), dtype=np.float32) @ question_vector
         cosine[cosine == -1.0] = cosine[chosen].min()
     scores = np.asarray(scorer.score(question, texts, SentenceFeatures(coverage, cue, cosine, passage)), np.float32)
-    within = _within_article(highlighter, head, items, texts, coverage, scores, config)
+    within = _within_article(highlighter, head, items, texts, coverage, scores, config, local)
     best: dict[int, int] = {}  # passage -> its best sentence by score (ranks the passage)
     pick: dict[int, int] = {}  # passage -> the sentence it shows (the best among its article's sentences)
     for j, (i, _, _) in enumerate(items):  # ties: the earlier sentence
@@ -264,5 +297,5 @@ def rank_by_sentences(
     order = sorted(best, key=lambda i: (-float(scores[best[i]]), i))
     order += [i for i in range(len(head)) if i not in best]
     highlights = [(items[pick[i]][1], items[pick[i]][2]) if i in pick else None for i in order]
-    typed = float((coverage * cue).max()) if kind is not None else None
+    typed = float((plain * cue).max()) if kind is not None else None  # the no-answer check's plain coverage
     return Ranked([head[i] for i in order] + tail, highlights + [None] * len(tail), typed)

@@ -16,7 +16,15 @@ from qa.lexical import terms
 from qa.manifest import ArticleEntry
 from qa.no_answer import judge, specific_terms
 from qa.passages import Span
-from qa.sentences import FeatureScorer, SentenceFeatures, answer_type, make_scorer, rank_by_sentences, type_cue
+from qa.sentences import (
+    FeatureScorer,
+    SentenceFeatures,
+    answer_type,
+    local_coverage,
+    make_scorer,
+    rank_by_sentences,
+    type_cue,
+)
 
 # --- answer types ---------------------------------------------------------------------------------
 
@@ -124,6 +132,47 @@ def test_the_title_terms_do_not_choose_among_an_articles_sentences():
         shown[weight] = text[a:b]
     assert shown[1.0].startswith("ABN Amro, the Dutch bank")  # the title's words win when they count in full
     assert shown[0.1] == shown[0.0] == "About 1,100 of the losses will be in the investment banking arm, it said."
+
+
+def test_a_term_in_every_sentence_of_an_article_counts_less_among_its_sentences():
+    """Plain coverage weighs "chester" and "director" by corpus IDF alone; among one article's
+    sentences, the term every sentence holds (the topic) counts less than one a single sentence holds."""
+    question = "Which Chester director spoke?"
+    idf = {"which": 0.1, "chester": 3.0, "director": 3.0, "spoke": 1.0}
+    h = Highlighter(question, idf)
+    texts = ["Chester lost again.", "The director was angry.", "Chester fans left early."]
+    plain = h.scores(texts)
+    assert plain[0] == pytest.approx(plain[1])
+    local = local_coverage(h, ["a", "a", "a"], texts)
+    assert local[1] > 2 * local[0]
+    # Counted per article: a sentence of another article changes nothing for these two.
+    apart = local_coverage(h, ["b", "a", "a"], texts)
+    assert np.allclose(apart[1:], local_coverage(h, ["a", "a"], texts[1:]))
+    assert not np.allclose(apart[1:], local[1:])
+
+
+def test_the_answering_sentence_holds_the_terms_its_article_rarely_uses():
+    """Every sentence but one names Rush and Chester; the one that answers holds the question's other words."""
+    text = (
+        "Rush's future as Chester manager is in doubt after a 5-0 defeat at Shrewsbury. "
+        "Director Steve Vaughan offered him a deal to leave. "
+        "Rush took over at Chester in August. "
+        "Chester have won two of their last ten games under Rush. "
+        "Rush and Chester face Bristol on Saturday."
+    )
+    question = "Which Chester director offered Rush a severance deal?"
+    idf = {"which": 0.1, "chester": 6.0, "rush": 6.0, "director": 3.0, "offer": 2.0, "sever": 4.0, "deal": 2.0}
+    spans = [_span("rush", text, 1.0)]
+    shown = {}
+    for weight in (0.0, Config().sentence_local_weight):
+        config = Config(sentence_local_weight=weight)
+        ranked = rank_by_sentences(question, spans, Highlighter(question, idf), make_scorer(config), config)
+        a, b = ranked.highlights[0]
+        shown[weight] = text[a:b]
+    assert shown[0.0].startswith("Rush's future")  # corpus IDF alone: the topical sentence
+    assert shown[Config().sentence_local_weight] == "Director Steve Vaughan offered him a deal to leave."
+    with pytest.raises(ConfigError, match="sentence_local_weight"):
+        Config(sentence_local_weight=-0.1)
 
 
 def test_title_weight_is_checked():
