@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -219,10 +220,11 @@ def local_coverage(highlighter, articles: list[str], texts: list[str]) -> np.nda
     for members in groups.values():
         found = [highlighter.present(texts[j]) for j in members]
         n = len(members)
-        weights = {}
-        for term, idf in highlighter.weights.items():
-            holding = sum(term in f for f in found)
-            weights[term] = idf * math.log(1.0 + (n - holding + 0.5) / (holding + 0.5))
+        holding = Counter(term for f in found for term in f)
+        weights = {
+            term: idf * math.log(1.0 + (n - holding[term] + 0.5) / (holding[term] + 0.5))
+            for term, idf in highlighter.weights.items()
+        }
         total = sum(weights.values())
         if total > 0:
             for j, f in zip(members, found):
