@@ -9,7 +9,8 @@ The test split is never read here.
     python -m bench.tune_answers tests/data/news_heldout_questions.jsonl=/work/runs/answers/news5k \\
         /work/runs/answers/squad_questions.jsonl=/work/runs/answers/squad --max-queries 300
 
-`--vary NAME` sweeps one setting with the others at their defaults (how sentence_local_weight was chosen).
+`--vary NAME [NAME ...]` sweeps those settings with the others at their defaults (how sentence_local_weight,
+then rerank_passages with sentence_passage_weight, were chosen).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ GRID = {
     "cosine": (0.0, 0.5, 1.0, 2.0),
     "coverage": (0.0, 0.5, 1.0),
     "cue": (0.0, 0.2, 0.4),
-    "passage": (0.0, 0.5, 1.0, 2.0),
+    "passage": (0.0, 0.5, 0.75, 1.0, 1.5, 2.0),
     "embed": (4, 8, 16),
-    "head": (3, 5),
+    "head": (3, 5, 6, 7, 8, 10),
     "title": (1.0, 0.5, 0.25, 0.1, 0.0),
     "local": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
 }
@@ -125,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-queries", type=int, default=None, help="per set, a fixed subset of its dev questions")
     ap.add_argument("--out", type=Path, default=None, help="write every grid point's figures here (JSON lines)")
     ap.add_argument(
-        "--vary", choices=sorted(GRID), default=None, help="sweep only this setting, the others at Config's defaults"
+        "--vary",
+        choices=sorted(GRID),
+        nargs="+",
+        default=None,
+        help="sweep only these settings, the others at Config's defaults",
     )
     args = ap.parse_args(argv)
     sentences.type_cue = functools.lru_cache(maxsize=None)(sentences.type_cue)  # pure: same inputs, same cue
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     grid = dict(GRID)
     if args.vary:
         defaults = Config()
-        grid = {k: (GRID[k] if k == args.vary else (getattr(defaults, FIELDS[k]),)) for k in keys}
+        grid = {k: (GRID[k] if k in args.vary else (getattr(defaults, FIELDS[k]),)) for k in keys}
     for values in itertools.product(*(grid[k] for k in keys)):
         point = dict(zip(keys, values))
         if point["cosine"] == 0 and point["embed"] != grid["embed"][0]:

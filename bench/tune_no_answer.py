@@ -42,7 +42,7 @@ def asked(path: Path, index: Path, max_queries: int | None) -> tuple[Retriever, 
         text, _ = retriever._clean_question(q["question"], quiet=True)
         cands = retriever._candidates(idx, text, "hybrid", config.candidates, None)
         highlighter = retriever._highlighter(idx, text, cands)
-        spans = select_spans(idx, fuse(cands, config, "hybrid"), max(GRID["no_answer_passages"]))
+        spans = select_spans(idx, fuse(cands, config, "hybrid"), max(retriever._head, *GRID["no_answer_passages"]))
         ranked = retriever._rank_sentences(text, highlighter, spans, cands)
         out.append({"q": q, "text": text, "cands": cands, "highlighter": highlighter, "ranked": ranked})
     return retriever, out
