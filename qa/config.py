@@ -70,8 +70,8 @@ class Config:
     # p50 within its budget: any sentence cosine costs a model call (4 sentences cost ~6 question embeddings
     # here, bench/answer_cost.py), so none: hit@1 0.876, answering sentence 0.685 (the best point overall,
     # cosine 2.0 over 4 embedded sentences: 0.899 / 0.685).
-    # Re-chosen with the article-local weight on the dev halves (bench/tune_answers.py --vary head, then
-    # passage; docs/EVALUATION.md): 7 passages read, passage weight 1.0 (6-8 and 1.0 a plateau). From (5, 0.5):
+    # Re-chosen with the article-local weight on the dev halves (bench/tune_answers.py --vary head passage;
+    # docs/EVALUATION.md): 7 passages read, passage weight 1.0 (6-8 and 1.0 a plateau). From (5, 0.5):
     # news-5k dev hit@1 0.888 -> 0.910, hit@5 0.944 -> 0.955, sentence 0.742 -> 0.764; SQuAD dev (4,000) hit@1
     # 0.852 -> 0.861, sentence 0.778 -> 0.783; small haystack 0.933 -> 0.944, 0.753 -> 0.764.
     rerank_passages: int = 7
