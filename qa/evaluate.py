@@ -335,6 +335,7 @@ def _ask_all(retriever, questions: list[dict], mode: str, k: int, bar=None) -> l
                 "overlaps": overlapping_pairs(answer.passages[:5]),
                 "top": p0.article_id if p0 else None,
                 "top_highlight": p0.highlight_text if p0 else None,
+                "top_chars": len(p0.text) if p0 else 0,
             }
         )
         if bar is not None:

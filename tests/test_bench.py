@@ -342,3 +342,36 @@ def test_the_hand_written_part_of_benchmarks_md_is_what_the_report_renders():
     doc = (ROOT / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8")
     assert "## How to run" in doc
     assert NOTES.strip() == doc[doc.index("## How to run") :].strip()
+
+
+def test_peer_quality_scores_txtai_rows_as_qa_scores_passages(monkeypatch, tmp_path):
+    """txtai answers with row ids (article#paragraph): each must be read back as the paragraph txtai indexed."""
+    from bench import measure, peer_quality
+
+    articles = [
+        {"id": "a", "text": "The strike began on Monday.\n\nAbout 4,000 dockers joined it."},
+        {"id": "b", "text": "Prices rose.\nThe index reached 112."},
+    ]
+    questions = [
+        {"question": "How many dockers joined?", "answers": ["4,000"]},
+        {"question": "What did the index reach?", "answers": ["112"]},
+        {"question": "Who won the race?", "answers": []},
+    ]
+    seen = {}
+
+    def fake_run(cmd, env=None, **kw):
+        seen["spec"] = json.loads(Path(cmd[2]).read_text(encoding="utf-8"))
+        report = {"hits": [["a#0", "a#1"], ["b#1"], ["b#0"]], "chunks": 4, "latencies": [0.01, 0.02, 0.03]}
+        return measure.ProcResult(1.0, 10.0, 0, json.dumps(report) + "\n", "")
+
+    monkeypatch.setattr(measure, "run_process", fake_run)
+    python = tmp_path / "python"
+    python.write_text("")
+    got = peer_quality.txtai_side(questions, articles, str(python), "model-dir")
+    assert seen["spec"]["hybrid"] is True and seen["spec"]["articles"] == articles  # its natural use
+    m = got["metrics"]
+    assert (m["answerable"], m["hit@1"], m["hit@3"]) == (2, 0.5, 1.0)
+    assert m["highlight_hit@1"] is None  # txtai picks no sentence
+    assert got["first_text_chars"] == (len("The strike began on Monday.") + len("The index reached 112.")) / 2
+    missing = peer_quality.txtai_side(questions, articles, str(tmp_path / "absent"), "model-dir")
+    assert "not found" in missing["error"]
