@@ -102,15 +102,19 @@ def txtai_side(questions: list[dict], articles: list[dict], txtai_python: str, m
     }
 
 
-def load_articles(path: Path) -> list[dict]:
-    """The articles as qa reads them from an articles file (taken as they are, not cleaned)."""
-    return [{"id": a.id, "text": a.text} for a in evaluate.read_articles(path)]
+def indexed_articles(index_dir: Path) -> list[dict]:
+    """The article texts qa indexed: an articles file's texts as they are; a folder's after qa cleaned its
+    web pages (txtai has no cleaner, so it gets qa's: this favours txtai, never qa)."""
+    from qa.index import Index
+
+    index = Index.open(index_dir)
+    return [{"id": a, "text": index.article(a).text} for a in index.article_ids]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", type=Path)
-    ap.add_argument("--corpus", type=Path, required=True, help="the articles (.jsonl[.gz]) both tools index")
+    ap.add_argument("--corpus", type=Path, required=True, help="the articles (.jsonl[.gz] or a folder) both index")
     ap.add_argument("--index", type=Path, required=True, help="qa's index directory (built or updated here)")
     ap.add_argument("--split", choices=("dev", "test"), default="test")
     ap.add_argument("--txtai-python", default="/work/txtai-venv/bin/python", help="python of txtai's venv")
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "split": args.split,
         "questions": len(questions),
         "qa": qa_side(args.questions, args.corpus, args.index, args.split),
-        "txtai": txtai_side(questions, load_articles(args.corpus), args.txtai_python, str(model_path())),
+        "txtai": txtai_side(questions, indexed_articles(args.index), args.txtai_python, str(model_path())),
     }
     print(f"{args.questions.name} ({args.split}) over {args.corpus.name}")
     print("| tool | " + " | ".join(METRICS) + " | first text (chars) |")
