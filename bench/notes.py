@@ -688,4 +688,17 @@ stays below it. The index on disk is the same size. The first run had other work
 not comparable. Test halves of every question set, each tree run from its own directory (2d6075f against
 a03d4b9, `/work/runs/s10/testset2.sh`): the same figures, apart from one near miss flagged by the quantity
 answer type of f42f78a (docs/EVALUATION.md).
+
+### Query cost of the answering-sentence changes (2026-12-04)
+
+Issue 13's sentence ranking now weighs each question term by its rarity among its article's candidate
+sentences and reads 7 passages instead of 5 (docs/EVALUATION.md, a5676e1 and 7024bb3). On news-5k (26,577
+chunks), settings alternating question by question in one process, each question starting with the next
+setting in turn (`python -m bench.answer_cost /work/runs/s6/news5k tests/data/news_heldout_questions.jsonl
+--split dev --max 120`, two runs each): the article-local weight costs 0.1–0.5 ms of an `ask` p50 of 8.4–9.4
+ms, and ranking the sentences of 7 passages takes 1.5–1.6 ms against 1.0 ms for 5. At 111,674 chunks
+(`python -m bench.run --sections query --sizes 100000 --work /work/runs/s6/bench --reuse`, this code twice and
+5958a72 once between them, 03:12–03:15 UTC): p50 9.5 / 8.8 ms, p99 16.4 / 14.9 ms, against 10.6 / 16.0 ms for
+5958a72, with the question's embedding at 3.9 / 2.8 and 4.6 ms; within this hour's noise, and the p50 budget
+of 15 ms holds.
 """
