@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -77,6 +78,28 @@ def _hwm_kb(pid: int) -> int:
 
 def python() -> str:
     return sys.executable
+
+
+TXTAI_SIDE = Path(__file__).with_name("txtai_side.py")
+
+
+def run_txtai(txtai_python: str, spec: dict, work: Path, name: str) -> tuple[dict, ProcResult | None]:
+    """bench/txtai_side.py in txtai's own venv, as a fresh process: its report (the last stdout line), or
+    {"error": ...} when the venv is missing or the child failed. The spec is written to work/<name>-input.json
+    and txtai's index to work/<name>-index (emptied first)."""
+    if not Path(txtai_python).exists():
+        return {"error": f"{txtai_python} not found: create txtai's venv (see docs/BENCHMARKS.md)"}, None
+    spec_path = work / f"{name}-input.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    out_dir = work / f"{name}-index"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    run = run_process(
+        [txtai_python, str(TXTAI_SIDE), str(spec_path), str(out_dir)], env={"TOKENIZERS_PARALLELISM": "false"}
+    )
+    try:
+        return run.json(), run
+    except RuntimeError as exc:
+        return {"error": str(exc)[-500:]}, run
 
 
 def percentiles(seconds: list[float]) -> dict:

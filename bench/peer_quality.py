@@ -30,7 +30,6 @@ from qa.evaluate import contains_answer, in_split, load_questions, question_metr
 from . import measure
 from .txtai_side import paragraph_rows
 
-TXTAI_SIDE = Path(__file__).with_name("txtai_side.py")
 METRICS = ("hit@1", "hit@3", "hit@5", "highlight_hit@1", "answerable")
 
 
@@ -53,30 +52,17 @@ def _mean(values) -> float:
 
 def txtai_side(questions: list[dict], articles: list[dict], txtai_python: str, model: str, k: int = 5) -> dict:
     """txtai in its own process, in its natural use; its returned rows scored as qa's passages are."""
-    if not Path(txtai_python).exists():
-        return {"error": f"{txtai_python} not found: create txtai's venv (docs/BENCHMARKS.md, 'How to run')"}
+    spec = {
+        "model": model,
+        "articles": [{"id": a["id"], "text": a["text"]} for a in articles],
+        "hybrid": True,
+        "questions": [q["question"] for q in questions],
+        "k": k,
+    }
     with tempfile.TemporaryDirectory(prefix="qa-peer-") as work:
-        spec = Path(work) / "input.json"
-        spec.write_text(
-            json.dumps(
-                {
-                    "model": model,
-                    "articles": [{"id": a["id"], "text": a["text"]} for a in articles],
-                    "hybrid": True,
-                    "questions": [q["question"] for q in questions],
-                    "k": k,
-                }
-            ),
-            encoding="utf-8",
-        )
-        run = measure.run_process(
-            [txtai_python, str(TXTAI_SIDE), str(spec), str(Path(work) / "index")],
-            env={"TOKENIZERS_PARALLELISM": "false"},
-        )
-        try:
-            report = run.json()
-        except RuntimeError as exc:
-            return {"error": str(exc)[-500:]}
+        report, _ = measure.run_txtai(txtai_python, spec, Path(work), "txtai-natural")
+    if "error" in report:
+        return report
     texts = {row_id: text for row_id, text, _ in paragraph_rows(articles)}  # the rows txtai indexed
     rows = []
     for q, ids in zip(questions, report["hits"]):

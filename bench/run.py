@@ -303,27 +303,13 @@ class Bench:
         them: a row per paragraph, content and hybrid (BM25) scoring on (bench/txtai_side.py)."""
         from qa.embed import model_path
 
-        python = self.args.txtai_python
-        if not Path(python).exists():
-            return {"error": f"{python} not found: create txtai's venv (see docs/BENCHMARKS.md)"}
         rows = {"articles": [{"id": a["id"], "text": a["text"]} for a in self.slice], "hybrid": True}
         if not natural:
             rows = {"chunks": self._qa_chunk_texts()}
-        spec = self.work / "txtai-input.json"
-        spec.write_text(
-            json.dumps({"model": str(model_path()), **rows, "questions": self.questions, "k": 5}),
-            encoding="utf-8",
-        )
-        out_dir = self.work / ("txtai-natural-index" if natural else "txtai-index")
-        shutil.rmtree(out_dir, ignore_errors=True)
-        run = measure.run_process(
-            [python, str(Path(__file__).with_name("txtai_side.py")), str(spec), str(out_dir)],
-            env={"TOKENIZERS_PARALLELISM": "false"},
-        )
-        try:
-            res = run.json()
-        except RuntimeError as exc:
-            return {"error": str(exc)[-500:]}
+        spec = {"model": str(model_path()), **rows, "questions": self.questions, "k": 5}
+        res, run = measure.run_txtai(self.args.txtai_python, spec, self.work, "txtai-natural" if natural else "txtai")
+        if "error" in res:
+            return res
         res["process_s"] = run.seconds
         res["peak_rss_mb"] = run.peak_rss_mb
         # The process also answers the questions afterwards: its build part is timed inside it.
