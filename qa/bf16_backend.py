@@ -11,9 +11,11 @@ CPU has AMX (qa.cpu).
 
 Batches are length-sorted, so padding is small, and every text is padded to its own
 bucket (a multiple of BUCKET word pieces) whatever its batch-mates: a text then
-runs in the same shape in every build, so its vector does not depend on which texts
-it was embedded with (bit for bit on the AVX2 machine of docs/BENCHMARKS.md, emulated;
-not yet checked on AMX). Mean pooling and L2 normalisation run in fp32.
+runs in the same width in every build (bit for bit the same vector on the AVX2 machine
+of docs/BENCHMARKS.md, emulated). On an AMX CPU oneDNN also picks its kernels by the
+number of texts in a batch, so a text's vector moves with its batch size (up to 6e-4
+a component, cosine > 0.9999; seen 2026-12-07): close, not equal. OpenVINO's runtime
+is exact (tested). Mean pooling and L2 normalisation run in fp32.
 """
 
 from __future__ import annotations

@@ -243,7 +243,14 @@ def test_a_bf16_vector_does_not_depend_on_its_batch_mates(runtime):
     mates = [f"Who is the spokesman for the {w}?" for w in ("army", "navy", "police", "court", "bank", "union")] * 2
     together = model.embed(texts + texts[:1] + mates)
     alone = np.stack([model.embed([t])[0] for t in texts])
-    assert np.array_equal(together[:3], alone) and np.array_equal(together[3], alone[0])
+    assert np.array_equal(together[3], together[0])  # the same text twice in one batch: the same vector
+    if runtime == "torch":
+        # torch's oneDNN picks its bf16 kernels by batch size (on an AMX CPU a text alone and in a batch
+        # of 3 differ by up to 6e-4 a component), so on torch the guarantee is closeness, not equality.
+        cosine = (together[:3] * alone).sum(axis=1)
+        assert cosine.min() >= 0.9999, cosine
+    else:
+        assert np.array_equal(together[:3], alone)
 
 
 def test_builds_embed_on_parallel_streams_with_the_vectors_questions_get(monkeypatch):
