@@ -7,6 +7,9 @@ questions flagged and answerable ones flagged. The test split is never read here
 
     python -m bench.tune_no_answer tests/data/news_heldout_questions.jsonl=/work/runs/answers/news5k \\
         ../shared/eval/seed_questions.jsonl=/work/runs/answers/seed
+
+Unanswerable questions at scale count too: `bench.unanswerable_at_scale --split dev` writes its
+questions, answers emptied, to WORK/unanswerable.jsonl; pass that file with WORK/index.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     sets = []
     for pair in args.sets:
         path, index = pair.split("=", 1)
-        sets.append((Path(path).name, *asked(Path(path), Path(index), args.max_queries)))
+        # named file@index: one question file may be asked of several indexes (news-5k, the small haystack)
+        sets.append((f"{Path(path).stem}@{Path(index).name}", *asked(Path(path), Path(index), args.max_queries)))
     keys = list(GRID)
     for values in itertools.product(*(GRID[k] for k in keys)):
         point = dict(zip(keys, values))

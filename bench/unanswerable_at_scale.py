@@ -6,6 +6,8 @@ shared: the rule of tests/data/news_heldout_questions.README.md). The index is u
 incrementally from a copy of a built news-5k index (nothing is embedded again), and each
 sampled question is asked: every one should now be flagged. `leaked` counts questions whose
 answer string still appears in a top-5 passage (another article reporting the same fact).
+The questions that did not leak are written to WORK/unanswerable.jsonl with their answers
+emptied, so that `bench.tune_no_answer` can count them among the unanswerable ones (on dev).
 
     python -m bench.unanswerable_at_scale tests/data/news_heldout_questions.jsonl \\
         --index /work/runs/answers/news5k --work /work/runs/answers/minus --split test --sample 60
@@ -46,6 +48,10 @@ def removed_ids(articles, sources: set[str]) -> set[str]:
     return out
 
 
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", type=Path, help="a questions file with `sources` (news_heldout_questions.jsonl)")
@@ -76,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         leak = any(contains_answer(p.text, q["answers"]) for p in answer.passages)
         leaked += leak
         reasons.append({"id": q["id"], "flagged": answer.no_answer, "leaked": leak, "reason": answer.reason})
-    (args.work / "details.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reasons))
+    _write_jsonl(args.work / "details.jsonl", reasons)
+    gone_for_good = {r["id"] for r in reasons if not r["leaked"]}
+    unanswerable = [{**rows[q["id"]], "answers": []} for q in questions if q["id"] in gone_for_good]
+    _write_jsonl(args.work / "unanswerable.jsonl", unanswerable)
     report = {
         "split": args.split,
         "questions": len(questions),
