@@ -122,6 +122,15 @@ class Config:
     # rerank_passages = 7) it adds no unanswerable dev question and flags 39 more of 2,000 answerable SQuAD dev
     # questions (bench/tune_no_answer.py), so it is off.
     min_typed_coverage: float = 0.0
+    # The reader (qa/reader.py) reads the answering sentence of each of the first reader_check_passages
+    # passages; the question is flagged when its best logit is below min_reader_logit (None: off). Chosen on
+    # the dev splits (docs/EVALUATION.md): -0.75 over 2 passages flags 11 of 27 unanswerable news questions
+    # at scale and 5 of 31 news near misses, with 1 of 89 answerable news and 41 of 2,000 answerable SQuAD
+    # questions flagged (2.05 %; 17 without it). -0.6 flagged 2 more at scale for 2.45 % of SQuAD: left,
+    # since 0.45 points was how far SQuAD's rate moved from dev to test before. About 3 ms a sentence; the
+    # second is read only when the first does not reach the threshold (ask p50 +4 ms, docs/BENCHMARKS.md).
+    min_reader_logit: float | None = -0.75
+    reader_check_passages: int = 2
 
     # The page calls a passage's evidence "strong" from this cosine up (min_dense_score + 0.15): every
     # answering passage of the seed questions on the shipped corpus scored 0.46 or more, no-answer ones 0.10.
@@ -188,6 +197,14 @@ class Config:
         need(
             0.0 <= self.min_typed_coverage <= 1.0,
             f"min_typed_coverage must be between 0 and 1, got {self.min_typed_coverage}",
+        )
+        need(
+            self.min_reader_logit is None or isinstance(self.min_reader_logit, (int, float)),
+            f"min_reader_logit must be a number or None (off), got {self.min_reader_logit!r}",
+        )
+        need(
+            self.reader_check_passages >= 1,
+            f"reader_check_passages must be at least 1, got {self.reader_check_passages}",
         )
         need(self.no_answer_passages >= 1, f"no_answer_passages must be at least 1, got {self.no_answer_passages}")
         need(self.exact_filter_rows >= 0, f"exact_filter_rows must be 0 or more, got {self.exact_filter_rows}")

@@ -1,16 +1,20 @@
 """Decide "no answer": the evidence is too weak, and say why (passages are still returned).
 
-Three signals, each cheap: meaning (an absent topic has no close passage), words (a near
+Three cheap signals: meaning (an absent topic has no close passage), words (a near
 topic misses most of the question's key terms), and the question's specific terms. A
 near-miss question ("who won the 1987 Qantas A340 order?") shares its topic with the
-corpus, so its top cosine is high; what gives it away is that its names, titles and
+corpus, so its top cosine is high; what can give it away is that its names, titles and
 figures — capitalised, numeric or rare words — occur in none of the top passages.
+Last, and only when those pass, a model: the sentence reader reads the answering
+sentences of the first passages, since a question whose article is missing still finds
+on-topic passages that share its words but do not answer it.
 Thresholds are chosen on the dev splits (docs/EVALUATION.md).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .config import Config
@@ -76,10 +80,14 @@ def judge(
     coverage: float,
     config: Config,
     typed_coverage: float | None = None,
+    reader_logits: Iterable[float] | None = None,
 ) -> Verdict:
     """texts: the top passages (with their titles) the answer would come from; coverage: the best IDF share
     of the question's terms among them; typed_coverage: for a question asking for a kind of thing (a number,
-    a date, a name, a place), the best coverage by a sentence holding one (qa.sentences.Ranked)."""
+    a date, a name, a place), the best coverage by a sentence holding one (qa.sentences.Ranked);
+    reader_logits: the reader's logits of the first answering sentences, a lazy iterable (each costs a model
+    call): read only when every cheaper signal passes, and only until one reaches the threshold, which
+    decides as reading them all would. None when no reader is loaded."""
     if not texts:
         return Verdict(True, "no passage matches the question")
     if top_cosine is not None and top_cosine < config.min_dense_score:
@@ -103,4 +111,16 @@ def judge(
             f"no sentence of the top passages both matches the question ({typed_coverage:.0%} of its key terms "
             "at best) and holds what it asks for",
         )
+    if reader_logits is not None and config.min_reader_logit is not None:
+        best = None
+        for logit in reader_logits:
+            best = logit if best is None else max(best, logit)
+            if best >= config.min_reader_logit:
+                break
+        if best is not None and best < config.min_reader_logit:
+            return Verdict(
+                True,
+                f"no answering sentence of the best passages reads as an answer to the question "
+                f"(the reader scores the best {best:.2f}, below {config.min_reader_logit:g})",
+            )
     return Verdict(False)

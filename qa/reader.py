@@ -95,3 +95,16 @@ def load_reader() -> SentenceReader | None:
         log.warning("no sentence reader: %s is absent (an install without the reader's weights)", WEIGHTS)
         return None
     return SentenceReader(WEIGHTS)
+
+
+def reader_or_none(without: str) -> SentenceReader | None:
+    """The shipped reader, or None when it is not installed or cannot load: the caller then does
+    `without` it (logged), rather than failing every question."""
+    try:
+        reader = load_reader()
+    except ReaderError as exc:
+        log.warning("%s; %s without the reader", exc, without)
+        return None
+    if reader is None:
+        log.warning("no sentence reader installed: %s without it", without)
+    return reader

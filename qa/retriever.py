@@ -65,6 +65,7 @@ class Retriever:
         self.config = config or Config()
         self._lock = threading.Lock()
         self._sentence_scorer = None  # made on first use: a reader scorer loads a model
+        self._no_answer_reader: object = _NOT_LOADED  # the reader of the no-answer check, loaded on first use
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # see question_vector
         self._last_search: tuple[Index, tuple, Candidates] | None = None  # see _search
 
@@ -313,9 +314,7 @@ class Retriever:
         """The k first passages, each with its answering sentence (the lexical best beyond the reranked head)."""
         passages = []
         for rank, (span, hl) in enumerate(zip(ranked.spans[:k], ranked.highlights), 1):
-            if hl is None:
-                offsets = [(a - span.start, b - span.start) for a, b in span.sentences]
-                hl = highlighter.best(span.text, span.start, offsets)
+            hl = _answering_sentence(highlighter, span, hl)
             passages.append(
                 Passage(
                     rank=rank,
@@ -344,7 +343,51 @@ class Retriever:
         cited = [_as_cited(s) for s in spans[: max(3, self.config.no_answer_passages)]]
         coverage = max((highlighter.coverage(text) for text in cited[:3]), default=0.0)
         texts = cited[: self.config.no_answer_passages]
-        return judge(question, index.idf(), texts, cands.top_cosine, coverage, self.config, ranked.typed_coverage)
+        reader = self._reader_for_no_answer()
+
+        def reader_logits():
+            # One sentence a call, as judge asks for them: it stops at the first that reads as an answer,
+            # and the int8 graph quantises per batch, so a score never depends on batch-mates.
+            for span, hl in list(zip(spans, ranked.highlights))[: self.config.reader_check_passages]:
+                sentence = _text_of(span, _answering_sentence(highlighter, span, hl))
+                if sentence.strip():
+                    yield float(reader.score(question, [sentence])[0])
+
+        return judge(
+            question,
+            index.idf(),
+            texts,
+            cands.top_cosine,
+            coverage,
+            self.config,
+            ranked.typed_coverage,
+            reader_logits() if reader is not None else None,
+        )
+
+    def _reader_for_no_answer(self):
+        """The sentence reader when the no-answer check uses it (loaded once), else None."""
+        if self.config.min_reader_logit is None:
+            return None
+        if self._no_answer_reader is _NOT_LOADED:
+            from .reader import reader_or_none
+
+            self._no_answer_reader = reader_or_none("'no answer' is decided")
+        return self._no_answer_reader
+
+
+_NOT_LOADED = object()
+
+
+def _answering_sentence(highlighter: Highlighter, span: Span, hl: tuple[int, int] | None) -> tuple[int, int]:
+    """The answering sentence the ranking chose (article offsets), or the lexical best when it chose none."""
+    if hl is not None:
+        return hl
+    offsets = [(a - span.start, b - span.start) for a, b in span.sentences]
+    return highlighter.best(span.text, span.start, offsets)
+
+
+def _text_of(span: Span, offsets: tuple[int, int]) -> str:
+    return span.text[offsets[0] - span.start : offsets[1] - span.start]
 
 
 def _as_cited(span: Span) -> str:

@@ -181,15 +181,10 @@ def make_scorer(config: Config) -> SentenceScorer:
     features = FeatureScorer.from_config(config)
     if config.sentence_scorer == "features":
         return features
-    from .reader import ReaderError, load_reader
+    from .reader import reader_or_none
 
-    try:
-        reader = load_reader()
-    except ReaderError as exc:
-        log.warning("%s; answering sentences are chosen without the reader", exc)
-        return features
+    reader = reader_or_none("answering sentences are chosen")
     if reader is None:
-        log.warning("no sentence reader installed: answering sentences are chosen without it")
         return features
     return ReaderScorer(reader, features, config.sentence_reader_weight, config.reader_sentences)
 

@@ -274,6 +274,90 @@ def test_weak_meaning_and_weak_words_still_flag():
     assert judge("Who won?", IDF, [], 0.5, 0.5, c).reason == "no passage matches the question"
 
 
+def test_the_reader_flags_below_its_threshold_and_only_after_the_cheap_signals_pass():
+    question = "Who won?"
+    read: list[float] = []
+
+    def logits(*values):
+        for value in values:
+            read.append(value)
+            yield value
+
+    c = Config(min_reader_logit=-0.6)
+    below = judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits(-0.9, -0.61))
+    assert below.no_answer and "-0.61" in below.reason and "-0.6" in below.reason and read == [-0.9, -0.61]
+    read.clear()
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits(-0.6, -5.0)).no_answer
+    assert read == [-0.6]  # the first sentence at the threshold decides: the second is never read
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits()).no_answer  # nothing to read
+    read.clear()
+    assert not judge(
+        question, IDF, PASSAGES, 0.8, 0.6, Config(min_reader_logit=None), reader_logits=logits(-9)
+    ).no_answer
+    weak = judge(question, IDF, PASSAGES, 0.1, 0.6, c, reader_logits=logits(-9))  # meaning already decides
+    assert weak.no_answer and "similar" in weak.reason
+    assert not read  # off, or decided before it: the model is never called
+    with pytest.raises(ConfigError, match="reader_check_passages"):
+        Config(reader_check_passages=0)
+    with pytest.raises(ConfigError, match="min_reader_logit"):
+        Config(min_reader_logit="low")
+
+
+def test_the_retriever_has_the_reader_read_the_first_answering_sentences_one_at_a_time(
+    tmp_path, fake_embedder, monkeypatch
+):
+    import qa.reader
+
+    read: list[list[str]] = []
+    logit = {"value": -0.5}
+
+    class FakeReader:
+        def score(self, question: str, sentences: list[str]) -> np.ndarray:
+            read.append(list(sentences))
+            return np.full(len(sentences), logit["value"], dtype=np.float32)
+
+    monkeypatch.setattr(qa.reader, "load_reader", FakeReader)
+    arts = [
+        Article("a", "Port strike", "The port strike closed Santos. About 4,000 dockers walked out over pay."),
+        Article("b", "Port talks", "Dockers and the port met again. The talks on pay went on late."),
+    ]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    config = Config(min_reader_logit=-0.6, reader_check_passages=2)
+    retriever = Retriever.load(tmp_path / "i", fake_embedder, config)
+    question = "How many dockers walked out at the port?"
+
+    answer = retriever.ask(question, k=2)
+    assert not answer.no_answer, answer.reason  # -0.5 is not below -0.6
+    assert read == [[answer.passages[0].highlight_text]]  # the first sentence decided: no second call
+
+    read.clear()
+    logit["value"] = -0.7
+    flagged = retriever.ask(question, k=2)
+    assert flagged.no_answer and "reader" in flagged.reason and "-0.70" in flagged.reason
+    assert read == [[p.highlight_text] for p in flagged.passages[:2]]  # one sentence a call, as the answer shows
+    assert [p.article_id for p in flagged.passages] == [p.article_id for p in answer.passages]  # still returned
+
+    read.clear()
+    Retriever.load(tmp_path / "i", fake_embedder, replace(config, min_reader_logit=None)).ask(question, k=2)
+    assert not read
+
+
+def test_without_a_reader_no_answer_is_decided_by_the_cheap_signals(tmp_path, fake_embedder, monkeypatch, caplog):
+    import qa.reader
+
+    monkeypatch.setattr(qa.reader, "load_reader", lambda: None)
+    build_from(
+        [Article("a", "Port", "About 4,000 dockers walked out.")],
+        tmp_path / "i",
+        embedder=fake_embedder,
+        progress=False,
+    )
+    with caplog.at_level("WARNING"):
+        answer = Retriever.load(tmp_path / "i", fake_embedder).ask("How many dockers walked out?")
+    assert answer.passages and not answer.no_answer
+    assert "no sentence reader" in caplog.text and "'no answer' is decided" in caplog.text
+
+
 def test_cli_answer_line_is_the_first_ranked_passages_sentence_in_any_order():
     from qa.cli import format_answer
     from qa.domain import Answer, Passage
