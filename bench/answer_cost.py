@@ -1,5 +1,6 @@
-"""What the answering sentence costs per question: `ask` p50 with the reader (opt-in), the features alone (with and
-without the article-local term weight), and off.
+"""What the answering sentence and "no answer" cost per question: `ask` p50 with the reader ranking
+sentences (opt-in), the features alone (with and without the article-local term weight, with and without
+the reader's no-answer check), and off.
 
 The two settings share one process, one model and one index, and alternate question by
 question, so the machine's load (shared here) falls on both alike; the difference of
@@ -31,11 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     questions = [q["question"] for q in load_questions(args.questions) if in_split(q, args.split)][: args.max]
     on = Retriever.load(args.index)
-    settings = {  # the features are the default; the reader is opt-in (Config.sentence_scorer)
+    # The features are the default; the reader ranking sentences is opt-in (Config.sentence_scorer); its
+    # no-answer check (Config.min_reader_logit) is on in all but "no reader check" and "chunk order".
+    settings = {
         "sentences": Retriever(on.index, on.embedder, replace(on.config, sentence_scorer="reader")),
         "features only": Retriever(on.index, on.embedder, replace(on.config, sentence_scorer="features")),
         "features, no local weight": Retriever(on.index, on.embedder, replace(on.config, sentence_local_weight=0.0)),
-        "chunk order": Retriever(on.index, on.embedder, replace(on.config, rerank_passages=0)),
+        "no reader check": Retriever(on.index, on.embedder, replace(on.config, min_reader_logit=None)),
+        "chunk order": Retriever(on.index, on.embedder, replace(on.config, rerank_passages=0, min_reader_logit=None)),
     }
     for q in questions[:5]:  # warm-up: page in, idf table, models
         for r in settings.values():
@@ -57,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {label: round(float(np.median(v)) * 1000, 1) for label, v in times.items()}
     report["difference_ms"] = round(report["sentences"] - report["chunk order"], 1)
     report["reader_ms"] = round(report["sentences"] - report["features only"], 1)
+    report["reader_check_ms"] = round(report["features only"] - report["no reader check"], 1)
     report["local_weight_ms"] = round(report["features only"] - report["features, no local weight"], 2)
     report["question_embed_ms"] = round(float(np.median(embed)) * 1000, 1)
     report["questions"] = len(questions)

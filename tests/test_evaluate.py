@@ -337,6 +337,7 @@ def test_news_heldout_test_split_holds_its_published_figures():
 # others, built in a minute or two), guarded 0.03 below each (about 3 of 109 answerable questions). Every
 # setting was chosen on the dev split; the news-5k figures are guarded by the benchmark above.
 SMALL_TEST_PUBLISHED = {"hit@1": 0.9817, "hit@5": 1.0, "highlight_hit@1": 0.7523}
+SMALL_TEST_NEAR_MISSES_FLAGGED = 5  # of 21, since the reader's no-answer check (0 before it); guarded one below
 
 
 @pytest.mark.slow
@@ -351,8 +352,9 @@ def test_news_heldout_test_split_on_the_small_haystack_holds_its_published_figur
         DATA / "news_heldout_questions.jsonl", tmp_path / "index", split="test", embedder=real_embedder
     )
     m = result.metrics
-    assert m["answerable"] == 109, m
+    assert (m["answerable"], m["unanswerable"]) == (109, 21), m
     assert_holds_published(m, SMALL_TEST_PUBLISHED)
+    assert m["unanswerable_flagged"] >= SMALL_TEST_NEAR_MISSES_FLAGGED - 1, m
 
 
 # The TEST-split figures published in docs/EVALUATION.md for SQuAD v1.1 dev as questions (bench.squad_questions;
@@ -381,8 +383,10 @@ def test_squad_test_split_holds_its_published_figures(tmp_path, real_embedder):
 
 # The TEST-split figures published in docs/EVALUATION.md for tests/data/shipped_heldout_questions.jsonl: 32
 # paraphrased questions over the shipped corpus, written after every setting was chosen (none was tuned on
-# either half). 13 answerable test questions, so the guard allows one question less than each figure.
+# either half). 13 answerable test questions, so the guard allows one question less than each figure, and one
+# more answerable question flagged than published (2 of 13 since the reader's no-answer check, 1 before it).
 SHIPPED_TEST_PUBLISHED = {"hit@1": 0.4615, "hit@3": 0.6154, "hit@5": 0.6923, "highlight_hit@1": 0.3077}
+SHIPPED_TEST_ANSWERABLE_FLAGGED = 2
 
 
 def test_shipped_heldout_test_split_holds_its_published_figures(shipped_index, real_embedder):
@@ -393,4 +397,4 @@ def test_shipped_heldout_test_split_holds_its_published_figures(shipped_index, r
     assert (m["answerable"], m["unanswerable"]) == (13, 4), m
     for name, published in SHIPPED_TEST_PUBLISHED.items():
         assert m[name] >= published - 1 / 13 - 1e-9, (name, m)
-    assert m["answerable_flagged"] <= 2 and m["overlapping_pairs@5"] == 0, m
+    assert m["answerable_flagged"] <= SHIPPED_TEST_ANSWERABLE_FLAGGED + 1 and m["overlapping_pairs@5"] == 0, m

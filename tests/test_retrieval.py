@@ -191,7 +191,7 @@ def test_seed_test_split_holds_its_published_figures(shipped_index, real_embedde
     assert unanswerable and all(r["no_answer"] and r["reason"] for r in unanswerable)
 
 
-OFFTOPIC_TEST_FLAGGED = 5  # of 7 (docs/EVALUATION.md)
+OFFTOPIC_TEST_FLAGGED = 6  # of 7 (docs/EVALUATION.md; 5 before the reader's no-answer check)
 ANSWERABLE_TEST_HIT5 = 1.0  # 7 of 7
 
 
