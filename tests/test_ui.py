@@ -301,7 +301,7 @@ def fake_launch(monkeypatch, tmp_path):
             self.read_only, self.limiter, self.fetch_options = read_only, limiter, fetch_options
             apps.append(self)
 
-        def embedder(self):
+        def warm(self):
             pass
 
     monkeypatch.setattr(server, "QAApp", App)
@@ -662,3 +662,20 @@ def test_cards_show_the_place_of_a_wire_story(app_with_index):
     )
     assert '<span class="qa-place">&lt;b&gt;Kabul&lt;/b&gt;</span>' in escaped
     assert '<span class="qa-source">AP</span> · <span class="qa-place">Doha</span>' in escaped  # a wire copy's own
+
+
+def test_warming_loads_the_model_and_the_reader_the_no_answer_check_uses(
+    tmp_path, corpus_copy, fake_embedder, monkeypatch
+):
+    import qa.reader
+
+    loaded: list[str] = []
+
+    def fake_load_reader():
+        loaded.append("reader")
+        return None  # as an install without the weights: warming must not fail either
+
+    monkeypatch.setattr(qa.reader, "load_reader", fake_load_reader)
+    app = QAApp(corpus_copy, tmp_path / "none", embedder=fake_embedder)
+    app.warm()  # no index yet: the default settings, whose no-answer check reads with the reader
+    assert loaded == ["reader"]

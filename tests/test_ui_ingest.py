@@ -182,8 +182,8 @@ def test_the_server_watches_until_it_stops(monkeypatch, tmp_path, capsys):
         def stop_watching(self, timeout=None):
             events.append(("stop", None))
 
-        def embedder(self, model_id=None):
-            return None
+        def warm(self):
+            pass
 
     monkeypatch.setattr(server, "QAApp", App)
     monkeypatch.setattr(server, "_launch", lambda app, *a: events.append(("serve", None)) or 0)

@@ -148,6 +148,16 @@ class QAApp:
             return load_embedder(model_id)
         return self._embedder
 
+    def warm(self) -> None:
+        """Load what the first question needs (the model, and the reader when the settings use it) before it
+        comes, so the first asker does not wait for them."""
+        self.embedder()
+        config = self.config()
+        if config.min_reader_logit is not None or config.sentence_scorer == "reader":
+            from qa.reader import reader_or_none
+
+            reader_or_none("questions are answered")
+
     def _built(self, state: BuildState) -> None:
         if state.report is not None:
             self.retriever(refresh=True)  # switch now, not at the next question

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return _serve_watching(app, args, login)
     if corpus.is_dir():
         _start_startup_build(app)
-    threading.Thread(target=app.embedder, name="qa-model", daemon=True).start()  # warm the model
+    threading.Thread(target=app.warm, name="qa-model", daemon=True).start()  # load the models now
     return _launch(app, args.host, args.port, login)
 
 
@@ -147,7 +147,7 @@ def _serve_watching(app: QAApp, args: argparse.Namespace, login: Login | None) -
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        threading.Thread(target=app.embedder, name="qa-model", daemon=True).start()
+        threading.Thread(target=app.warm, name="qa-model", daemon=True).start()
         return _launch(app, args.host, args.port, login)
     except KeyboardInterrupt:  # before the server was up (once up, Gradio takes Ctrl-C and returns)
         return 130
