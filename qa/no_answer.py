@@ -120,7 +120,7 @@ def judge(
         if best is not None and best < config.min_reader_logit:
             return Verdict(
                 True,
-                f"no answering sentence of the best passages reads as an answer to the question "
-                f"(the reader scores the best {best:.2f}, below {config.min_reader_logit:g})",
+                f"the sentence reader finds no answer in the best passages: its best score is {best:.2f}, "
+                f"below {config.min_reader_logit:g}",
             )
     return Verdict(False)
