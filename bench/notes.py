@@ -701,4 +701,19 @@ ms, and ranking the sentences of 7 passages takes 1.5–1.6 ms against 1.0 ms fo
 5958a72 once between them, 03:12–03:15 UTC): p50 9.5 / 8.8 ms, p99 16.4 / 14.9 ms, against 10.6 / 16.0 ms for
 5958a72, with the question's embedding at 3.9 / 2.8 and 4.6 ms; within this hour's noise, and the p50 budget
 of 15 ms holds.
+
+### Query cost of the reader's no-answer check (2026-12-07)
+
+Since this date `ask` has the shipped sentence reader (3-layer int8 cross-encoder, ONNX Runtime, one core) read
+the answering sentence of passage 1, and of passage 2 when the first does not read as an answer, whenever the
+cheaper no-answer signals have not decided (docs/EVALUATION.md, "The sentence reader as a no-answer check").
+Intel Xeon with AMX, 2 cores. On news-5k, settings alternating question by question in one process
+(`python -m bench.answer_cost /work/runs/s12/news5k tests/data/news_heldout_questions.jsonl --split dev --max
+120`): `ask` p50 8.8 ms without the check, 12.8 ms with it (`reader_check_ms` 4.0). At 111,674 chunks (the
+index of `python -m bench.run --sections query --sizes 100000 --work /work/runs/s13/bench`; its
+`bench.query_child` then run with the check on, off, on, off, 200 questions each): p50 11.2 / 11.6 ms with it
+against 7.5 / 7.7 without; p95 15.9 / 16.5 against 11.0 / 11.2; p99 17.2 / 19.4 against 11.9 / 13.1. Issue 13's
+15 ms p50 holds; issue 14's 5 ms p50 (already out of reach, above) moves further off, and
+`Config(min_reader_logit=None)` takes the check out. Reading both sentences every time (before the check
+stopped at the first that reads as an answer) cost 6.6 ms on news-5k and gave p50 17.0 ms at 111,674 chunks.
 """
