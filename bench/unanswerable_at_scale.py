@@ -1,13 +1,14 @@
 """Unanswerable questions at scale: remove the articles that answer a sample of questions, ask them again.
 
 From a sample of answerable questions of one split, every source article is removed from the
-news-5k subset, with its near-duplicates (the same title, or more than half of its word set
-shared: the rule of tests/data/news_heldout_questions.README.md). The index is updated
-incrementally from a copy of a built news-5k index (nothing is embedded again), and each
-sampled question is asked: every one should now be flagged. `leaked` counts questions whose
-answer string still appears in a top-5 passage (another article reporting the same fact).
-The questions that did not leak are written to WORK/unanswerable.jsonl with their answers
-emptied, so that `bench.tune_no_answer` can count them among the unanswerable ones (on dev).
+news-5k subset (or another of bench.news_subsets, `--subset`), with its near-duplicates (the
+same title, or more than half of its word set shared: the rule of
+tests/data/news_heldout_questions.README.md). The index is updated incrementally from a copy of
+a built index of that subset (nothing is embedded again), and each sampled question is asked:
+every one should now be flagged. `leaked` counts questions whose answer string still appears in
+a top-5 passage (another article reporting the same fact). The questions that did not leak are
+written to WORK/unanswerable.jsonl with their answers emptied, so that `bench.tune_no_answer`
+can count them among the unanswerable ones (on dev).
 
     python -m bench.unanswerable_at_scale tests/data/news_heldout_questions.jsonl \\
         --index /work/runs/answers/news5k --work /work/runs/answers/minus --split test --sample 60
@@ -55,24 +56,34 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", type=Path, help="a questions file with `sources` (news_heldout_questions.jsonl)")
-    ap.add_argument("--index", type=Path, required=True, help="a built news-5k index (copied, never changed)")
+    ap.add_argument("--index", type=Path, required=True, help="a built index of --subset (copied, never changed)")
+    ap.add_argument("--subset", default="news-5k", help="the bench.news_subsets subset the index holds")
     ap.add_argument("--work", type=Path, required=True, help="where the reduced corpus and index go")
     ap.add_argument("--split", choices=("dev", "test"), default="test")
     ap.add_argument("--sample", type=int, default=60, help="answerable questions asked (a fixed subset)")
     args = ap.parse_args(argv)
-    rows = {json.loads(line)["id"]: json.loads(line) for line in args.questions.read_text().splitlines() if line}
-    questions = [q for q in load_questions(args.questions) if q["answers"] and in_split(q, args.split)]
-    keep = set(sample([q["id"] for q in questions], args.sample))
+    report = measure(args.questions, args.index, args.work, split=args.split, size=args.sample, subset_name=args.subset)
+    print(json.dumps(report))
+    return 0
+
+
+def measure(
+    questions_path: Path, built: Path, work: Path, *, split: str = "test", size: int = 60, subset_name: str = "news-5k"
+) -> dict:
+    """Remove the sampled questions' articles from a copy of `built`, ask them again, and count what is flagged."""
+    rows = {json.loads(line)["id"]: json.loads(line) for line in questions_path.read_text().splitlines() if line}
+    questions = [q for q in load_questions(questions_path) if q["answers"] and in_split(q, split)]
+    keep = set(sample([q["id"] for q in questions], size))
     questions = [q for q in questions if q["id"] in keep]
-    articles = subset("news-5k")
+    articles = subset(subset_name)
     gone = removed_ids(articles, {s for q in questions for s in rows[q["id"]].get("sources", [])})
-    args.work.mkdir(parents=True, exist_ok=True)
-    corpus = args.work / "news5k-minus.jsonl"
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = work / f"{subset_name}-minus.jsonl"
     write_articles([a for a in articles if a.id not in gone], corpus)
-    index = args.work / "index"
+    index = work / "index"
     if index.exists():
         shutil.rmtree(index)
-    shutil.copytree(args.index, index)
+    shutil.copytree(built, index)
     build_corpus(corpus, index)
     retriever = Retriever.load(index)
     flagged, leaked, reasons = 0, 0, []
@@ -82,12 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         leak = any(contains_answer(p.text, q["answers"]) for p in answer.passages)
         leaked += leak
         reasons.append({"id": q["id"], "flagged": answer.no_answer, "leaked": leak, "reason": answer.reason})
-    _write_jsonl(args.work / "details.jsonl", reasons)
+    _write_jsonl(work / "details.jsonl", reasons)
     gone_for_good = {r["id"] for r in reasons if not r["leaked"]}
     unanswerable = [{**rows[q["id"]], "answers": []} for q in questions if q["id"] in gone_for_good]
-    _write_jsonl(args.work / "unanswerable.jsonl", unanswerable)
-    report = {
-        "split": args.split,
+    _write_jsonl(work / "unanswerable.jsonl", unanswerable)
+    return {
+        "split": split,
         "questions": len(questions),
         "articles_removed": len(gone),
         "flagged": flagged,
@@ -96,8 +107,6 @@ def main(argv: list[str] | None = None) -> int:
         "flagged_among_not_leaked": sum(r["flagged"] for r in reasons if not r["leaked"]),
         "not_leaked": sum(not r["leaked"] for r in reasons),
     }
-    print(json.dumps(report))
-    return 0
 
 
 if __name__ == "__main__":

@@ -338,6 +338,9 @@ def test_news_heldout_test_split_holds_its_published_figures():
 # setting was chosen on the dev split; the news-5k figures are guarded by the benchmark above.
 SMALL_TEST_PUBLISHED = {"hit@1": 0.9817, "hit@5": 1.0, "highlight_hit@1": 0.7523}
 SMALL_TEST_NEAR_MISSES_FLAGGED = 5  # of 21, since the reader's no-answer check (0 before it); guarded one below
+# The 30 sampled answerable test questions asked again without their 32 source articles (and near-duplicates):
+# 18 of 30 flagged since the reader's no-answer check (7 before it); guarded two below.
+SMALL_TEST_AT_SCALE_FLAGGED = 18
 
 
 @pytest.mark.slow
@@ -355,6 +358,16 @@ def test_news_heldout_test_split_on_the_small_haystack_holds_its_published_figur
     assert (m["answerable"], m["unanswerable"]) == (109, 21), m
     assert_holds_published(m, SMALL_TEST_PUBLISHED)
     assert m["unanswerable_flagged"] >= SMALL_TEST_NEAR_MISSES_FLAGGED - 1, m
+    from bench.unanswerable_at_scale import measure
+
+    at_scale = measure(
+        DATA / "news_heldout_questions.jsonl",
+        tmp_path / "index",
+        tmp_path / "minus",
+        size=30,
+        subset_name="news-heldout-small",
+    )  # as docs/EVALUATION.md runs it; the index is updated without the articles, nothing embedded again
+    assert at_scale["questions"] == 30 and at_scale["flagged"] >= SMALL_TEST_AT_SCALE_FLAGGED - 2, at_scale
 
 
 # The TEST-split figures published in docs/EVALUATION.md for SQuAD v1.1 dev as questions (bench.squad_questions;
