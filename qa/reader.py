@@ -97,14 +97,23 @@ def load_reader() -> SentenceReader | None:
     return SentenceReader(WEIGHTS)
 
 
+_warned: set[str] = set()
+
+
 def reader_or_none(without: str) -> SentenceReader | None:
     """The shipped reader, or None when it is not installed or cannot load: the caller then does
-    `without` it (logged), rather than failing every question."""
+    `without` it (logged once per process, not at every question), rather than failing every question."""
     try:
         reader = load_reader()
     except ReaderError as exc:
-        log.warning("%s; %s without the reader", exc, without)
+        _warn_once(f"{exc}; {without} without the reader")
         return None
     if reader is None:
-        log.warning("no sentence reader installed: %s without it", without)
+        _warn_once(f"no sentence reader installed: {without} without it")
     return reader
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
