@@ -23,8 +23,10 @@ import shutil
 from pathlib import Path
 
 from bench.news_subsets import subset, write_articles
+from qa.beir import read_jsonl
 from qa.evaluate import build_corpus, contains_answer, in_split, load_questions, sample
 from qa.retriever import Retriever
+from qa.store import atomic_write_jsonl
 
 _WORDS = re.compile(r"\w+")
 
@@ -49,10 +51,6 @@ def removed_ids(articles, sources: set[str]) -> set[str]:
     return out
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", type=Path, help="a questions file with `sources` (news_heldout_questions.jsonl)")
@@ -71,7 +69,7 @@ def measure(
     questions_path: Path, built: Path, work: Path, *, split: str = "test", size: int = 60, subset_name: str = "news-5k"
 ) -> dict:
     """Remove the sampled questions' articles from a copy of `built`, ask them again, and count what is flagged."""
-    rows = {json.loads(line)["id"]: json.loads(line) for line in questions_path.read_text().splitlines() if line}
+    rows = {row["id"]: row for row in read_jsonl(questions_path)}  # with `sources`, which load_questions drops
     questions = [q for q in load_questions(questions_path) if q["answers"] and in_split(q, split)]
     keep = set(sample([q["id"] for q in questions], size))
     questions = [q for q in questions if q["id"] in keep]
@@ -93,10 +91,10 @@ def measure(
         leak = any(contains_answer(p.text, q["answers"]) for p in answer.passages)
         leaked += leak
         reasons.append({"id": q["id"], "flagged": answer.no_answer, "leaked": leak, "reason": answer.reason})
-    _write_jsonl(work / "details.jsonl", reasons)
+    atomic_write_jsonl(work / "details.jsonl", reasons)
     gone_for_good = {r["id"] for r in reasons if not r["leaked"]}
     unanswerable = [{**rows[q["id"]], "answers": []} for q in questions if q["id"] in gone_for_good]
-    _write_jsonl(work / "unanswerable.jsonl", unanswerable)
+    atomic_write_jsonl(work / "unanswerable.jsonl", unanswerable)
     return {
         "split": split,
         "questions": len(questions),
