@@ -98,15 +98,40 @@ def load_reader() -> SentenceReader | None:
 
 
 _warned: set[str] = set()
+# The weights' files (size, mtime) when they last failed to load, and why: not retried until they change.
+_failed: dict[tuple, str] = {}
+
+
+def _weights_state() -> tuple:
+    """What the weights' files look like now; a reinstall or a rebuild changes it (a few stat calls)."""
+    state = []
+    for name in _FILES:
+        try:
+            info = (WEIGHTS / name).stat()
+            state.append((name, info.st_size, info.st_mtime_ns))
+        except OSError:
+            state.append((name, None, None))
+    return (str(WEIGHTS), *state)
 
 
 def reader_or_none(without: str) -> SentenceReader | None:
     """The shipped reader, or None when it is not installed or cannot load: the caller then does
-    `without` it (logged once per process, not at every question), rather than failing every question."""
-    try:
-        reader = load_reader()
-    except ReaderError as exc:
-        _warn_once(f"{exc}; {without} without the reader")
+    `without` it (logged once per process, not at every question), rather than failing every question.
+
+    Why remember a failure: the web app answers each question through a fresh Retriever view, so broken
+    weights would be re-read (17 MB) at every question. They are tried again once their files change,
+    so a repaired install is picked up without a restart.
+    """
+    state = _weights_state()
+    failure = _failed.get(state)
+    if failure is None:
+        try:
+            reader = load_reader()
+        except ReaderError as exc:
+            _failed.clear()  # only the latest state of the files matters
+            failure = _failed[state] = str(exc)
+    if failure is not None:
+        _warn_once(f"{failure}; {without} without the reader")
         return None
     if reader is None:
         _warn_once(f"no sentence reader installed: {without} without it")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import qa.reader as reader_module
-from qa.reader import ReaderError, SentenceReader, load_reader
+from qa.reader import WEIGHTS, ReaderError, SentenceReader, load_reader
 from tests.conftest import SHARED, needs_shared
 
 # Hand-written for these tests (not from SQuAD or the news data): (question, sentences, index of
@@ -170,6 +170,34 @@ def test_corrupt_weights_raise_an_actionable_error(tmp_path):
     (folder / "model.onnx").write_bytes(b"not a graph")
     with pytest.raises(ReaderError, match="reinstall"):
         SentenceReader(folder)
+
+
+def test_broken_weights_are_not_reread_at_every_question_until_their_files_change(
+    monkeypatch, tmp_path, caplog, fresh_cache
+):
+    # The web app answers each question through a new Retriever view, each asking reader_or_none.
+    folder = tmp_path / "reader"
+    shutil.copytree(reader_module.WEIGHTS, folder)
+    (folder / "model.onnx").write_bytes(b"not a graph")
+    monkeypatch.setattr(reader_module, "WEIGHTS", folder)
+    monkeypatch.setattr(reader_module, "_failed", {})
+    monkeypatch.setattr(reader_module, "_warned", set())
+    loads = []
+
+    def counting(path):
+        loads.append(path)
+        return SentenceReader(path)
+
+    monkeypatch.setattr(reader_module, "SentenceReader", counting)
+    with caplog.at_level(logging.WARNING, logger="qa.reader"):
+        assert [reader_module.reader_or_none("answering") for _ in range(3)] == [None, None, None]
+    assert len(loads) == 1
+    assert len([r for r in caplog.records if "reinstall qa" in r.getMessage()]) == 1
+
+    shutil.copy(WEIGHTS / "model.onnx", folder / "model.onnx")  # repaired: a reinstall rewrites the files
+    repaired = reader_module.reader_or_none("answering")
+    assert isinstance(repaired, SentenceReader) and len(loads) == 2
+    assert np.isfinite(repaired.score("Who won?", ["Ann won the race."])).all()
 
 
 # Measured: 0.838 on 1,499 SQuAD test-split questions (qa/models/reader/README.md), 0.820 on
