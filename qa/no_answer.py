@@ -13,6 +13,7 @@ Thresholds are chosen on the dev splits (docs/EVALUATION.md).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,15 @@ _GENERIC = frozenset(
     "who whom whose what which when where why how many much did does do is are was were will would can could "
     "has have had the a an in on at of for to by from with and or according after before during".split()
 )
+
+
+# Dates are kept as an article's metadata, not always in its text, so a month or a weekday is no name.
+_DATE_WORDS = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+_LETTERS = re.compile(r"[^\W\d_]{5,}")
+PREFIX = 5  # letters a name shares with a word of the article to count as found ("Japanese", "Japan")
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,50 @@ def missing_terms(specific: list[Term], texts: list[str]) -> list[Term]:
     return [t for t in specific if t.stem not in present]
 
 
+def question_names(question: str, idf: dict[str, float]) -> list[Term]:
+    """The question's names: its capitalised words (not the first) without a digit, not a month or a
+    weekday, and not all capitals (an abbreviation that an article may spell out)."""
+    return [
+        t
+        for t in specific_terms(question, idf, math.inf)
+        if not any(c.isdigit() for c in t.word)
+        and t.word.casefold() not in _DATE_WORDS
+        and not t.word.replace(".", "").isupper()
+    ]
+
+
+@dataclass(frozen=True)
+class ArticleWords:
+    """What an article holds, to look the question's names up in: its terms and its words' first letters."""
+
+    stems: frozenset[str]
+    prefixes: frozenset[str]
+
+
+def article_words(*texts: str | None) -> ArticleWords:
+    """texts: the article as its citation shows it (title, source, date) and its text."""
+    full = "\n".join(t for t in texts if t)
+    return ArticleWords(frozenset(terms(full)), frozenset(w[:PREFIX] for w in _LETTERS.findall(full.casefold())))
+
+
+def missing_names(names: list[Term], article: ArticleWords) -> list[Term]:
+    """The names the article holds neither as a term nor by their first PREFIX letters (which finds
+    "Japan" for "Japanese", "Australia" for "Australian")."""
+
+    def found(t: Term) -> bool:
+        word = t.word.casefold().removesuffix("'s").removesuffix("\u2019s")
+        return t.stem in article.stems or (len(word) >= PREFIX and word[:PREFIX] in article.prefixes)
+
+    return [t for t in names if not found(t)]
+
+
+def names_missing_share(names: list[Term], article: ArticleWords) -> tuple[float, list[Term]]:
+    """The IDF share of the question's names that the article lacks, and those names."""
+    total = sum(t.idf for t in names)
+    missing = missing_names(names, article) if total > 0 else []
+    return (sum(t.idf for t in missing) / total if total > 0 else 0.0), missing
+
+
 def judge(
     question: str,
     idf: dict[str, float],
@@ -81,13 +135,15 @@ def judge(
     config: Config,
     typed_coverage: float | None = None,
     reader_logits: Iterable[float] | None = None,
+    unnamed: tuple[str, ...] = (),
 ) -> Verdict:
     """texts: the top passages (with their titles) the answer would come from; coverage: the best IDF share
     of the question's terms among them; typed_coverage: for a question asking for a kind of thing (a number,
     a date, a name, a place), the best coverage by a sentence holding one (qa.sentences.Ranked);
     reader_logits: the reader's logits of the first answering sentences, a lazy iterable (each costs a model
     call): read only when every cheaper signal passes, and only until one reaches the threshold, which
-    decides as reading them all would. None when no reader is loaded."""
+    decides as reading them all would. None when no reader is loaded. unnamed: the question's names that
+    the articles of the passages left out of reader_logits lack (those passages cannot answer it)."""
     if not texts:
         return Verdict(True, "no passage matches the question")
     if top_cosine is not None and top_cosine < config.min_dense_score:
@@ -117,10 +173,15 @@ def judge(
             best = logit if best is None else max(best, logit)
             if best >= config.min_reader_logit:
                 break
+        names = ", ".join(f"“{w}”" for w in unnamed)
+        if best is None and unnamed:
+            return Verdict(True, f"the best passages come from articles that do not name {names}", unnamed)
         if best is not None and best < config.min_reader_logit:
+            found = f"; the other best passages' articles do not name {names}" if unnamed else ""
             return Verdict(
                 True,
                 f"the sentence reader finds no answer in the best passages: its best score is {best:.2f}, "
-                f"below {config.min_reader_logit:g}",
+                f"below {config.min_reader_logit:g}{found}",
+                unnamed,
             )
     return Verdict(False)

@@ -27,7 +27,7 @@ from .errors import IndexFormatError, QuestionError
 from .highlight import Highlighter
 from .index import Index
 from .manifest import manifest_stamp
-from .no_answer import Verdict, judge
+from .no_answer import Verdict, article_words, judge, names_missing_share, question_names
 from .passages import Span, select_spans
 from .sentences import Ranked, make_scorer, rank_by_sentences
 
@@ -344,11 +344,13 @@ class Retriever:
         coverage = max((highlighter.coverage(text) for text in cited[:3]), default=0.0)
         texts = cited[: self.config.no_answer_passages]
         reader = self._reader_for_no_answer()
+        head = list(zip(spans, ranked.highlights))[: self.config.reader_check_passages]
+        readable, unnamed = self._named_passages(index, question, head) if reader is not None else (head, ())
 
         def reader_logits():
             # One sentence a call, as judge asks for them: it stops at the first that reads as an answer,
             # and the int8 graph quantises per batch, so a score never depends on batch-mates.
-            for span, hl in list(zip(spans, ranked.highlights))[: self.config.reader_check_passages]:
+            for span, hl in readable:
                 sentence = _text_of(span, _answering_sentence(highlighter, span, hl))
                 if sentence.strip():
                     yield float(reader.score(question, [sentence])[0])
@@ -362,7 +364,28 @@ class Retriever:
             self.config,
             ranked.typed_coverage,
             reader_logits() if reader is not None else None,
+            unnamed,
         )
+
+    def _named_passages(self, index: Index, question: str, head: list) -> tuple[list, tuple[str, ...]]:
+        """The passages of head whose articles name what the question names (the others are not read by the
+        reader), and the names the others' articles lack (Config.max_missing_names)."""
+        limit = self.config.max_missing_names
+        names = question_names(question, index.idf()) if limit is not None else []
+        if not names:
+            return head, ()
+        readable, lacking = [], {}
+        for span, hl in head:
+            entry = span.entry  # read as its citation shows it, as the other checks do (_as_cited)
+            words = article_words(
+                entry.title, entry.source, date_words(entry.date), index.article(span.article_id).text
+            )
+            share, missing = names_missing_share(names, words)
+            if share >= limit:
+                lacking.update((t.word, None) for t in missing)
+            else:
+                readable.append((span, hl))
+        return readable, tuple(lacking)
 
     def _reader_for_no_answer(self):
         """The sentence reader when the no-answer check uses it (loaded once), else None."""

@@ -14,7 +14,7 @@ from qa.dates import date_words
 from qa.highlight import Highlighter
 from qa.lexical import terms
 from qa.manifest import ArticleEntry
-from qa.no_answer import judge, specific_terms
+from qa.no_answer import article_words, judge, names_missing_share, question_names, specific_terms
 from qa.passages import Span
 from qa.sentences import (
     FeatureScorer,
@@ -342,6 +342,76 @@ def test_the_retriever_has_the_reader_read_the_first_answering_sentences_one_at_
     read.clear()
     Retriever.load(tmp_path / "i", fake_embedder, replace(config, min_reader_logit=None)).ask(question, k=2)
     assert not read
+
+
+def test_question_names_are_capitalised_words_but_not_dates_figures_or_abbreviations():
+    question = "Which Argentine seed did Nadal beat in Acapulco in February 2005 for the ATP title?"
+    assert [t.word for t in question_names(question, IDF)] == ["Argentine", "Nadal", "Acapulco"]
+    assert question_names("who won the race on monday?", IDF) == []
+
+
+def test_an_article_names_a_name_by_its_term_or_its_first_letters():
+    names = question_names("Which Japanese network did Goldenson's ABC buy into?", IDF)
+    assert [t.word for t in names] == ["Japanese", "Goldenson's"]
+    article = article_words("ABC history", "In 1951 ABC bought a stake in a network in Japan.")
+    share, missing = names_missing_share(names, article)
+    assert [t.word for t in missing] == ["Goldenson's"] and 0 < share < 1  # Japan: the first 5 letters of Japanese
+    assert names_missing_share(names, article_words("Leonard Goldenson", "He ran ABC in Japan."))[0] == 0.0
+    assert names_missing_share([], article)[0] == 0.0  # no names: nothing lacking
+
+
+def test_passages_whose_articles_lack_the_names_are_not_read_and_flag_when_none_is_left():
+    question = "Who won?"
+    read: list[float] = []
+
+    def logits(*values):
+        for value in values:
+            read.append(value)
+            yield value
+
+    c = Config(min_reader_logit=-0.6)
+    none_left = judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits(), unnamed=("Nadal",))
+    assert none_left.no_answer and "do not name “Nadal”" in none_left.reason and none_left.missing == ("Nadal",)
+    low = judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits(-0.9), unnamed=("Nadal",))
+    assert low.no_answer and "-0.90" in low.reason and "“Nadal”" in low.reason
+    assert not judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits(0.2), unnamed=("Nadal",)).no_answer
+    with pytest.raises(ConfigError, match="max_missing_names"):
+        Config(max_missing_names=0.0)
+
+
+def test_the_retriever_skips_the_passages_whose_articles_lack_the_questions_names(tmp_path, fake_embedder, monkeypatch):
+    import qa.reader
+
+    read: list[str] = []
+
+    class FakeReader:  # reads everything as an answer: only the names can flag
+        def score(self, question: str, sentences: list[str]) -> np.ndarray:
+            read.extend(sentences)
+            return np.full(len(sentences), 3.0, dtype=np.float32)
+
+    monkeypatch.setattr(qa.reader, "load_reader", FakeReader)
+    arts = [
+        Article("a", "Acapulco", "Rafael Nadal reached the semi-finals in Acapulco, beating Potito Starace 6-1 6-3."),
+        Article("b", "Madrid", "Rafael Nadal won in Madrid on Sunday, beating a qualifier in two sets."),
+    ]
+    build_from(arts, tmp_path / "i", embedder=fake_embedder, progress=False)
+    # Only the reader's part decides here: the cheap signals are set to pass (the fake embedder's cosines are
+    # low, and "Acapulco" is in a top passage, so no specific term is missing from all of them).
+    cheap_pass = Config(min_dense_score=0.0, min_lexical_overlap=0.0)
+    config = replace(cheap_pass, min_reader_logit=-0.6, reader_check_passages=2, max_missing_names=0.5)
+    retriever = Retriever.load(tmp_path / "i", fake_embedder, config)
+
+    answered = retriever.ask("Whom did Nadal beat in Acapulco?", k=2)
+    assert not answered.no_answer, answered.reason
+    assert read and all("Acapulco" in s for s in read)  # the Madrid article lacks half the names: not read
+
+    read.clear()
+    gone = retriever.ask("Whom did Federer beat in Acapulco?", k=2)  # no article names Federer
+    assert gone.no_answer and "do not name" in gone.reason and "“Federer”" in gone.reason and not read
+    assert gone.passages  # still returned
+
+    off = Retriever.load(tmp_path / "i", fake_embedder, replace(config, max_missing_names=None))
+    assert not off.ask("Whom did Federer beat in Acapulco?", k=2).no_answer and read  # off: read, taken as an answer
 
 
 def test_without_a_reader_no_answer_is_decided_by_the_cheap_signals(tmp_path, fake_embedder, monkeypatch, caplog):
