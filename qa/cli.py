@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--diversity", type=float, default=None, help="MMR diversity 0..1 (default: off)")
     _add_common(a)
+    from .web.options import add_settings_option  # no Gradio here
+
+    add_settings_option(a)
 
     s = sub.add_parser("status", help="show the index and whether the corpus changed since")
     _add_common(s, corpus=True)
@@ -150,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_settings_option(e)
 
     w = sub.add_parser("add", help="fetch web pages (or PDFs) and save their articles in the corpus")
     w.add_argument("urls", nargs="+", metavar="URL", help="http(s) address of an article")
@@ -181,6 +185,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_sharing_options(v)
     add_watch_options(v)
+    add_settings_option(v)
     return ap
 
 
@@ -236,9 +241,11 @@ def cmd_build(args) -> int:
 
 
 def cmd_ask(args) -> int:
+    from .config import Config
     from .retriever import Retriever
 
-    answer = Retriever.load(args.index).ask(
+    config = Config().with_settings(args.settings)
+    answer = Retriever.load(args.index, config=config).ask(
         args.question,
         k=args.k,
         mode=args.mode,
@@ -310,7 +317,7 @@ def cmd_eval(args) -> int:
         rrf_k=args.rrf_k,
         highlight=args.highlight,
         rerank_passages=args.rerank_passages,
-    )
+    ).with_settings(args.settings)
     show = sys.stderr.isatty() and not args.quiet
     data = Path(args.dataset)
     index = Path(args.index) if args.index else None
@@ -454,10 +461,10 @@ def cmd_watch(args) -> int:
 def cmd_serve(args) -> int:
     from .web import server
     from .web.limits import sharing_argv
-    from .web.options import watch_argv
+    from .web.options import settings_argv, watch_argv
 
     argv = ["--corpus", args.corpus, "--index", args.index, "--host", args.host, "--port", str(args.port)]
-    return server.main(argv + sharing_argv(args) + watch_argv(args))
+    return server.main(argv + sharing_argv(args) + watch_argv(args) + settings_argv(args))
 
 
 COMMANDS = {

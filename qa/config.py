@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import difflib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import QAError
 
@@ -241,3 +243,34 @@ class Config:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def with_settings(self, settings: Iterable[str]) -> Config:
+        """This config with NAME=VALUE settings applied, as the command line's --set gives them (a value
+        of "off" or "none" turns off a setting that can be off); checked like any other Config."""
+        kinds = {f.name: f.type for f in fields(self)}
+        changes = {}
+        for item in settings:
+            name, sep, value = item.partition("=")
+            name, value = name.strip().replace("-", "_"), value.strip()
+            if not sep or not name:
+                raise ConfigError(f"a setting is NAME=VALUE, got {item!r}")
+            if name not in kinds:
+                near = difflib.get_close_matches(name, kinds, n=1)
+                hint = f"; did you mean {near[0]}?" if near else " (the names are Config's fields)"
+                raise ConfigError(f"no setting named {name!r}{hint}")
+            changes[name] = _setting_value(name, value, kinds[name])
+        return replace(self, **changes)
+
+
+def _setting_value(name: str, value: str, kind: str):
+    """value read as the type of the field (kind: its annotation, such as "float | None")."""
+    if value.casefold() in ("off", "none"):
+        if "None" in kind:
+            return None
+        raise ConfigError(f"{name} cannot be off; give it a value")
+    base = kind.replace("| None", "").strip()
+    convert = {"int": int, "float": float, "str": str}[base]
+    try:
+        return convert(value)
+    except ValueError:
+        raise ConfigError(f"{name} takes a {'whole number' if base == 'int' else 'number'}, got {value!r}") from None

@@ -67,6 +67,15 @@ def test_ask_json_and_text(built):
     assert dates == sorted(dates, reverse=True) and all(d >= "2020" for d in dates)
 
 
+def test_ask_answers_with_the_settings_given(built):
+    question = ("Who is the spokesman for the Taliban?", "--index", str(built), "--json")
+    assert json.loads(qa("ask", *question).stdout)["no_answer"] is False
+    strict = qa("ask", *question, "--set", "min_dense_score=1.0")
+    assert strict.returncode == 0, strict.stderr
+    answer = json.loads(strict.stdout)
+    assert answer["no_answer"] is True and "similar" in answer["reason"] and answer["passages"]
+
+
 def test_status_reports_changes(tmp_path, built):
     out = qa("status", "--index", str(built), "--corpus", str(tmp_path), "--json")
     assert out.returncode == 0, out.stderr
@@ -81,6 +90,8 @@ def test_status_reports_changes(tmp_path, built):
         (("ask", "   ", "--index", "{built}"), "empty"),
         (("build", "--corpus", "/nonexistent/corpus", "--index", "{tmp}"), "does not exist"),
         (("ask", "x", "--since", "sometime soon", "--index", "{built}"), "YYYY-MM-DD"),
+        (("ask", "x", "--set", "min_dense=0.5", "--index", "{built}"), "did you mean min_dense_score"),
+        (("eval", "{built}", "--set", "rerank_passages=many"), "rerank_passages takes a whole number"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path, built, args, message):

@@ -83,6 +83,24 @@ def test_config_refuses_bad_values_when_made(settings, word):
         Config(**settings)
 
 
+def test_settings_from_the_command_line_are_typed_and_checked():
+    c = Config().with_settings(["max_missing_names=0.7", "min-reader-logit=off", "rerank_passages=5", "fusion=rrf"])
+    assert (c.max_missing_names, c.min_reader_logit, c.rerank_passages, c.fusion) == (0.7, None, 5, "rrf")
+    assert Config().with_settings([]) == Config()
+    assert Config(chunk_tokens=128).with_settings(["fusion=rrf"]).chunk_tokens == 128  # the rest is kept
+    for settings, message in [
+        (["max_mising_names=0.7"], "did you mean max_missing_names"),
+        (["chunk_tokens=off"], "chunk_tokens cannot be off"),
+        (["chunk_tokens=1.5"], "chunk_tokens takes a whole number"),
+        (["dense_weight=heavy"], "dense_weight takes a number"),
+        (["dense_weight"], "NAME=VALUE"),
+        (["fusion=magic"], "fusion must be one of"),  # checked as any Config is
+        (["max_missing_names=2"], "max_missing_names must be above 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            Config().with_settings(settings)
+
+
 def test_the_writer_reads_arrays_and_tables_without_mapping_them(tmp_path):
     """store.NpyRows / npy_blocks / JsonlTable(mapped=False) give what was written; a cut file is refused."""
     from qa import store

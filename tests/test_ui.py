@@ -297,8 +297,8 @@ def fake_launch(monkeypatch, tmp_path):
             launched.update(kw)
 
     class App:
-        def __init__(self, corpus, index_dir, read_only=False, limiter=None, fetch_options=None):
-            self.read_only, self.limiter, self.fetch_options = read_only, limiter, fetch_options
+        def __init__(self, corpus, index_dir, read_only=False, limiter=None, fetch_options=None, config=None):
+            self.read_only, self.limiter, self.fetch_options, self.config = read_only, limiter, fetch_options, config
             apps.append(self)
 
         def warm(self):
@@ -454,6 +454,27 @@ def test_unreadable_index_is_explained_not_crashed(tmp_path, corpus_copy, fake_e
     page.create_app(app)  # the page still comes up, with the reason in the index panel
 
 
+def test_the_server_answers_with_the_settings_it_is_given(fake_launch, capsys):
+    run, _, apps = fake_launch
+    assert run(["--set", "max_missing_names=0.7", "--set", "min_reader_logit=off"]) == 0
+    assert apps[0].config.max_missing_names == 0.7 and apps[0].config.min_reader_logit is None
+    assert run(["--set", "max_mising_names=0.7"]) == 2 and len(apps) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: no setting named 'max_mising_names'; did you mean max_missing_names?"
+    )
+
+
+def test_the_apps_answers_use_its_settings(app_with_index, fake_embedder):
+    from qa.config import Config
+
+    app = app_with_index
+    question = "How many visitors did the harbour festival in Port Alva draw?"
+    assert app.config() == Config() and not app.ask(question)[0].no_answer
+    strict = QAApp(app.corpus, app.index_dir, embedder=fake_embedder, config=Config(min_dense_score=1.0))
+    answer, _ = strict.ask(question)
+    assert answer.no_answer and "similar" in answer.reason and strict.config().min_dense_score == 1.0
+
+
 def test_qa_serve_starts_this_app(monkeypatch):
     from qa.cli import main as qa_main
 
@@ -468,6 +489,10 @@ def test_qa_serve_starts_this_app(monkeypatch):
     assert qa_main(["serve", "--watch", "--sync-feeds", "30", "--allow-private-urls"]) == 0
     assert calls[0][-6:] == ["--allow-private-urls", "--rate-limit", "10", "--watch", "--sync-feeds", "30"]
     assert server.parser().parse_args(calls[0][-6:])  # ui.py takes what qa serve hands on
+    calls.clear()
+    assert qa_main(["serve", "--set", "max_missing_names=0.7", "--set", "rerank_passages=5"]) == 0
+    assert calls[0][-4:] == ["--set", "max_missing_names=0.7", "--set", "rerank_passages=5"]
+    assert server.parser().parse_args(calls[0]).settings == ["max_missing_names=0.7", "rerank_passages=5"]
 
 
 def test_page_css_and_scripts_are_the_package_files(tmp_path, corpus_copy, fake_embedder):

@@ -123,8 +123,10 @@ class QAApp:
         read_only: bool = False,
         limiter: RateLimiter | None = None,
         fetch_options: FetchOptions | None = None,
+        config: Config | None = None,
     ):
         self.corpus, self.index_dir = Path(corpus), Path(index_dir)
+        self._config = config or Config()  # answering settings (--set on the command line)
         self.read_only = read_only  # no uploads, no rebuilds from the page (the server's start-up build still runs)
         self.limiter = limiter  # None: no rate limit
         # Add by URL and feed syncs: public addresses only unless the server says otherwise (loopback, a flag).
@@ -171,7 +173,7 @@ class QAApp:
             if self._retriever is None:
                 if not self.has_index():
                     return None
-                self._retriever = Retriever.load(self.index_dir, embedder=self._embedder)
+                self._retriever = Retriever.load(self.index_dir, embedder=self._embedder, config=self._config)
                 return self._retriever
         if refresh:
             self._retriever.refresh()
@@ -245,7 +247,7 @@ class QAApp:
             r = self.retriever(refresh=False)
         except QAError:
             r = None
-        return r.config if r is not None else Config()
+        return r.config if r is not None else self._config
 
     def open_article(self, request: ArticleRequest) -> OpenedArticle:
         """The article a card cites, from the live index (IndexNotReady without one, ArticleGone if it left)."""

@@ -1,4 +1,5 @@
-"""The web server's watching options, shared by `python ui.py`, `qa serve` (and `qa watch`'s --sync-feeds).
+"""The web server's watching options, shared by `python ui.py`, `qa serve` (and `qa watch`'s --sync-feeds),
+and --set NAME=VALUE, which `qa ask` and `qa eval` take too.
 
 No Gradio and no model here: the `qa` command line imports this to build its parser.
 """
@@ -7,6 +8,24 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+
+def add_settings_option(ap: argparse.ArgumentParser) -> None:
+    """--set NAME=VALUE (repeatable): a Config setting for this run (Config.with_settings reads them)."""
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="settings",
+        metavar="NAME=VALUE",
+        help="a setting of qa.Config for this run, e.g. --set max_missing_names=0.7 or --set min_reader_logit=off "
+        "(repeatable; docs/EVALUATION.md says what each was chosen by)",
+    )
+
+
+def settings_argv(args: argparse.Namespace) -> list[str]:
+    """The --set options of args as command-line words (qa serve hands them on)."""
+    return [word for item in args.settings for word in ("--set", item)]
 
 
 def add_sync_feeds_option(ap: argparse.ArgumentParser) -> None:

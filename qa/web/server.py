@@ -21,13 +21,14 @@ import threading
 from pathlib import Path
 
 from qa import settings
+from qa.config import Config, ConfigError
 from qa.errors import QAError
 from qa.fetch import FetchOptions
 from qa.logs import setup_logging
 from qa.upload import MAX_UPLOAD_BYTES
 from qa.web.app import QAApp
 from qa.web.limits import AuthError, Login, RateLimiter, add_sharing_options
-from qa.web.options import add_watch_options, watch_error
+from qa.web.options import add_settings_option, add_watch_options, watch_error
 from qa.web.page import create_app, page_style
 
 # Gradio keeps ~0.3 MB of state per session and every REST API call is a new session:
@@ -57,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     add_sharing_options(ap)
     add_watch_options(ap)
+    add_settings_option(ap)
     return ap
 
 
@@ -101,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate_limit <= 0:
         print("error: --rate-limit must be a positive number of questions per second", file=sys.stderr)
         return 2
+    try:
+        config = Config().with_settings(args.settings)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     bad_watch = watch_error(args)
     if bad_watch:
         print(f"error: {bad_watch}", file=sys.stderr)
@@ -126,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         read_only=args.read_only,
         limiter=RateLimiter(args.rate_limit),
         fetch_options=FetchOptions(allow_private=private),
+        config=config,
     )
     if args.watch:
         return _serve_watching(app, args, login)
