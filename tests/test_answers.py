@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -276,14 +277,17 @@ def test_weak_meaning_and_weak_words_still_flag():
     assert judge("Who won?", IDF, [], 0.5, 0.5, c).reason == "no passage matches the question"
 
 
+def fed_logits(read: list[float], *values: float):
+    """The reader's logits as judge takes them (lazily), each noted in read once it is read."""
+    for value in values:
+        read.append(value)
+        yield value
+
+
 def test_the_reader_flags_below_its_threshold_and_only_after_the_cheap_signals_pass():
     question = "Who won?"
     read: list[float] = []
-
-    def logits(*values):
-        for value in values:
-            read.append(value)
-            yield value
+    logits = partial(fed_logits, read)
 
     c = Config(min_reader_logit=-0.6)
     below = judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits(-0.9, -0.61))
@@ -363,11 +367,7 @@ def test_an_article_names_a_name_by_its_term_or_its_first_letters():
 def test_passages_whose_articles_lack_the_names_are_not_read_and_flag_when_none_is_left():
     question = "Who won?"
     read: list[float] = []
-
-    def logits(*values):
-        for value in values:
-            read.append(value)
-            yield value
+    logits = partial(fed_logits, read)
 
     c = Config(min_reader_logit=-0.6)
     none_left = judge(question, IDF, PASSAGES, 0.8, 0.6, c, reader_logits=logits(), unnamed=("Nadal",))
