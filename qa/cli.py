@@ -244,7 +244,7 @@ def cmd_ask(args) -> int:
     from .config import Config
     from .retriever import Retriever
 
-    config = Config().with_settings(args.settings)
+    config = Config().with_settings(args.settings, builds=False)
     answer = Retriever.load(args.index, config=config).ask(
         args.question,
         k=args.k,

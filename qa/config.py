@@ -18,6 +18,13 @@ class ConfigError(QAError, ValueError):
     """A setting has a value qa cannot use."""
 
 
+# Settings that shape the index: they take effect when one is built, not when it answers.
+INDEX_SETTINGS = frozenset(
+    {"chunk_tokens", "overlap_sentences", "embed_batch", "hnsw_threshold", "hnsw_m", "hnsw_ef_construction"}
+    | {"bm25_k1", "bm25_b"}
+)
+
+
 @dataclass(frozen=True)
 class Config:
     # Chunking: token budget per chunk counted with the model's tokenizer,
@@ -244,9 +251,11 @@ class Config:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def with_settings(self, settings: Iterable[str]) -> Config:
+    def with_settings(self, settings: Iterable[str], *, builds: bool = True) -> Config:
         """This config with NAME=VALUE settings applied, as the command line's --set gives them (a value
-        of "off" or "none" turns off a setting that can be off); checked like any other Config."""
+        of "off" or "none" turns off a setting that can be off); checked like any other Config.
+        builds=False: for a command that only answers, a setting that shapes the index is refused
+        rather than silently having no effect."""
         kinds = {f.name: f.type for f in fields(self)}
         changes = {}
         for item in settings:
@@ -258,6 +267,11 @@ class Config:
                 near = difflib.get_close_matches(name, kinds, n=1)
                 hint = f"; did you mean {near[0]}?" if near else " (the names are Config's fields)"
                 raise ConfigError(f"no setting named {name!r}{hint}")
+            if not builds and name in INDEX_SETTINGS:
+                raise ConfigError(
+                    f"{name} shapes the index, so it takes effect when one is built (qa eval --corpus, or "
+                    "qa.build(..., config=...) from Python); this command answers with the index as it was built"
+                )
             changes[name] = _setting_value(name, value, kinds[name])
         return replace(self, **changes)
 

@@ -92,6 +92,7 @@ def test_status_reports_changes(tmp_path, built):
         (("ask", "x", "--since", "sometime soon", "--index", "{built}"), "YYYY-MM-DD"),
         (("ask", "x", "--set", "min_dense=0.5", "--index", "{built}"), "did you mean min_dense_score"),
         (("eval", "{built}", "--set", "rerank_passages=many"), "rerank_passages takes a whole number"),
+        (("ask", "x", "--set", "chunk_tokens=128", "--index", "{built}"), "chunk_tokens shapes the index"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path, built, args, message):

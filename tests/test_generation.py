@@ -99,6 +99,11 @@ def test_settings_from_the_command_line_are_typed_and_checked():
     ]:
         with pytest.raises(ConfigError, match=message):
             Config().with_settings(settings)
+    # A command that only answers refuses what only a build would use, instead of ignoring it.
+    assert Config().with_settings(["chunk_tokens=128"]).chunk_tokens == 128
+    with pytest.raises(ConfigError, match="chunk_tokens shapes the index"):
+        Config().with_settings(["chunk_tokens=128"], builds=False)
+    assert Config().with_settings(["hnsw_ef_search=64"], builds=False).hnsw_ef_search == 64  # a search setting
 
 
 def test_the_writer_reads_arrays_and_tables_without_mapping_them(tmp_path):
