@@ -12,6 +12,8 @@ can count them among the unanswerable ones (on dev).
 
     python -m bench.unanswerable_at_scale tests/data/news_heldout_questions.jsonl \\
         --index /work/runs/answers/news5k --work /work/runs/answers/minus --split test --sample 60
+
+`--set NAME=VALUE` answers with other settings (as `qa ask --set` does).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from pathlib import Path
 
 from bench.news_subsets import subset, write_articles
 from qa.beir import read_jsonl
+from qa.config import Config
 from qa.evaluate import build_corpus, contains_answer, in_split, load_questions, sample
 from qa.retriever import Retriever
 from qa.store import atomic_write_jsonl
+from qa.web.options import add_settings_option
 
 _WORDS = re.compile(r"\w+")
 
@@ -59,14 +63,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, required=True, help="where the reduced corpus and index go")
     ap.add_argument("--split", choices=("dev", "test"), default="test")
     ap.add_argument("--sample", type=int, default=60, help="answerable questions asked (a fixed subset)")
+    add_settings_option(ap)
     args = ap.parse_args(argv)
-    report = measure(args.questions, args.index, args.work, split=args.split, size=args.sample, subset_name=args.subset)
+    config = Config().with_settings(args.settings, builds=False)  # the copied index keeps its own
+    report = measure(
+        args.questions,
+        args.index,
+        args.work,
+        split=args.split,
+        size=args.sample,
+        subset_name=args.subset,
+        config=config,
+    )
     print(json.dumps(report))
     return 0
 
 
 def measure(
-    questions_path: Path, built: Path, work: Path, *, split: str = "test", size: int = 60, subset_name: str = "news-5k"
+    questions_path: Path,
+    built: Path,
+    work: Path,
+    *,
+    split: str = "test",
+    size: int = 60,
+    subset_name: str = "news-5k",
+    config: Config | None = None,
 ) -> dict:
     """Remove the sampled questions' articles from a copy of `built`, ask them again, and count what is flagged."""
     rows = {row["id"]: row for row in read_jsonl(questions_path)}  # with `sources`, which load_questions drops
@@ -83,7 +104,7 @@ def measure(
         shutil.rmtree(index)
     shutil.copytree(built, index)
     build_corpus(corpus, index)
-    retriever = Retriever.load(index)
+    retriever = Retriever.load(index, config=config)
     flagged, leaked, reasons = 0, 0, []
     for q in questions:
         answer = retriever.ask(q["question"], k=5, auto_refresh=False)

@@ -15,6 +15,7 @@ import pytest
 from qa import evaluate
 from qa.beir import DatasetError, default_qrels, iter_corpus, load_qrels, load_queries
 from qa.cli import main
+from qa.config import Config
 from qa.evaluate import beir_metrics, contains_answer, in_split, load_questions, question_metrics, sample, split_of
 from tests.conftest import DATA, SHARED, needs_shared
 
@@ -341,6 +342,10 @@ SMALL_TEST_NEAR_MISSES_FLAGGED = 5  # of 21, since the reader's no-answer check 
 # The 30 sampled answerable test questions asked again without their 32 source articles (and near-duplicates):
 # 18 of 30 flagged since the reader's no-answer check (7 before it); guarded two below.
 SMALL_TEST_AT_SCALE_FLAGGED = 18
+# The same with the opt-in names check (Config(max_missing_names=0.7)): 7 of 21 near misses, 3 of 109 answerable
+# flagged, 23 of 30 at scale; guarded one, one and two off.
+NAMES = {"max_missing_names": 0.7}
+SMALL_TEST_NAMES_PUBLISHED = {"near_misses": 7, "answerable_flagged": 3, "at_scale": 23}
 
 
 @pytest.mark.slow
@@ -368,6 +373,23 @@ def test_news_heldout_test_split_on_the_small_haystack_holds_its_published_figur
         subset_name="news-heldout-small",
     )  # as docs/EVALUATION.md runs it; the index is updated without the articles, nothing embedded again
     assert at_scale["questions"] == 30 and at_scale["flagged"] >= SMALL_TEST_AT_SCALE_FLAGGED - 2, at_scale
+
+    names = Config(**NAMES)
+    published = SMALL_TEST_NAMES_PUBLISHED
+    m = evaluate.evaluate_questions(
+        DATA / "news_heldout_questions.jsonl", tmp_path / "index", split="test", embedder=real_embedder, config=names
+    ).metrics
+    assert m["unanswerable_flagged"] >= published["near_misses"] - 1, m
+    assert m["answerable_flagged"] <= published["answerable_flagged"] + 1, m
+    at_scale = measure(
+        DATA / "news_heldout_questions.jsonl",
+        tmp_path / "index",
+        tmp_path / "minus-names",
+        size=30,
+        subset_name="news-heldout-small",
+        config=names,
+    )
+    assert at_scale["flagged"] >= published["at_scale"] - 2, at_scale
 
 
 # The TEST-split figures published in docs/EVALUATION.md for SQuAD v1.1 dev as questions (bench.squad_questions;
