@@ -269,8 +269,8 @@ class Config:
                 raise ConfigError(f"no setting named {name!r}{hint}")
             if not builds and name in INDEX_SETTINGS:
                 raise ConfigError(
-                    f"{name} shapes the index, so it takes effect when one is built (qa eval --corpus, or "
-                    "qa.build(..., config=...) from Python); this command answers with the index as it was built"
+                    f"{name} shapes the index, so it is set where an index is built (qa eval --corpus, or "
+                    "qa.build(..., config=...) from Python), not here"
                 )
             changes[name] = _setting_value(name, value, kinds[name])
         return replace(self, **changes)
