@@ -112,7 +112,6 @@ def build_from(
 ) -> BuildReport:
     """Like build(), from any stream of articles (e.g. a BEIR corpus)."""
     started = time.perf_counter()
-    config = config or Config()
     prog = Progress(progress, on_progress)
     model_id = asked_model(model)
     with open_build(Path(index_dir), full, config, lock_timeout, model_id) as start:

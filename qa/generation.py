@@ -20,7 +20,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -257,12 +257,14 @@ class BuildStart:
 
 @contextmanager
 def open_build(
-    index_dir: Path, full: bool, config: Config, lock_timeout: float = 0, model: str | None = None
+    index_dir: Path, full: bool, config: Config | None, lock_timeout: float = 0, model: str | None = None
 ) -> Iterator[BuildStart]:
     """Lock the index, read the generation to grow, collect dead files; a full build also drops the cache.
 
     `model` is the id of the model asked for (`--model`): an index built with another one is only
-    rebuilt with it from scratch (full), never mixed.
+    rebuilt with it from scratch (full), never mixed. `config` None: the defaults, except that an index
+    grown keeps the chunking it was built with (as it keeps its model), so `qa build` and the web app's
+    builds update an index that `qa.build(..., config=...)` or `qa eval --chunk-tokens` made.
     """
     with locked_index(index_dir, lock_timeout):
         old = _previous(index_dir, full)
@@ -272,7 +274,7 @@ def open_build(
                 "with the new model: qa build --full --model PATH (or leave out --model to keep the index's model)"
             )
         model = old.model.id if old is not None else model
-        config = _fitted(config, model)
+        config = _fitted(config if config is not None else _chunked_as(old), model)
         if old is not None and old.chunking != config.chunking_params():
             raise IndexFormatError(
                 f"index in {index_dir} was chunked with {old.chunking}, "
@@ -283,6 +285,14 @@ def open_build(
             for suffix in ("", "-wal", "-shm"):
                 (index_dir / (store.CACHE + suffix)).unlink(missing_ok=True)
         yield BuildStart(index_dir, config, old, current, model)
+
+
+def _chunked_as(old: Manifest | None) -> Config:
+    """The default config with the chunking an existing index was built with (the defaults for a new one)."""
+    known = Config().chunking_params()
+    if old is None:
+        return Config()
+    return replace(Config(), **{k: v for k, v in old.chunking.items() if k in known})
 
 
 def _fitted(config: Config, model_id: str | None) -> Config:

@@ -430,7 +430,6 @@ def build_ray(
     model folder, as for qa.build; it must be at the same path on every node.
     """
     started = time.perf_counter()
-    config = config or Config()
     options = options or RayOptions()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     if not corpus_dir.is_dir():

@@ -417,6 +417,31 @@ def test_changed_chunking_settings_require_full(tmp_path, fake_embedder):
         build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False, config=Config(chunk_tokens=64))
 
 
+def test_an_index_keeps_its_chunking_when_no_settings_are_given(tmp_path, fake_embedder):
+    """Built with other chunking (qa.build(config=...), qa eval --chunk-tokens), an index grows with it when
+    `qa build` or the web app builds without settings, as it keeps its model; given settings still decide."""
+    from qa.config import Config
+
+    write_articles(tmp_path / "c", 2)
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False, config=Config(chunk_tokens=24))
+    small = read_manifest(tmp_path / "i")
+    write_articles(tmp_path / "c", 3)  # one more article
+    report = build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    grown = read_manifest(tmp_path / "i")
+    assert report.added == ["a02.txt"] and not report.changed and grown.chunking == small.chunking
+    assert grown.chunking["chunk_tokens"] == 24
+    index = Index.open(tmp_path / "i")
+    try:  # the new article is cut as the others were: as many chunks as its twin a01
+        per_article = {a: int((np.asarray(index.chunk_article) == index.article_row(a)).sum()) for a in grown.articles}
+    finally:
+        index.close()
+    assert per_article["a02.txt"] == per_article["a01.txt"] > 1
+    with pytest.raises(IndexFormatError, match="qa build --full"):  # settings given: they must match
+        build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False, config=Config())
+    fresh = build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False, full=True)
+    assert fresh.documents == 3 and read_manifest(tmp_path / "i").chunking == Config().chunking_params()
+
+
 def test_index_dir_is_only_plain_files(tmp_path, fake_embedder):
     write_articles(tmp_path / "c", 2)
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
