@@ -365,13 +365,14 @@ def test_news_heldout_test_split_on_the_small_haystack_holds_its_published_figur
     assert m["unanswerable_flagged"] >= SMALL_TEST_NEAR_MISSES_FLAGGED - 1, m
     from bench.unanswerable_at_scale import measure
 
-    at_scale = measure(
-        DATA / "news_heldout_questions.jsonl",
-        tmp_path / "index",
-        tmp_path / "minus",
-        size=30,
-        subset_name="news-heldout-small",
-    )  # as docs/EVALUATION.md runs it; the index is updated without the articles, nothing embedded again
+    def asked_at_scale(work: str, config: Config | None = None) -> dict:
+        # as docs/EVALUATION.md runs it; the index is updated without the articles, nothing embedded again
+        questions = DATA / "news_heldout_questions.jsonl"
+        return measure(
+            questions, tmp_path / "index", tmp_path / work, size=30, subset_name="news-heldout-small", config=config
+        )
+
+    at_scale = asked_at_scale("minus")
     assert at_scale["questions"] == 30 and at_scale["flagged"] >= SMALL_TEST_AT_SCALE_FLAGGED - 2, at_scale
 
     names = Config(**NAMES)
@@ -381,14 +382,7 @@ def test_news_heldout_test_split_on_the_small_haystack_holds_its_published_figur
     ).metrics
     assert m["unanswerable_flagged"] >= published["near_misses"] - 1, m
     assert m["answerable_flagged"] <= published["answerable_flagged"] + 1, m
-    at_scale = measure(
-        DATA / "news_heldout_questions.jsonl",
-        tmp_path / "index",
-        tmp_path / "minus-names",
-        size=30,
-        subset_name="news-heldout-small",
-        config=names,
-    )
+    at_scale = asked_at_scale("minus-names", names)
     assert at_scale["flagged"] >= published["at_scale"] - 2, at_scale
 
 
