@@ -99,7 +99,7 @@ def load_reader() -> SentenceReader | None:
 
 _warned: set[str] = set()
 # The weights' files (size, mtime) when they last failed to load, and why: not retried until they change.
-_failed: dict[tuple, str] = {}
+_failure: tuple[tuple, str] | None = None
 
 
 def _weights_state() -> tuple:
@@ -122,14 +122,15 @@ def reader_or_none(without: str) -> SentenceReader | None:
     weights would be re-read (17 MB) at every question. They are tried again once their files change,
     so a repaired install is picked up without a restart.
     """
+    global _failure
     state = _weights_state()
-    failure = _failed.get(state)
+    failure = _failure[1] if _failure is not None and _failure[0] == state else None
     if failure is None:
         try:
             reader = load_reader()
         except ReaderError as exc:
-            _failed.clear()  # only the latest state of the files matters
-            failure = _failed[state] = str(exc)
+            failure = str(exc)
+            _failure = (state, failure)
     if failure is not None:
         _warn_once(f"{failure}; {without} without the reader")
         return None

@@ -202,7 +202,7 @@ def test_without_a_reader_the_features_answer_and_the_log_says_so(monkeypatch, c
 
     monkeypatch.setattr(qa.reader, "load_reader", lambda: None)  # an installation without the weights
     monkeypatch.setattr(qa.reader, "_warned", set())  # what this process has already said
-    monkeypatch.setattr(qa.reader, "_failed", {})  # the failed load below is remembered in this one
+    monkeypatch.setattr(qa.reader, "_failure", None)  # the failed load below is remembered in this one
     with caplog.at_level("WARNING", logger="qa.sentences"):
         scorer = make_scorer(Config(sentence_scorer="reader"))
     assert isinstance(scorer, FeatureScorer)

@@ -180,7 +180,7 @@ def test_broken_weights_are_not_reread_at_every_question_until_their_files_chang
     shutil.copytree(reader_module.WEIGHTS, folder)
     (folder / "model.onnx").write_bytes(b"not a graph")
     monkeypatch.setattr(reader_module, "WEIGHTS", folder)
-    monkeypatch.setattr(reader_module, "_failed", {})
+    monkeypatch.setattr(reader_module, "_failure", None)
     monkeypatch.setattr(reader_module, "_warned", set())
     loads = []
 
