@@ -289,10 +289,11 @@ def open_build(
 
 def _chunked_as(old: Manifest | None) -> Config:
     """The default config with the chunking an existing index was built with (the defaults for a new one)."""
-    known = Config().chunking_params()
+    defaults = Config()
     if old is None:
-        return Config()
-    return replace(Config(), **{k: v for k, v in old.chunking.items() if k in known})
+        return defaults
+    known = defaults.chunking_params()
+    return replace(defaults, **{k: v for k, v in old.chunking.items() if k in known})
 
 
 def _fitted(config: Config, model_id: str | None) -> Config:

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --rate-limit must be a positive number of questions per second", file=sys.stderr)
         return 2
     try:
-        config = Config().with_settings(args.settings, builds=False)  # for answers; its builds use the defaults
+        config = Config().with_settings(args.settings, builds=False)  # for answers; builds keep the index's own
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
