@@ -7,8 +7,8 @@ corpus, so its top cosine is high; what can give it away is that its names, titl
 figures — capitalised, numeric or rare words — occur in none of the top passages.
 Last, and only when those pass, a model: the sentence reader reads the answering
 sentences of the first passages, since a question whose article is missing still finds
-on-topic passages that share its words but do not answer it. Opt-in (Config.max_missing_names), a
-passage whose article never names what the question names is not read at all.
+on-topic passages that share its words but do not answer it; a passage whose article (of 150 words
+or more) never names what the question names is not read at all (Config.max_missing_names).
 Thresholds are chosen on the dev splits (docs/EVALUATION.md).
 """
 

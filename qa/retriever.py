@@ -376,10 +376,12 @@ class Retriever:
             return head, ()
         readable, lacking = [], {}
         for span, hl in head:
+            text = index.article(span.article_id).text
+            if len(text.split()) < self.config.names_min_article_words:
+                readable.append((span, hl))  # too short to be sure what it leaves out
+                continue
             entry = span.entry  # read as its citation shows it, as the other checks do (_as_cited)
-            words = article_words(
-                entry.title, entry.source, date_words(entry.date), index.article(span.article_id).text
-            )
+            words = article_words(entry.title, entry.source, date_words(entry.date), text)
             share, missing = names_missing_share(names, words)
             if share >= limit:
                 lacking.update((t.word, None) for t in missing)

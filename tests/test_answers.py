@@ -398,7 +398,9 @@ def test_the_retriever_skips_the_passages_whose_articles_lack_the_questions_name
     # Only the reader's part decides here: the cheap signals are set to pass (the fake embedder's cosines are
     # low, and "Acapulco" is in a top passage, so no specific term is missing from all of them).
     cheap_pass = Config(min_dense_score=0.0, min_lexical_overlap=0.0)
-    config = replace(cheap_pass, min_reader_logit=-0.6, reader_check_passages=2, max_missing_names=0.5)
+    config = replace(
+        cheap_pass, min_reader_logit=-0.6, reader_check_passages=2, max_missing_names=0.5, names_min_article_words=0
+    )
     retriever = Retriever.load(tmp_path / "i", fake_embedder, config)
 
     answered = retriever.ask("Whom did Nadal beat in Acapulco?", k=2)
@@ -412,6 +414,14 @@ def test_the_retriever_skips_the_passages_whose_articles_lack_the_questions_name
 
     off = Retriever.load(tmp_path / "i", fake_embedder, replace(config, max_missing_names=None))
     assert not off.ask("Whom did Federer beat in Acapulco?", k=2).no_answer and read  # off: read, taken as an answer
+
+    # Articles under names_min_article_words are read whatever they name: Acapulco's has 12 words, Madrid's 13.
+    read.clear()
+    gated = Retriever.load(tmp_path / "i", fake_embedder, replace(config, names_min_article_words=13))
+    assert not gated.ask("Whom did Federer beat in Acapulco?", k=2).no_answer
+    assert read and all("Acapulco" in s for s in read)  # the 12-word article read, the 13-word one still skipped
+    with pytest.raises(ConfigError, match="names_min_article_words"):
+        Config(names_min_article_words=-1)
 
 
 def test_without_a_reader_no_answer_is_decided_by_the_cheap_signals(tmp_path, fake_embedder, monkeypatch, caplog):
