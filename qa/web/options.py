@@ -18,7 +18,7 @@ def add_settings_option(ap: argparse.ArgumentParser) -> None:
         default=[],
         dest="settings",
         metavar="NAME=VALUE",
-        help="a setting of qa.Config for this run, e.g. --set max_missing_names=0.7 or --set min_reader_logit=off "
+        help="a setting of qa.Config for this run, e.g. --set max_missing_names=off or --set rerank_passages=5 "
         "(repeatable; docs/EVALUATION.md says what each was chosen by). Settings that shape the index "
         "(chunk_tokens, bm25_k1, hnsw_m, ...) only where this command builds one",
     )
