@@ -30,11 +30,12 @@ def _faiss(threads: int | None = None):
 
 def index_spec(n: int, config: Config) -> dict:
     """Which FAISS index to build for n vectors (recorded in the manifest)."""
-    if n < config.hnsw_threshold:
-        return {"type": "flat", "metric": "inner_product"}
+    if n < config.hnsw_threshold:  # the threshold is recorded so that a later build keeps it (qa.generation)
+        return {"type": "flat", "metric": "inner_product", "hnsw_threshold": config.hnsw_threshold}
     return {
         "type": "hnsw",
         "metric": "inner_product",
+        "hnsw_threshold": config.hnsw_threshold,
         "M": config.hnsw_m,
         "efConstruction": config.hnsw_ef_construction,
         "efSearch": ef_search(n, config),

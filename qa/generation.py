@@ -263,8 +263,8 @@ def open_build(
 
     `model` is the id of the model asked for (`--model`): an index built with another one is only
     rebuilt with it from scratch (full), never mixed. `config` None: the defaults, except that an index
-    grown keeps the chunking it was built with (as it keeps its model), so `qa build` and the web app's
-    builds update an index that `qa.build(..., config=...)` or `qa eval --chunk-tokens` made.
+    grown keeps the chunking, BM25 and HNSW settings it was built with (as it keeps its model), so `qa build`
+    and the web app's builds update an index that `qa.build(..., config=...)` or `qa eval --chunk-tokens` made.
     """
     with locked_index(index_dir, lock_timeout):
         old = _previous(index_dir, full)
@@ -274,7 +274,7 @@ def open_build(
                 "with the new model: qa build --full --model PATH (or leave out --model to keep the index's model)"
             )
         model = old.model.id if old is not None else model
-        config = _fitted(config if config is not None else _chunked_as(old), model)
+        config = _fitted(config if config is not None else _built_as(old), model)
         if old is not None and old.chunking != config.chunking_params():
             raise IndexFormatError(
                 f"index in {index_dir} was chunked with {old.chunking}, "
@@ -287,13 +287,24 @@ def open_build(
         yield BuildStart(index_dir, config, old, current, model)
 
 
-def _chunked_as(old: Manifest | None) -> Config:
-    """The default config with the chunking an existing index was built with (the defaults for a new one)."""
+def _built_as(old: Manifest | None) -> Config:
+    """The default config with what an existing index was built with (the defaults for a new one): its
+    chunking, its BM25 k1 and b, its HNSW threshold and its graph's M and efConstruction, as its manifest
+    records them.
+    BM25 and the graph are made again at every build, so without this a later `qa build` would quietly
+    put back the defaults in place of settings chosen with qa.build(..., config=...)."""
     defaults = Config()
     if old is None:
         return defaults
     known = defaults.chunking_params()
-    return replace(defaults, **{k: v for k, v in old.chunking.items() if k in known})
+    kept: dict = {k: v for k, v in old.chunking.items() if k in known}
+    if "k1" in old.lexical and "b" in old.lexical:
+        kept.update(bm25_k1=float(old.lexical["k1"]), bm25_b=float(old.lexical["b"]))
+    if isinstance(old.dense.get("hnsw_threshold"), int):  # not recorded before 2026-12-08
+        kept["hnsw_threshold"] = old.dense["hnsw_threshold"]
+    if old.dense.get("type") == "hnsw":
+        kept.update(hnsw_m=int(old.dense["M"]), hnsw_ef_construction=int(old.dense["efConstruction"]))
+    return replace(defaults, **kept)
 
 
 def _fitted(config: Config, model_id: str | None) -> Config:

@@ -442,6 +442,27 @@ def test_an_index_keeps_its_chunking_when_no_settings_are_given(tmp_path, fake_e
     assert fresh.documents == 3 and read_manifest(tmp_path / "i").chunking == Config().chunking_params()
 
 
+def test_an_index_keeps_its_bm25_and_hnsw_settings_when_no_settings_are_given(tmp_path, fake_embedder):
+    """BM25 and the HNSW graph are made again at every build: one that is given no settings makes them with
+    what the index was built with (its manifest), not the defaults; --full goes back to the defaults."""
+    from qa.config import Config
+
+    chosen = Config(bm25_k1=1.2, bm25_b=0.5, hnsw_threshold=0, hnsw_m=8, hnsw_ef_construction=20)
+    write_articles(tmp_path / "c", 2)
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False, config=chosen)
+    write_articles(tmp_path / "c", 3)
+    report = build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    grown = read_manifest(tmp_path / "i")
+    assert report.added == ["a02.txt"] and grown.documents == 3
+    assert (grown.lexical["k1"], grown.lexical["b"]) == (1.2, 0.5)
+    assert grown.dense["type"] == "hnsw" and (grown.dense["M"], grown.dense["efConstruction"]) == (8, 20)
+    assert Retriever.load(tmp_path / "i", fake_embedder).ask("What did the council of town 2 vote on?").passages
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False, full=True)
+    fresh, defaults = read_manifest(tmp_path / "i"), Config()
+    assert (fresh.lexical["k1"], fresh.lexical["b"]) == (defaults.bm25_k1, defaults.bm25_b)
+    assert fresh.dense["type"] == "flat" and fresh.dense["hnsw_threshold"] == defaults.hnsw_threshold
+
+
 def test_index_dir_is_only_plain_files(tmp_path, fake_embedder):
     write_articles(tmp_path / "c", 2)
     build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
