@@ -716,4 +716,19 @@ against 7.5 / 7.7 without; p95 15.9 / 16.5 against 11.0 / 11.2; p99 17.2 / 19.4 
 15 ms p50 holds; issue 14's 5 ms p50 (already out of reach, above) moves further off, and
 `Config(min_reader_logit=None)` takes the check out. Reading both sentences every time (before the check
 stopped at the first that reads as an answer) cost 6.6 ms on news-5k and gave p50 17.0 ms at 111,674 chunks.
+
+### Query cost of the names check, on by default since 2026-12-08
+
+The names check (docs/EVALUATION.md) reads the first two passages' articles, each of 150 words or more, for the
+question's names before the reader is asked. At 111,674 chunks (`/work/runs/s13/bench/index-100000`, the index
+of `python -m bench.run --sections query --sizes 100000 --work /work/runs/s13/bench`), `bench.query_child` run
+with the check on and off alternately, five times each, 200 questions a run (`/work/runs/s15/qc_names.py`, log
+`/work/runs/s15/cost100k.log`, Intel Xeon with AMX, 2026-12-08 01:45-01:54 UTC): p50 18.9 / 13.1 / 15.6 / 14.2 /
+14.0 ms with it against 15.7 / 14.3 / 15.0 / 14.7 / 18.4 without (medians 14.2 and 15.0; p99 20-37 against
+21-26 ms). The difference is inside this machine's run-to-run noise tonight; a profile of 100 questions
+(`/work/runs/s15/prof100k.py`) puts the check at about 1 ms of a question under the profiler, most of it
+stemming the two articles' words. The same machine gave p50 11.2-11.6 ms with the reader's check in session 13
+(above) and gives 14-15 ms without the names check tonight (the question's forward pass alone took 4.7 ms
+against 2.6 ms at the fastest hour), so issue 13's 15 ms p50 holds at the median of these runs but not in
+every one: re-measure on a quiet machine before quoting it.
 """
