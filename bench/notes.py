@@ -731,4 +731,20 @@ stemming the two articles' words. The same machine gave p50 11.2-11.6 ms with th
 (above) and gives 14-15 ms without the names check tonight (the question's forward pass alone took 4.7 ms
 against 2.6 ms at the fastest hour), so issue 13's 15 ms p50 holds at the median of these runs but not in
 every one: re-measure on a quiet machine before quoting it.
+
+### Issue 14's embedding figures on a CPU with AMX (2026-12-08)
+
+The figures above on issue 14's goals came from an AMD EPYC without AMX. Since session 12 the machine is an
+Intel Xeon with AMX (`amx_bf16`, `amx_int8`), and `python -m bench.limit --texts 512 --out
+/work/runs/s15/limit.json` (log `/work/runs/s15/limit.log`, 2026-12-08 02:27 UTC, 2 threads, one run, best of
+two rounds) gives: GEMM 2048×2048 fp32 297 GFLOP/s, **bf16 2,160 GFLOP/s** (7.27×; the issue measured 1,178), so
+the bf16 ceiling is **95,636 word pieces/s** at 22.6 MFLOP a word piece. Word pieces/s on 512 news chunks:
+ONNX Runtime fp32 7,907; sentence-transformers fp32 6,319; **OpenVINO bf16 (qa's default here) 26,949, 28.2 % of
+the ceiling** (min cosine 0.99998 against sentence-transformers); OpenVINO bf16 with 2 streams (qa's build
+set-up) 23,521 in this one-call test; torch bf16 16,216. So the 40,000 word pieces/s goal is 1.5× what qa
+reaches on this CPU, and 70 % of this machine's ceiling would be 67,000. The build set-up was checked against
+the single stream as builds call it (`/work/runs/s15/ovab.py`: 2,048 chunks in calls of 256, four rounds
+alternating): streams 19,540 against 16,514 word pieces/s (1.18×), so builds keep it. The query goals of issue
+14 (p50 ≤ 5 ms) stay out of reach with what issue 13 added (the reader's no-answer check: about 3.4 ms a
+sentence; "Query cost of the names check" above gives p50 14-15 ms tonight at 111,674 chunks).
 """
