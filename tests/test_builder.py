@@ -462,6 +462,15 @@ def test_an_index_keeps_its_bm25_and_hnsw_settings_when_no_settings_are_given(tm
     assert (fresh.lexical["k1"], fresh.lexical["b"]) == (defaults.bm25_k1, defaults.bm25_b)
     assert fresh.dense["type"] == "flat" and fresh.dense["hnsw_threshold"] == defaults.hnsw_threshold
 
+    # An index from before the threshold was recorded grows with the default one.
+    path = tmp_path / "i" / "manifest.json"
+    old = json.loads(path.read_text(encoding="utf-8"))
+    del old["dense"]["hnsw_threshold"]
+    path.write_text(json.dumps(old), encoding="utf-8")
+    write_articles(tmp_path / "c", 4)
+    build(tmp_path / "c", tmp_path / "i", embedder=fake_embedder, progress=False)
+    assert read_manifest(tmp_path / "i").dense == fresh.dense  # flat, the default threshold recorded again
+
 
 def test_index_dir_is_only_plain_files(tmp_path, fake_embedder):
     write_articles(tmp_path / "c", 2)
