@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--diversity", type=float, default=None, help="MMR diversity 0..1 (default: off)")
     _add_common(a)
-    from .web.options import add_settings_option  # no Gradio here
+    from .web.options import add_settings_option, add_sync_feeds_option, add_watch_options  # no Gradio here
 
     add_settings_option(a)
 
@@ -172,8 +172,6 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("watch", help="rebuild the index whenever the corpus changes (Ctrl-C stops)")
     t.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
     t.add_argument("--index", default="index", help="index directory (default: index)")
-    from .web.options import add_sync_feeds_option, add_watch_options  # no Gradio here
-
     add_sync_feeds_option(t)
 
     v = sub.add_parser("serve", help="start the web app (same as python ui.py)")
