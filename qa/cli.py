@@ -271,7 +271,7 @@ def format_answer(answer) -> str:
     lines.append("")
     for p in answer.passages:
         meta = ", ".join(x for x in (p.source, p.place, p.date) if x)
-        lines.append(f"[{p.rank}] {p.title}" + (f" ({meta})" if meta else "") + f"  score {p.score:.3f}")
+        lines.append(f"[{p.rank}] {p.title}" + (f" ({meta})" if meta else "") + f"  retrieval score {p.score:.3f}")
         lines.append(f"    {p.article_id} chars {p.start}-{p.end}")
         a, b = p.highlight[0] - p.start, p.highlight[1] - p.start
         body = p.text[:a] + ">>" + p.text[a:b] + "<<" + p.text[b:]

@@ -575,7 +575,7 @@ def test_evidence_strength_from_the_no_answer_decision_and_the_cosine(sim, no_an
     ev = render.Evidence({} if sim is None else {(p.article_id, p.start, p.end): sim})
     out = render.render_answer(Answer("q", [p], no_answer=no_answer, reason="weak"), None, ev)
     assert ("no clear answer" if level == "no answer" else f"{level} evidence") in out
-    assert ">score 0.812" not in out and "relevance score 0.812" in out  # the raw score only in the tooltip
+    assert ">score 0.812" not in out and "retrieval score 0.812" in out  # the raw score only in the tooltip
 
 
 @pytest.mark.parametrize(

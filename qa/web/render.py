@@ -190,7 +190,8 @@ def strength(similarity: float | None, no_answer: bool, weak_from: float, strong
 
 
 def _strength_html(s: Strength, score: float) -> str:
-    title = f"{s.note}; relevance score {score:.3f} (relative to the best passage)"
+    ranked = "its best chunk's fused score; passages are ordered by their best sentence"
+    title = f"{s.note}; retrieval score {score:.3f} ({ranked})"
     return (
         f'<span class="qa-strength qa-{s.level.replace(" ", "-")}" title="{esc(title)}">'
         f'<span class="qa-strength-bar" aria-hidden="true"><span style="width:{int(s.fill)}%"></span></span>'
