@@ -731,6 +731,11 @@ stemming the two articles' words. The same machine gave p50 11.2-11.6 ms with th
 (above) and gives 14-15 ms without the names check tonight (the question's forward pass alone took 4.7 ms
 against 2.6 ms at the fastest hour), so issue 13's 15 ms p50 holds at the median of these runs but not in
 every one: re-measure on a quiet machine before quoting it.
+**Re-measured on a quiet machine** (2026-12-08 03:22-03:25 UTC, load 0.5-1.0, main at 92da248, the code of
+session 15's last measurement; `/work/runs/s16/cost100k.sh`: the same index, questions and alternation, three
+runs each, log `/work/runs/s16/cost100k.log`): p50 **11.3 / 11.2 / 10.4 ms** with the names check against 11.5 / 10.7 /
+11.3 without, p99 16.4-18.7 against 18.1-22.4, the question's forward pass 2.3-3.2 ms. So issue 13's 15 ms p50
+holds with the names check and the reader's check on, with 3.5 ms to spare at this hour.
 
 ### Issue 14's embedding figures on a CPU with AMX (2026-12-08)
 
