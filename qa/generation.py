@@ -168,10 +168,14 @@ class BuildReport:
     def summary(self) -> str:
         d = self.to_dict()
         return (
-            f"{d['documents']} documents, {d['chunks']} chunks: {d['added']} added, {d['changed']} changed, "
-            f"{d['deleted']} deleted, {d['unchanged']} unchanged, {d['skipped']} skipped; "
-            f"{d['embedded']} chunks embedded in {d['seconds']:.1f}s"
+            f"{_counted(d['documents'], 'document')}, {_counted(d['chunks'], 'chunk')}: {d['added']} added, "
+            f"{d['changed']} changed, {d['deleted']} deleted, {d['unchanged']} unchanged, {d['skipped']} skipped; "
+            f"{_counted(d['embedded'], 'chunk')} embedded in {d['seconds']:.1f}s"
         )
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # --- the plan -----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from qa import build
 from qa.config import Config, ConfigError
-from qa.generation import ChunkRow, diff
+from qa.generation import BuildReport, ChunkRow, diff
 from qa.index import Index
 from qa.manifest import ArticleEntry, Manifest, ModelInfo, read_manifest
 
@@ -22,6 +22,13 @@ def _manifest(hashes: dict[str, str]) -> Manifest:
         chunks=len(articles),
         dense={"type": "flat"},
     )
+
+
+def test_the_build_summary_counts_in_words_one_or_many():
+    one = BuildReport(documents=1, chunks=1, added=["a"], embedded=1, seconds=0.04).summary()
+    assert one == "1 document, 1 chunk: 1 added, 0 changed, 0 deleted, 0 unchanged, 0 skipped; 1 chunk embedded in 0.0s"
+    many = BuildReport(documents=3, chunks=0, unchanged=3).summary()
+    assert many.startswith("3 documents, 0 chunks: ") and many.endswith("; 0 chunks embedded in 0.0s")
 
 
 def test_the_plan_sorts_articles_into_added_changed_deleted_unchanged():

@@ -76,7 +76,7 @@ def test_watching_the_app_answers_follow_added_changed_and_deleted_files(watchin
     panel = page.status_panel(app)
     assert "Watching" in panel and "Last build" in panel and "deleted: harbour.txt" in panel
     assert "Last feed sync" not in panel  # no --sync-feeds
-    assert any(line.startswith("index: 1 documents") for line in app.lines)
+    assert any(line.startswith("index: 1 document, ") for line in app.lines)
     assert "the watcher rebuilds it shortly" not in panel
     # the page redraws the panel on the watcher's news, not only on a new generation
     assert page.page_stamp(app) == (app.generation(), state.events)

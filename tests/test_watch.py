@@ -209,7 +209,7 @@ def test_cli_watch_builds_follows_and_stops_on_ctrl_c(corpus, tmp_path, sigint):
 
     try:
         assert next_line("start") == f"watching {corpus} -> {index} (Ctrl-C stops)"
-        assert next_line("first build").startswith("built: 1 documents")
+        assert next_line("first build").startswith("built: 1 document, ")
         (corpus / "lighthouse.txt").write_text(LIGHTHOUSE)
         second = next_line("second build")
         assert second.startswith("built: 2 documents, ") and ": 1 added, 0 changed" in second
