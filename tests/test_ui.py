@@ -139,6 +139,15 @@ def test_messages_and_reports_are_escaped():
     assert "did not run" in render.render_report(None, "another build is running")
 
 
+def test_the_build_report_counts_one_and_many_in_words():
+    from qa.builder import BuildReport
+
+    one = render.render_report(BuildReport(documents=1, chunks=1, added=["a"], embedded=1))
+    assert "1 document, 1 chunk (1 passage embedded)" in one
+    many = render.render_report(BuildReport(documents=2, chunks=1_500, changed=["a"], embedded=0))
+    assert "2 documents, 1,500 chunks (0 passages embedded)" in many
+
+
 @pytest.fixture
 def app_with_index(corpus_copy, tmp_path, fake_embedder):
     (corpus_copy / "payload.md").write_text(

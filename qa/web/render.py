@@ -596,7 +596,9 @@ def render_report(report: BuildReport | None, error: str | None = None, note: st
     head = (
         "Index is up to date: nothing changed."
         if nothing
-        else f"Index rebuilt in {report.seconds:.1f} s: {report.documents:,} documents, {report.chunks:,} chunks "
+        else f"Index rebuilt in {report.seconds:.1f} s: "
+        f"{report.documents:,} document{'s' if report.documents != 1 else ''}, "
+        f"{report.chunks:,} chunk{'s' if report.chunks != 1 else ''} "
         f"({report.embedded:,} passage{'s' if report.embedded != 1 else ''} embedded)."
     )
     items = _id_list("Added", report.added) + _id_list("Changed", report.changed) + _id_list("Deleted", report.deleted)
